@@ -1,0 +1,532 @@
+#!/usr/bin/env bash
+# Side-by-side proxy benchmark: direct vs nginx vs portcullis, all on loopback, against one
+# nginx upstream that returns a fixed JSON-RPC reply. See bench/README.md.
+#
+#   bench/proxy.sh [--rounds N] [--duration S] [--portcullis PATH] [--fronts LIST] [--no-build]
+#
+# Everything it starts lives in a temp dir and is killed on exit (normal, error, Ctrl-C).
+set -euo pipefail
+
+# ---------------------------------------------------------------------------------------------
+# options
+ROUNDS=3
+DURATION=5
+WARMUP=1
+THREADS=2
+CONNS=32
+PORTCULLIS=""
+NO_BUILD=0
+KEEP_TMP=0
+SAVE=1
+RATE=0
+# Fronts, measured interleaved in this order in every round. Each NAME needs functions
+# front_NAME_setup (start it, set FRONT_URL[NAME]; return non-zero with SKIP_REASON set to skip)
+# and front_NAME_pids (PIDs whose CPU time counts as the front's). A later TLS variant is one
+# more entry, e.g. "nginx_tls" / "portcullis_tls" (wrk takes https:// URLs as they are).
+FRONTS="direct nginx portcullis"
+EXTRA_HEADERS=()
+
+usage() {
+    cat <<'EOF'
+usage: bench/proxy.sh [options]
+  --rounds N         interleaved rounds (default 3; use 5 for decisions)
+  --duration S       seconds of load per front per round (default 5)
+  --warmup S         seconds of unrecorded load per front before round 1 (default 1, 0 = none)
+  --portcullis PATH  portcullis binary (default: target/release/portcullis, built if missing)
+  --no-build         never run cargo; skip portcullis if the binary is missing
+  --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis)
+  --connections N    wrk connections (default 32)
+  --threads N        wrk threads (default 2)
+  --header 'K: V'    extra request header (repeatable)
+  --rate R           also measure latency at about R req/s (paced wrk, same duration) per front
+                     per round, after the saturating runs; off by default (doubles the time)
+  --no-save          do not write bench/results/proxy-<date>.md
+  --keep-tmp         keep the temp dir (configs, logs, raw wrk output)
+EOF
+}
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+die() { printf 'proxy.sh: error: %s\n' "$*" >&2; exit 1; }
+log() { printf '[proxy.sh] %s\n' "$*" >&2; }
+
+while (($#)); do
+    case "$1" in
+        --rounds) ROUNDS="${2:?}"; shift 2 ;;
+        --duration) DURATION="${2:?}"; shift 2 ;;
+        --warmup) WARMUP="${2:?}"; shift 2 ;;
+        --threads) THREADS="${2:?}"; shift 2 ;;
+        --connections) CONNS="${2:?}"; shift 2 ;;
+        --portcullis) PORTCULLIS="${2:?}"; shift 2 ;;
+        --no-build) NO_BUILD=1; shift ;;
+        --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
+        --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
+        --rate) RATE="${2:?}"; shift 2 ;;
+        --no-save) SAVE=0; shift ;;
+        --keep-tmp) KEEP_TMP=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+done
+for v in ROUNDS DURATION WARMUP THREADS CONNS RATE; do
+    is_uint "${!v}" || die "$v wants a non-negative integer, got '${!v}'"
+done
+((ROUNDS >= 1 && DURATION >= 1 && THREADS >= 1 && CONNS >= THREADS)) || die "bad load parameters"
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$BENCH_DIR")"
+STATS="$BENCH_DIR/proxy_stats.py"
+
+# ---------------------------------------------------------------------------------------------
+# cleanup: kill exactly what we started (and nginx workers of masters we started)
+TMP=""
+STARTED_PIDS=()
+POLICY_RC_CREATED=0
+WRK_PID=""
+
+child_pids() { pgrep -P "$1" 2>/dev/null || true; }
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    [[ -n "$WRK_PID" ]] && kill -TERM "$WRK_PID" 2>/dev/null
+    local all=() p c
+    for p in "${STARTED_PIDS[@]}"; do
+        all+=("$p")
+        for c in $(child_pids "$p"); do all+=("$c"); done
+    done
+    for p in "${STARTED_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    local i
+    for i in $(seq 1 50); do
+        local alive=0
+        for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    if ((POLICY_RC_CREATED)); then rm -f /usr/sbin/policy-rc.d; fi
+    if [[ -n "$TMP" && -d "$TMP" ]]; then
+        if ((KEEP_TMP)); then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# tools: wrk, nginx, curl, python3 from Debian if missing
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+fi
+
+install_tools() {
+    local missing=() pkgs=()
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+    ((${#missing[@]})) || return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
+    if [[ "$(id -u)" != 0 && -z "$SUDO" ]]; then die "missing ${missing[*]}; run as root or install them"; fi
+    log "installing: ${missing[*]} (apt-get update + install)"
+    $SUDO env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q >&2 \
+        || die "apt-get update failed"
+    local m nginx_pkg=""
+    for m in "${missing[@]}"; do
+        if [[ "$m" == nginx ]]; then
+            # nginx-light is enough (http, proxy, upstream keepalive, ssl); fall back to nginx.
+            for cand in nginx-light nginx; do
+                if apt-cache policy "$cand" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+                    nginx_pkg="$cand"; break
+                fi
+            done
+            [[ -n "$nginx_pkg" ]] || die "neither nginx-light nor nginx is installable"
+            pkgs+=("$nginx_pkg")
+        else
+            pkgs+=("$m")
+        fi
+    done
+    # Keep the distro's nginx service from starting (and taking port 80) during install.
+    if [[ -n "$nginx_pkg" && ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=1
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive timeout 900 \
+        apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2 || die "apt-get install failed"
+    if ((POLICY_RC_CREATED)); then $SUDO rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
+    if [[ -n "$nginx_pkg" && -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+}
+install_tools
+NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+CLK_TCK="$(getconf CLK_TCK)"
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+TMP="$(mktemp -d /tmp/portcullis-bench.XXXXXX)"
+chmod 755 "$TMP"   # nginx workers may run as nobody
+
+# N free loopback ports at once (all bound simultaneously, so they are distinct)
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks: s.close()
+PY
+}
+
+# sum of utime+stime (clock ticks) over the given PIDs; whole process incl. all threads
+cpu_ticks() {
+    local total=0 p st a
+    for p in "$@"; do
+        st="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+        read -r -a a <<<"${st##*) }"   # drop "pid (comm) ": a[0] is state, a[11] utime, a[12] stime
+        total=$((total + a[11] + a[12]))
+    done
+    echo "$total"
+}
+
+# wait until METHOD URL answers EXPECT (http code), at most SECS seconds
+wait_http() {
+    local url="$1" expect="$2" secs="$3" pid="${4:-}" code i
+    for ((i = 0; i < secs * 10; i++)); do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null || true)"
+        [[ "$code" == "$expect" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+REQ_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'
+REPLY_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
+
+post_once() {   # prints "HTTPCODE BODY"
+    local hargs=() h
+    for h in "${EXTRA_HEADERS[@]}"; do hargs+=(-H "$h"); done
+    curl -s -m 5 -X POST -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' "${hargs[@]}" \
+        --data-binary "$REQ_BODY" -w '\n%{http_code}' "$1" 2>/dev/null || true
+}
+
+# wrk request script
+{
+    printf 'wrk.method = "POST"\n'
+    printf "wrk.body = '%s'\n" "$REQ_BODY"
+    printf 'wrk.headers["Content-Type"] = "application/json"\n'
+    printf 'wrk.headers["Accept"] = "application/json, text/event-stream"\n'
+    for h in "${EXTRA_HEADERS[@]}"; do
+        printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "$(sed 's/^ *//' <<<"${h#*:}")"
+    done
+} >"$TMP/post.lua"
+# paced variant: each connection waits CONNS/RATE s between requests (closed loop, so the rate
+# reached is a bit below RATE; wrk times each request from its write, so no pacing in latency)
+if ((RATE > 0)); then
+    cp "$TMP/post.lua" "$TMP/paced.lua"
+    printf 'function delay() return %s end\n' \
+        "$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN{printf "%.3f", c*1000/r}')" >>"$TMP/paced.lua"
+fi
+
+# nginx instance NAME with the given http{} server body; sets NGX_PID[NAME]
+declare -A NGX_PID=()
+start_nginx() {
+    local name="$1" server_conf="$2" dir="$TMP/$1"
+    mkdir -p "$dir/logs"
+    chmod 755 "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 65s;
+$server_conf
+}
+EOF
+    "$NGINX_BIN" -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+        || { cat "$dir/error.log" >&2 || true; die "nginx config for $name rejected"; }
+    "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+    NGX_PID[$name]=$!
+    STARTED_PIDS+=("$!")
+}
+nginx_pids() { local m="${NGX_PID[$1]}"; echo "$m" $(child_pids "$m"); }
+
+# ---------------------------------------------------------------------------------------------
+# ports and the upstream
+read -r P_UP P_NGX P_PC P_PC_ADMIN P_SPARE1 P_SPARE2 <<<"$(free_ports 6)"
+UPSTREAM_URL="http://127.0.0.1:$P_UP/mcp"
+
+start_nginx upstream "
+    server {
+        listen 127.0.0.1:$P_UP;
+        location = /mcp {
+            default_type application/json;
+            return 200 '$REPLY_BODY';
+        }
+    }"
+wait_http "http://127.0.0.1:$P_UP/mcp" 200 10 "${NGX_PID[upstream]}" \
+    || { cat "$TMP/upstream/error.log" >&2 || true; die "upstream nginx did not come up"; }
+
+# ---------------------------------------------------------------------------------------------
+# fronts
+declare -A FRONT_URL=()
+declare -A SKIPPED=()
+declare -A DEAD=()
+SKIP_REASON=""
+
+front_direct_setup() { FRONT_URL[direct]="$UPSTREAM_URL"; }
+front_direct_pids() { :; }   # no process of its own
+
+front_nginx_setup() {
+    start_nginx proxy "
+    upstream u {
+        server 127.0.0.1:$P_UP;
+        keepalive 64;
+        keepalive_requests 100000000;
+    }
+    server {
+        listen 127.0.0.1:$P_NGX;
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+    FRONT_URL[nginx]="http://127.0.0.1:$P_NGX/mcp"
+    wait_http "${FRONT_URL[nginx]}" 200 10 "${NGX_PID[proxy]}" \
+        || { SKIP_REASON="nginx proxy did not come up (see $TMP/proxy/error.log)"; return 1; }
+}
+front_nginx_pids() { nginx_pids proxy; }
+
+PC_PID=""
+PC_BIN=""
+front_portcullis_setup() {
+    local bin="${PORTCULLIS:-$REPO_DIR/target/release/portcullis}"
+    if [[ ! -x "$bin" ]]; then
+        if [[ -n "$PORTCULLIS" ]]; then die "--portcullis $PORTCULLIS is not an executable file"; fi
+        if ((NO_BUILD)); then
+            SKIP_REASON="binary $bin missing (--no-build)"; return 1
+        fi
+        if ! command -v cargo >/dev/null 2>&1; then
+            SKIP_REASON="binary $bin missing and no cargo to build it"; return 1
+        fi
+        log "building portcullis: cargo build --release (this can take minutes)"
+        if ! (cd "$REPO_DIR" && timeout 1800 cargo build --release >&2); then
+            SKIP_REASON="cargo build --release failed"; return 1
+        fi
+        [[ -x "$bin" ]] || { SKIP_REASON="binary $bin still missing after build"; return 1; }
+    fi
+    PC_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+    local dir="$TMP/portcullis"
+    mkdir -p "$dir"
+    cat >"$dir/gateway.toml" <<EOF
+[server]
+listen = "127.0.0.1:$P_PC"
+
+[admin]
+listen = "127.0.0.1:$P_PC_ADMIN"
+
+[[upstreams]]
+name = "bench"
+route = "/mcp"
+url = "$UPSTREAM_URL"
+auth = "none"
+
+[audit]
+sink = "file"
+path = "$dir/audit.jsonl"
+EOF
+    (cd "$dir" && exec "$PC_BIN" run --config "$dir/gateway.toml") >"$dir/portcullis.log" 2>&1 &
+    PC_PID=$!
+    STARTED_PIDS+=("$PC_PID")
+    FRONT_URL[portcullis]="http://127.0.0.1:$P_PC/mcp"
+    if ! wait_http "http://127.0.0.1:$P_PC_ADMIN/readyz" 200 30 "$PC_PID"; then
+        log "portcullis log (last 20 lines):"; tail -n 20 "$dir/portcullis.log" >&2 || true
+        SKIP_REASON="portcullis not ready on /readyz within 30 s"
+        kill -TERM "$PC_PID" 2>/dev/null || true
+        return 1
+    fi
+}
+front_portcullis_pids() { [[ -n "$PC_PID" ]] && echo "$PC_PID"; }
+
+ACTIVE=()
+for f in $FRONTS; do
+    declare -F "front_${f}_setup" >/dev/null || die "unknown front '$f' (have: direct nginx portcullis)"
+    SKIP_REASON=""
+    if "front_${f}_setup"; then
+        # the reply must be the upstream's, as a plain 200
+        resp="$(post_once "${FRONT_URL[$f]}")"
+        code="${resp##*$'\n'}"; body="${resp%$'\n'*}"
+        if [[ "$code" != 200 ]]; then
+            log "WARNING: $f answered HTTP $code to the bench request: ${body:0:300}"
+        elif [[ "$body" != "$REPLY_BODY" ]]; then
+            log "WARNING: $f reply differs from the upstream's: ${body:0:300}"
+        fi
+        ACTIVE+=("$f")
+    else
+        SKIPPED[$f]="$SKIP_REASON"
+        log "skipping $f: $SKIP_REASON"
+    fi
+done
+((${#ACTIVE[@]})) || die "no front to measure"
+
+# ---------------------------------------------------------------------------------------------
+# measurement
+RUNS="$TMP/runs.tsv"
+RUNS_PACED="$TMP/runs-paced.tsv"
+: >"$RUNS"
+: >"$RUNS_PACED"
+ROUND_LINES=()
+
+run_wrk() {   # URL SECONDS OUTFILE [LUA]
+    timeout -k 5 $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$2"s --latency -s "${4:-$TMP/post.lua}" "$1" >"$3" 2>&1 &
+    WRK_PID=$!
+    local rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    return "$rc"
+}
+
+measure() {   # ROUND FRONT [paced]
+    local round="$1" f="$2" mode="${3:-}" out="$TMP/wrk-r$1-$2${3:+-$3}.txt"
+    local lua="$TMP/post.lua" runs="$RUNS" tag=""
+    if [[ "$mode" == paced ]]; then lua="$TMP/paced.lua"; runs="$RUNS_PACED"; tag=" @${RATE}/s"; fi
+    local fpids upids f0 f1 u0 u1
+    fpids="$("front_${f}_pids" || true)"
+    upids="$(nginx_pids upstream)"
+    f0="$(cpu_ticks $fpids)"; u0="$(cpu_ticks $upids)"
+    run_wrk "${FRONT_URL[$f]}" "$DURATION" "$out" "$lua" || { cat "$out" >&2; die "wrk failed for $f"; }
+    f1="$(cpu_ticks $fpids)"; u1="$(cpu_ticks $upids)"
+    # a front that died during the run is reported and dropped from later rounds
+    local p
+    for p in $fpids; do
+        if ! kill -0 "$p" 2>/dev/null; then
+            SKIPPED[$f]="died during round $round (its measurements are dropped)"
+            DEAD[$f]=1
+            log "front $f (pid $p) died during round $round; wrk said:"; tail -n 15 "$out" >&2
+            [[ -f "$TMP/$f/$f.log" ]] && { log "$f log tail:"; tail -n 20 "$TMP/$f/$f.log" >&2; }
+            return 0
+        fi
+    done
+    local rps reqs p50 p99 non2xx sockerr
+    read -r rps reqs p50 p99 non2xx sockerr <<<"$(python3 "$STATS" parse "$out")"
+    local fcpu="-" ucpu="-"
+    if ((reqs > 0)); then
+        [[ -n "${fpids// /}" ]] && fcpu="$(awk -v t=$((f1 - f0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN{printf "%.1f", t/hz*1e6/n}')"
+        ucpu="$(awk -v t=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN{printf "%.1f", t/hz*1e6/n}')"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$round" "$f" "$rps" "$reqs" "$p50" "$p99" "$fcpu" "$ucpu" "$non2xx" "$sockerr" >>"$runs"
+    local line
+    line="$(printf 'round %d/%d  %-12s %9.0f req/s  p50 %6s µs  p99 %6s µs  front CPU %6s µs/req  upstream CPU %5s µs/req  errors %s' \
+        "$round" "$ROUNDS" "$f$tag" "$rps" "$p50" "$p99" "$fcpu" "$ucpu" "$((non2xx + sockerr))")"
+    ROUND_LINES+=("$line")
+    printf '%s\n' "$line"
+}
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+START_TS="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+est=$(( (ROUNDS * DURATION * (RATE > 0 ? 2 : 1) + WARMUP) * ${#ACTIVE[@]} ))
+log "fronts: ${ACTIVE[*]}; $ROUNDS rounds x ${DURATION}s; wrk -t$THREADS -c$CONNS; ~${est}s of load"
+
+if ((WARMUP > 0)); then
+    for f in "${ACTIVE[@]}"; do
+        run_wrk "${FRONT_URL[$f]}" "$WARMUP" "$TMP/wrk-warmup-$f.txt" || die "warm-up wrk failed for $f"
+    done
+fi
+for ((r = 1; r <= ROUNDS; r++)); do
+    for f in "${ACTIVE[@]}"; do
+        [[ -n "${DEAD[$f]:-}" ]] || measure "$r" "$f"
+    done
+    if ((RATE > 0)); then
+        for f in "${ACTIVE[@]}"; do
+            [[ -n "${DEAD[$f]:-}" ]] || measure "$r" "$f" paced
+        done
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------
+# report
+SUMMARY="$(python3 "$STATS" summary "$RUNS")"
+SUMMARY_PACED=""
+if ((RATE > 0)) && [[ -s "$RUNS_PACED" ]]; then
+    SUMMARY_PACED="$(python3 "$STATS" summary "$RUNS_PACED")"
+fi
+NGINX_VER="$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
+WRK_VER="$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}' || true)"
+PC_DESC="skipped"
+if [[ -n "$PC_BIN" ]]; then
+    PC_DESC="$PC_BIN"
+    rev="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || true)"
+    [[ -n "$rev" ]] && PC_DESC+=" (repo HEAD $rev$(git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || echo ', dirty'))"
+fi
+
+REPORT="$TMP/report.md"
+{
+    echo "# Proxy benchmark, $START_TS"
+    echo
+    echo "- machine: $(nproc) CPUs ($(uname -r)), load average before: $LOAD_BEFORE"
+    echo "- load: wrk $WRK_VER, -t$THREADS -c$CONNS, ${DURATION}s per front per round, $ROUNDS interleaved rounds, ${WARMUP}s warm-up per front"
+    echo "- request: POST /mcp tools/call (${#REQ_BODY} B), reply ${#REPLY_BODY} B application/json"
+    echo "- upstream: $NGINX_VER, 1 worker, \`return 200\`"
+    [[ " ${ACTIVE[*]} " == *" nginx "* ]] && echo "- nginx front: $NGINX_VER, 1 worker, keep-alive upstream pool (64)"
+    echo "- portcullis: $PC_DESC"
+    for f in "${!SKIPPED[@]}"; do echo "- **skipped $f**: ${SKIPPED[$f]}"; done
+    echo
+    echo "## Rounds"
+    echo
+    echo '```'
+    printf '%s\n' "${ROUND_LINES[@]}"
+    echo '```'
+    echo
+    echo "## Summary (medians over rounds)"
+    echo
+    echo "$SUMMARY"
+    echo
+    if [[ -n "$SUMMARY_PACED" ]]; then
+        echo "## Paced at about $RATE req/s (latency below saturation; medians over rounds)"
+        echo
+        echo "$SUMMARY_PACED"
+        echo
+    fi
+    echo "Ratio = front req/s ÷ direct req/s in the same round. CPU = utime+stime of the front's"
+    echo "processes (nginx: master + worker) over the run ÷ requests. Only ratios and CPU/request"
+    echo "within one run are meaningful: wrk, upstream and front share $(nproc) cores."
+} >"$REPORT"
+
+echo
+echo "## Summary (medians over $ROUNDS rounds)"
+echo
+echo "$SUMMARY"
+if [[ -n "$SUMMARY_PACED" ]]; then
+    echo
+    echo "## Paced at about $RATE req/s"
+    echo
+    echo "$SUMMARY_PACED"
+fi
+for f in "${!SKIPPED[@]}"; do echo; echo "skipped $f: ${SKIPPED[$f]}"; done
+if ((SAVE)); then
+    mkdir -p "$BENCH_DIR/results"
+    dest="$BENCH_DIR/results/proxy-$(date +%Y-%m-%d-%H%M%S).md"
+    cp "$REPORT" "$dest"
+    echo
+    echo "written: ${dest#"$REPO_DIR"/}"
+fi
