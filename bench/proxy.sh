@@ -471,7 +471,7 @@ if ((RATE > 0)) && [[ -s "$RUNS_PACED" ]]; then
     SUMMARY_PACED="$(python3 "$STATS" summary "$RUNS_PACED")"
 fi
 NGINX_VER="$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
-WRK_VER="$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}' || true)"
+WRK_VER="$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)"
 PC_DESC="skipped"
 if [[ -n "$PC_BIN" ]]; then
     PC_DESC="$PC_BIN"
