@@ -1,0 +1,117 @@
+//! The admin listener: `/healthz`, `/readyz`, `/metrics` and `POST /admin/reload`. Health is
+//! open; metrics and admin calls need `[admin].token` as a bearer token when one is set, and
+//! admin calls are refused outright when none is set.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use subtle::ConstantTimeEq as _;
+use tokio::net::TcpListener;
+
+use crate::body::GatewayBody;
+use crate::config::Secret;
+use crate::error::json_response;
+use crate::gateway::Gateway;
+
+/// Serves the admin listener until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, token: Option<Secret>, shutdown: impl Future<Output = ()>) {
+    let token = Arc::new(token);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
+        let service = service_fn(move |request| {
+            let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
+            async move { Ok::<_, std::convert::Infallible>(route(&gateway, token.as_ref().as_ref(), &request)) }
+        });
+        tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(10));
+            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+fn route(gateway: &Gateway, token: Option<&Secret>, request: &Request<Incoming>) -> Response<GatewayBody> {
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
+        (&Method::GET, "/readyz") => ready(gateway),
+        (&Method::GET, "/metrics") => match authorize(token, request.headers(), false) {
+            Ok(()) => text(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", gateway.metrics().encode().into()),
+            Err(response) => response,
+        },
+        (&Method::POST, "/admin/reload") => match authorize(token, request.headers(), true) {
+            Ok(()) => reload(gateway),
+            Err(response) => response,
+        },
+        _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
+    }
+}
+
+fn ready(gateway: &Gateway) -> Response<GatewayBody> {
+    let snapshot = gateway.reloader().snapshot();
+    let upstreams = snapshot.upstreams().len();
+    let status = if upstreams > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "ready": upstreams > 0, "generation": snapshot.generation, "upstreams": upstreams });
+    json_response(status, Bytes::from(body.to_string()))
+}
+
+fn reload(gateway: &Gateway) -> Response<GatewayBody> {
+    match gateway.reload_config() {
+        Ok(generation) => {
+            let body = serde_json::json!({ "reloaded": true, "generation": generation });
+            json_response(StatusCode::OK, Bytes::from(body.to_string()))
+        }
+        Err(error) => {
+            let body = serde_json::json!({ "reloaded": false, "error": error.to_string(), "key": error.key });
+            json_response(StatusCode::BAD_REQUEST, Bytes::from(body.to_string()))
+        }
+    }
+}
+
+/// Checks the bearer token; `admin_only` calls are refused when no token is configured.
+fn authorize(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Result<(), Response<GatewayBody>> {
+    let Some(token) = token else {
+        if admin_only {
+            return Err(error(StatusCode::FORBIDDEN, "admin_disabled", "set [admin].token to enable admin calls"));
+        }
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(presented.as_bytes().ct_eq(token.expose())) {
+        Ok(())
+    } else {
+        let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token", "admin token required");
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Err(response)
+    }
+}
+
+fn error(status: StatusCode, code: &str, description: &str) -> Response<GatewayBody> {
+    let body = serde_json::json!({ "error": code, "error_description": description });
+    json_response(status, Bytes::from(body.to_string()))
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<GatewayBody> {
+    let mut response = Response::new(GatewayBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,91 @@
+//! Starting and stopping a whole gateway: bind both listeners, serve, reload on SIGHUP,
+//! drain on SIGTERM/SIGINT. Tests start it in-process on port 0 through [`start`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Reloader, RouteAuth};
+use crate::gateway::Gateway;
+
+/// A gateway that is serving.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the public listener is bound.
+    pub addr: SocketAddr,
+    /// Where the admin listener is bound.
+    pub admin_addr: SocketAddr,
+    /// The shared gateway (metrics, reload).
+    pub gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, drains for the grace period, and waits for the end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds both listeners and serves in the background. `path` is re-read on reload.
+pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Running> {
+    for upstream in &config.upstreams {
+        if upstream.auth == RouteAuth::None {
+            tracing::warn!(route = %upstream.route, upstream = %upstream.name, "route is public (auth = \"none\"): every caller is anonymous");
+        }
+    }
+    if config.audit.sink == crate::config::AuditSink::Off {
+        tracing::warn!("audit is off");
+    }
+    let listener = TcpListener::bind(config.server.listen).await?;
+    let admin_listener = TcpListener::bind(config.admin.listen).await?;
+    let addr = listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    let reloader = Arc::new(Reloader::new(&config, path));
+    let gateway = Arc::new(Gateway::new(&config, reloader)?);
+    let (stop, stopped) = watch::channel(false);
+    let admin = tokio::spawn(crate::admin::serve(
+        admin_listener,
+        Arc::clone(&gateway),
+        config.admin.token.clone(),
+        wait_for(stopped.clone()),
+    ));
+    let public = Arc::clone(&gateway);
+    let task = tokio::spawn(async move {
+        crate::server::serve(listener, public, wait_for(stopped)).await;
+        let _ = admin.await;
+    });
+    tracing::info!(%addr, %admin_addr, "portcullis listening");
+    Ok(Running { addr, admin_addr, gateway, stop, task })
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads the config file.
+pub async fn run_until_signal(config: Config, path: PathBuf) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = start(config, Some(path)).await?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                let _ = running.gateway.reload_config();
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `GatewayBody`: the one response body type the gateway serves, either a complete body it
+//! made itself or an upstream body streamed through [`crate::upstream::ProxyBody`].
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::upstream::ProxyBody;
+
+/// Errors a streamed body can end with (the connection is then aborted).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body.
+#[derive(Debug)]
+pub enum GatewayBody {
+    /// A complete body (taken on first poll).
+    Full(Option<Bytes>),
+    /// An upstream body streamed through.
+    Proxy(Box<ProxyBody>),
+}
+
+impl GatewayBody {
+    /// A complete body.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        Self::Full(Some(bytes.into()))
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        Self::Full(None)
+    }
+}
+
+impl Body for GatewayBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
+            Self::Proxy(proxy) => Pin::new(proxy.as_mut()).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            Self::Proxy(proxy) => proxy.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Proxy(proxy) => proxy.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Layer one of the configuration: the shape of `gateway.toml` as serde sees it.
+//!
+//! Every struct rejects unknown keys; values stay as written (durations as strings, CIDRs as
+//! strings). `validate.rs` turns this into the typed, checked [`crate::config::Config`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// The public listener (static: changes need a restart).
+    #[serde(default)]
+    pub server: RawServer,
+    /// The admin listener: health, metrics, reload (static).
+    #[serde(default)]
+    pub admin: RawAdmin,
+    /// One entry per protected MCP server.
+    #[serde(default)]
+    pub upstreams: Vec<RawUpstream>,
+    /// Where audit events go (static).
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Address the public listener binds, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// The URL clients use to reach the gateway (OAuth metadata, challenges).
+    pub public_url: Option<String>,
+    /// Largest accepted request body; larger bodies get 413.
+    pub max_body_bytes: u64,
+    /// Largest accepted request head (request line + headers); larger gets 431.
+    pub max_header_bytes: u64,
+    /// `Origin` values accepted; any other `Origin` gets 403.
+    pub allowed_origins: Vec<String>,
+    /// CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Open connections across all clients.
+    pub max_connections: u32,
+    /// Open connections from one client IP.
+    pub max_connections_per_ip: u32,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Deadlines.
+    pub timeouts: RawTimeouts,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_body_bytes: 1_048_576,
+            max_header_bytes: 32 * 1024,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            max_concurrent_streams: 100,
+            timeouts: RawTimeouts::default(),
+        }
+    }
+}
+
+/// `[server.timeouts]`; every value is a duration string such as `"10s"`, `"5m"`, `"250ms"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    /// Until the request head is complete (slowloris bound).
+    pub header_read: String,
+    /// Until the request body is complete.
+    pub request_body: String,
+    /// Until the upstream TCP connection is open.
+    pub upstream_connect: String,
+    /// Until the upstream's response headers arrive.
+    pub upstream_response: String,
+    /// A streamed response with no bytes from the upstream for this long is ended.
+    pub stream_idle: String,
+    /// A quiet SSE stream gets a `:` comment after this long.
+    pub sse_keepalive: String,
+    /// How long open requests may finish after SIGTERM.
+    pub shutdown_grace: String,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            header_read: "10s".into(),
+            request_body: "30s".into(),
+            upstream_connect: "5s".into(),
+            upstream_response: "60s".into(),
+            stream_idle: "5m".into(),
+            sse_keepalive: "15s".into(),
+            shutdown_grace: "30s".into(),
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    /// Address of the admin listener; keep it on loopback.
+    pub listen: String,
+    /// Bearer token for `/metrics` and `/admin/*` (health stays open).
+    pub token: Option<String>,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9090".into(),
+            token: None,
+        }
+    }
+}
+
+/// `[[upstreams]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// Unique name, used in logs, audit and metrics.
+    pub name: String,
+    /// Public path, matched exactly, e.g. `/mcp`.
+    pub route: String,
+    /// Where requests go, e.g. `http://127.0.0.1:8001/mcp`.
+    pub url: String,
+    /// Headers added to every forwarded request (upstream credentials).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `"none"` marks an explicitly public route; `"required"` needs authentication.
+    #[serde(default = "default_auth")]
+    pub auth: String,
+    /// Accept JSON-RPC batches (legal only in protocol 2025-03-26).
+    #[serde(default)]
+    pub allow_batches: bool,
+}
+
+fn default_auth() -> String {
+    "required".into()
+}
+
+/// `[audit]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    /// `"stdout"`, `"file"` (JSON lines at `path`) or `"off"`.
+    pub sink: String,
+    /// File for `sink = "file"`.
+    pub path: Option<String>,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            sink: "stdout".into(),
+            path: None,
+        }
+    }
+}

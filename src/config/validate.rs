@@ -1,0 +1,338 @@
+//! Layer two of the configuration: [`RawConfig`] → [`Config`], checking every value once at
+//! load so the request path never meets a malformed setting.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use http::{HeaderName, HeaderValue, Uri};
+use ipnet::IpNet;
+
+use super::ConfigError;
+use super::duration::parse_duration;
+use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Public listener settings (static).
+    pub server: ServerConfig,
+    /// Admin listener settings (static).
+    pub admin: AdminConfig,
+    /// Routes, in file order.
+    pub upstreams: Vec<Arc<Upstream>>,
+    /// Audit sink (static).
+    pub audit: AuditConfig,
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public base URL without a trailing slash.
+    pub public_url: String,
+    pub max_body_bytes: u64,
+    pub max_header_bytes: usize,
+    /// Allowed `Origin` values, lower-cased, no trailing slash.
+    pub allowed_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_concurrent_streams: u32,
+    pub timeouts: Timeouts,
+}
+
+/// `[server.timeouts]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    pub header_read: Duration,
+    pub request_body: Duration,
+    pub upstream_connect: Duration,
+    pub upstream_response: Duration,
+    pub stream_idle: Duration,
+    pub sse_keepalive: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for constant-time comparison.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `[admin]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    pub token: Option<Secret>,
+}
+
+/// `[audit]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub sink: AuditSink,
+}
+
+/// Where audit events are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSink {
+    /// JSON lines on standard output (logs go to standard error).
+    Stdout,
+    /// JSON lines appended to a file.
+    File(PathBuf),
+    /// No audit events (benchmarks only; warned at startup).
+    Off,
+}
+
+/// How a route authenticates callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// Explicitly public: every caller is the anonymous principal (warned at startup).
+    None,
+}
+
+/// One `[[upstreams]]` entry, validated.
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: String,
+    pub route: String,
+    /// The upstream endpoint, `http://host:port/path`.
+    pub url: Uri,
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// `Host` header sent upstream.
+    pub host_header: HeaderValue,
+    /// Headers injected into every forwarded request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub auth: RouteAuth,
+    pub allow_batches: bool,
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        let server = server(raw.server)?;
+        let admin = admin(raw.admin)?;
+        if admin.listen == server.listen {
+            return Err(ConfigError::at(
+                "admin.listen",
+                "must differ from server.listen",
+            ));
+        }
+        let mut upstreams: Vec<Arc<Upstream>> = Vec::with_capacity(raw.upstreams.len());
+        for (index, raw_upstream) in raw.upstreams.into_iter().enumerate() {
+            let key = format!("upstreams[{index}]");
+            let upstream = upstream(raw_upstream, &key)?;
+            if upstreams.iter().any(|u| u.name == upstream.name) {
+                return Err(ConfigError::at(format!("{key}.name"), format!("duplicate upstream name `{}`", upstream.name)));
+            }
+            if upstreams.iter().any(|u| u.route == upstream.route) {
+                return Err(ConfigError::at(format!("{key}.route"), format!("duplicate route `{}`", upstream.route)));
+            }
+            upstreams.push(Arc::new(upstream));
+        }
+        let audit = audit(raw.audit)?;
+        Ok(Config { server, admin, upstreams, audit })
+    }
+}
+
+fn socket_addr(text: &str, key: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse()
+        .map_err(|_| ConfigError::at(key, format!("`{text}` is not an address like 127.0.0.1:8080")))
+}
+
+fn duration(text: &str, key: &str) -> Result<Duration, ConfigError> {
+    parse_duration(text).map_err(|message| ConfigError::at(key, message))
+}
+
+fn positive(value: u64, key: &str) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::at(key, "must be greater than 0"));
+    }
+    Ok(value)
+}
+
+fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    let listen = socket_addr(&raw.listen, "server.listen")?;
+    let public_url = match raw.public_url {
+        Some(url) => {
+            let parsed: Uri = url
+                .parse()
+                .map_err(|_| ConfigError::at("server.public_url", format!("`{url}` is not a URL")))?;
+            if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.authority().is_none() {
+                return Err(ConfigError::at("server.public_url", "must be an absolute http:// or https:// URL"));
+            }
+            url.trim_end_matches('/').to_string()
+        }
+        None => format!("http://{listen}"),
+    };
+    let mut allowed_origins = Vec::with_capacity(raw.allowed_origins.len());
+    for (index, origin) in raw.allowed_origins.iter().enumerate() {
+        let key = format!("server.allowed_origins[{index}]");
+        let valid: Result<Uri, _> = origin.parse();
+        let ok = matches!(&valid, Ok(uri) if uri.scheme().is_some() && uri.authority().is_some());
+        if !ok {
+            return Err(ConfigError::at(key, format!("`{origin}` is not an origin like https://app.example.com")));
+        }
+        allowed_origins.push(origin.trim_end_matches('/').to_ascii_lowercase());
+    }
+    let mut trusted_proxies = Vec::with_capacity(raw.trusted_proxies.len());
+    for (index, cidr) in raw.trusted_proxies.iter().enumerate() {
+        let key = format!("server.trusted_proxies[{index}]");
+        let net = cidr
+            .parse::<IpNet>()
+            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| ConfigError::at(key, format!("`{cidr}` is not a CIDR like 10.0.0.0/8")))?;
+        trusted_proxies.push(net);
+    }
+    let max_header_bytes = positive(raw.max_header_bytes, "server.max_header_bytes")?;
+    if max_header_bytes < 1024 {
+        return Err(ConfigError::at("server.max_header_bytes", "must be at least 1024"));
+    }
+    Ok(ServerConfig {
+        listen,
+        public_url,
+        max_body_bytes: positive(raw.max_body_bytes, "server.max_body_bytes")?,
+        max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
+        allowed_origins,
+        trusted_proxies,
+        max_connections: positive(raw.max_connections.into(), "server.max_connections")? as usize,
+        max_connections_per_ip: positive(raw.max_connections_per_ip.into(), "server.max_connections_per_ip")? as usize,
+        max_concurrent_streams: positive(raw.max_concurrent_streams.into(), "server.max_concurrent_streams")? as u32,
+        timeouts: timeouts(raw.timeouts)?,
+    })
+}
+
+fn timeouts(raw: RawTimeouts) -> Result<Timeouts, ConfigError> {
+    let nonzero = |text: &str, key: &str| -> Result<Duration, ConfigError> {
+        let value = duration(text, key)?;
+        if value.is_zero() {
+            return Err(ConfigError::at(key, "must be greater than 0"));
+        }
+        Ok(value)
+    };
+    Ok(Timeouts {
+        header_read: nonzero(&raw.header_read, "server.timeouts.header_read")?,
+        request_body: nonzero(&raw.request_body, "server.timeouts.request_body")?,
+        upstream_connect: nonzero(&raw.upstream_connect, "server.timeouts.upstream_connect")?,
+        upstream_response: nonzero(&raw.upstream_response, "server.timeouts.upstream_response")?,
+        stream_idle: nonzero(&raw.stream_idle, "server.timeouts.stream_idle")?,
+        sse_keepalive: nonzero(&raw.sse_keepalive, "server.timeouts.sse_keepalive")?,
+        shutdown_grace: duration(&raw.shutdown_grace, "server.timeouts.shutdown_grace")?,
+    })
+}
+
+fn admin(raw: RawAdmin) -> Result<AdminConfig, ConfigError> {
+    let token = match raw.token {
+        Some(token) if token.len() < 16 => {
+            return Err(ConfigError::at("admin.token", "must be at least 16 characters"));
+        }
+        other => other.map(Secret),
+    };
+    Ok(AdminConfig {
+        listen: socket_addr(&raw.listen, "admin.listen")?,
+        token,
+    })
+}
+
+/// Paths the gateway serves itself; a route may not shadow them.
+const RESERVED_PREFIXES: [&str; 2] = ["/.well-known/", "/oauth/"];
+
+fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
+    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(ConfigError::at(format!("{key}.name"), "must be non-empty and use only A-Z a-z 0-9 - _ ."));
+    }
+    let route_key = format!("{key}.route");
+    let route_ok = raw.route.starts_with('/')
+        && !raw.route.contains("//")
+        && !raw.route.split('/').any(|seg| seg == "." || seg == "..")
+        && raw.route.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+    if !route_ok {
+        return Err(ConfigError::at(route_key, format!("`{}` must be an absolute path of A-Z a-z 0-9 - _ . ~ segments", raw.route)));
+    }
+    if RESERVED_PREFIXES.iter().any(|p| raw.route.starts_with(p)) {
+        return Err(ConfigError::at(route_key, format!("`{}` is reserved for the gateway itself", raw.route)));
+    }
+    let url_key = format!("{key}.url");
+    let url: Uri = raw
+        .url
+        .parse()
+        .map_err(|_| ConfigError::at(&url_key, format!("`{}` is not a URL", raw.url)))?;
+    let scheme = url.scheme().cloned();
+    let authority = url.authority().cloned();
+    let (Some(scheme), Some(authority)) = (scheme, authority) else {
+        return Err(ConfigError::at(url_key, "must be an absolute URL like http://127.0.0.1:8001/mcp"));
+    };
+    if scheme != Scheme::HTTP {
+        return Err(ConfigError::at(url_key, "only http:// upstreams are supported in this version"));
+    }
+    let host_header = HeaderValue::from_str(authority.as_str())
+        .map_err(|_| ConfigError::at(format!("{key}.url"), "authority is not a valid Host header"))?;
+    let mut headers = Vec::with_capacity(raw.headers.len());
+    for (name, value) in raw.headers {
+        let header_key = format!("{key}.headers.{name}");
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ConfigError::at(&header_key, "not a valid header name"))?;
+        if crate::upstream::is_hop_by_hop(&header_name) || header_name == http::header::HOST {
+            return Err(ConfigError::at(&header_key, "this header is managed by the gateway and cannot be injected"));
+        }
+        let mut header_value = HeaderValue::from_str(&value)
+            .map_err(|_| ConfigError::at(&header_key, "not a valid header value"))?;
+        header_value.set_sensitive(true);
+        headers.push((header_name, header_value));
+    }
+    let auth = match raw.auth.as_str() {
+        "none" => RouteAuth::None,
+        "required" => {
+            return Err(ConfigError::at(
+                format!("{key}.auth"),
+                "authentication is not available in this build yet; set auth = \"none\" to publish this route explicitly",
+            ));
+        }
+        other => {
+            return Err(ConfigError::at(format!("{key}.auth"), format!("`{other}` is not one of \"none\", \"required\"")));
+        }
+    };
+    Ok(Upstream {
+        name: raw.name,
+        route: raw.route,
+        url,
+        scheme,
+        authority,
+        host_header,
+        headers,
+        auth,
+        allow_batches: raw.allow_batches,
+    })
+}
+
+fn audit(raw: RawAudit) -> Result<AuditConfig, ConfigError> {
+    let sink = match (raw.sink.as_str(), raw.path) {
+        ("stdout", None) => AuditSink::Stdout,
+        ("off", None) => AuditSink::Off,
+        ("file", Some(path)) if !path.is_empty() => AuditSink::File(PathBuf::from(path)),
+        ("file", _) => return Err(ConfigError::at("audit.path", "required when sink = \"file\"")),
+        ("stdout" | "off", Some(_)) => {
+            return Err(ConfigError::at("audit.path", "only allowed with sink = \"file\""));
+        }
+        (other, _) => {
+            return Err(ConfigError::at("audit.sink", format!("`{other}` is not one of \"stdout\", \"file\", \"off\"")));
+        }
+    };
+    Ok(AuditConfig { sink })
+}

@@ -1,0 +1,97 @@
+//! `RequestContext`: what the flow has learned about one request, for its single audit event
+//! and its metrics. Dropping an unfinished context (the client went away while the gateway
+//! waited) still writes the event, with the outcome `client_disconnected`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, StatusCode};
+
+use crate::auth::Principal;
+use crate::config::Upstream;
+use crate::gateway::Gateway;
+use crate::mcp::RequestId;
+use crate::telemetry::AuditEvent;
+use crate::telemetry::metrics::method_label;
+
+/// Per-request facts gathered by the stages.
+#[derive(Debug)]
+pub struct RequestContext {
+    gateway: Arc<Gateway>,
+    started: Instant,
+    pub request_id: String,
+    pub peer: SocketAddr,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub method: Method,
+    pub upstream: Option<Arc<Upstream>>,
+    pub principal: Option<Principal>,
+    pub jsonrpc_id: Option<RequestId>,
+    pub jsonrpc_method: Option<String>,
+    pub target: Option<String>,
+    pub session: Option<String>,
+    finished: bool,
+}
+
+impl RequestContext {
+    /// Starts the context of a request from `peer`.
+    pub fn new(gateway: Arc<Gateway>, peer: SocketAddr, method: Method) -> Self {
+        Self {
+            gateway,
+            started: Instant::now(),
+            request_id: new_request_id(),
+            peer,
+            client_ip: None,
+            method,
+            upstream: None,
+            principal: None,
+            jsonrpc_id: None,
+            jsonrpc_method: None,
+            target: None,
+            session: None,
+            finished: false,
+        }
+    }
+
+    /// Writes the audit event and metrics for the response about to be sent.
+    pub fn finish(&mut self, status: StatusCode, reason: &'static str, detail: Option<&str>) {
+        self.finished = true;
+        self.emit(Some(status.as_u16()), reason, detail);
+    }
+
+    fn emit(&self, status: Option<u16>, reason: &'static str, detail: Option<&str>) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let route_name = self.upstream.as_ref().map(|u| u.name.as_str());
+        self.gateway
+            .metrics
+            .request(route_name.unwrap_or("unmatched"), method_label(&self.method), reason, seconds);
+        let mut event = AuditEvent::new("request", if reason == "ok" { "allow" } else { "deny" }, reason);
+        event.request_id = Some(&self.request_id);
+        event.peer_ip = Some(self.peer.ip().to_string());
+        event.client_ip = self.client_ip.map(|ip| ip.to_string());
+        event.subject = self.principal.as_ref().map(|p| p.subject.as_str());
+        event.auth_method = self.principal.as_ref().map(|p| p.method.label());
+        event.route = self.upstream.as_ref().map(|u| u.route.as_str());
+        event.http_method = Some(self.method.as_str());
+        event.jsonrpc_method = self.jsonrpc_method.as_deref();
+        event.target = self.target.as_deref();
+        event.session = self.session.as_deref();
+        event.status = status;
+        event.duration_ms = Some((seconds * 1e6).round() / 1e3);
+        event.detail = detail;
+        self.gateway.audit.record(&event);
+    }
+}
+
+impl Drop for RequestContext {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.emit(None, "client_disconnected", None);
+        }
+    }
+}
+
+fn new_request_id() -> String {
+    let value: u128 = rand::random();
+    format!("{value:032x}")
+}

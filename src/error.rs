@@ -1,0 +1,152 @@
+//! `Reject`: every refusal the gateway makes, mapped exhaustively to an HTTP status, a
+//! JSON-RPC code and a stable reason label (the only refusal label metrics and audit use).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::GatewayBody;
+use crate::mcp::RequestId;
+
+/// Gateway-defined JSON-RPC code: policy denied (outside the reserved -32768..-32000).
+pub const CODE_POLICY_DENIED: i64 = -31403;
+/// Gateway-defined JSON-RPC code: rate limited.
+pub const CODE_RATE_LIMITED: i64 = -31429;
+/// Gateway-defined JSON-RPC code: a dependency (upstream, state store) is unavailable.
+pub const CODE_UNAVAILABLE: i64 = -31503;
+
+/// A refusal. Each variant decides its own status, code and label below, with no catch-all
+/// arm, so a new variant forces a decision everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("no route for this path")]
+    UnknownRoute,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("Origin not allowed")]
+    OriginNotAllowed,
+    #[error("unsupported media type: POST bodies must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body too large")]
+    BodyTooLarge,
+    #[error("request body not received in time")]
+    BodyTimeout,
+    #[error("{message}")]
+    Envelope { reason: &'static str, code: i64, message: String },
+    #[error("{0}")]
+    InvalidParams(String),
+    #[error("Header mismatch: {0}")]
+    HeaderMismatch(String),
+    #[error("unknown session")]
+    UnknownSession,
+    #[error("upstream unavailable")]
+    UpstreamUnavailable,
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+}
+
+impl Reject {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnknownRoute | Self::UnknownSession => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::InvalidParams(_) => StatusCode::OK,
+            Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The JSON-RPC error code of the body, or `None` when the body is not JSON-RPC.
+    pub fn jsonrpc_code(&self) -> Option<i64> {
+        match self {
+            Self::UnknownRoute | Self::MethodNotAllowed | Self::UnknownSession => None,
+            Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
+            Self::OriginNotAllowed => Some(CODE_POLICY_DENIED),
+            Self::Envelope { code, .. } => Some(*code),
+            Self::InvalidParams(_) => Some(-32602),
+            Self::HeaderMismatch(_) => Some(-32020),
+            Self::UpstreamUnavailable | Self::UpstreamTimeout => Some(CODE_UNAVAILABLE),
+        }
+    }
+
+    /// Stable, bounded label for metrics and audit.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownRoute => "unknown_route",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::BadRequest(_) => "bad_request",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::Envelope { reason, .. } => reason,
+            Self::InvalidParams(_) => "invalid_params",
+            Self::HeaderMismatch(_) => "header_mismatch",
+            Self::UnknownSession => "unknown_session",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+
+    /// The response, carrying `id` in the JSON-RPC error when the request had one.
+    pub fn into_response(self, id: Option<&RequestId>) -> Response<GatewayBody> {
+        let status = self.status();
+        let body = match self.jsonrpc_code() {
+            Some(code) => jsonrpc_error(id, code, &self.to_string(), None),
+            None => plain_error(self.reason(), &self.to_string()),
+        };
+        let mut response = json_response(status, body);
+        if matches!(self, Self::MethodNotAllowed) {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+        }
+        response
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M[,"data":D]}}` with the id's exact
+/// bytes (or `null`).
+pub fn jsonrpc_error(id: Option<&RequestId>, code: i64, message: &str, data: Option<&serde_json::Value>) -> Bytes {
+    let id = id.map_or("null", RequestId::as_json);
+    let message = serde_json::Value::from(message);
+    let data = data.map(|d| format!(",\"data\":{d}")).unwrap_or_default();
+    Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{code},\"message\":{message}{data}}}}}"
+    ))
+}
+
+fn plain_error(reason: &str, description: &str) -> Bytes {
+    let body = serde_json::json!({ "error": reason, "error_description": description });
+    Bytes::from(body.to_string())
+}
+
+/// A complete JSON response.
+pub fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
+    let mut response = Response::new(GatewayBody::full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Reject, jsonrpc_error};
+
+    #[test]
+    fn error_bodies_echo_the_exact_id() {
+        let body = jsonrpc_error(None, -32700, "Parse error", None);
+        assert_eq!(&body[..], br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#);
+        assert_eq!(Reject::UpstreamTimeout.status().as_u16(), 504);
+        assert_eq!(Reject::UpstreamUnavailable.jsonrpc_code(), Some(-31503));
+    }
+}

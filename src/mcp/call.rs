@@ -1,0 +1,162 @@
+//! `McpCall`: what a JSON-RPC message asks the upstream for, decided from the body alone.
+//! Policy (a later stage) matches on this closed enum.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::jsonrpc::{Message, MessageKind};
+
+/// Which list a `*/list` request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Tools,
+    Resources,
+    ResourceTemplates,
+    Prompts,
+}
+
+/// What one message asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpCall<'a> {
+    /// `tools/call` with `params.name`.
+    ToolCall { name: Cow<'a, str> },
+    /// `resources/read`, `resources/subscribe`, `resources/unsubscribe` with `params.uri`.
+    ResourceRead { uri: Cow<'a, str> },
+    /// `prompts/get` with `params.name`.
+    PromptGet { name: Cow<'a, str> },
+    /// `completion/complete`: the prompt name or resource-template URI of `params.ref`.
+    Complete { target: Cow<'a, str> },
+    /// A `*/list` request (results are filtered on the way back).
+    List(ListKind),
+    /// `initialize` (2025-era handshake).
+    Initialize,
+    /// A notification (no id).
+    Notification,
+    /// A JSON-RPC response the client posts (answer to sampling, elicitation, roots).
+    Response,
+    /// Any other request, e.g. `ping`, `server/discover`.
+    Other,
+}
+
+impl McpCall<'_> {
+    /// The tool, resource or prompt the call names, for audit.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::ToolCall { name } | Self::PromptGet { name } => Some(name),
+            Self::ResourceRead { uri } => Some(uri),
+            Self::Complete { target } => Some(target),
+            Self::List(_) | Self::Initialize | Self::Notification | Self::Response | Self::Other => None,
+        }
+    }
+}
+
+/// Why a message's params cannot be classified; answered with `-32602` and the request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidParams(pub String);
+
+#[derive(Deserialize)]
+struct NameParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct UriParams<'a> {
+    #[serde(borrow)]
+    uri: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct CompleteParams<'a> {
+    #[serde(borrow, rename = "ref")]
+    reference: CompleteRef<'a>,
+}
+
+#[derive(Deserialize)]
+struct CompleteRef<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    uri: Option<Cow<'a, str>>,
+}
+
+fn params<'a, T: Deserialize<'a>>(
+    params: Option<&'a RawValue>,
+    what: &str,
+) -> Result<T, InvalidParams> {
+    let raw = params.ok_or_else(|| InvalidParams(format!("missing params ({what} required)")))?;
+    serde_json::from_str(raw.get()).map_err(|_| InvalidParams(format!("params.{what} must be a string")))
+}
+
+/// Classifies a parsed message. Notifications that name a tool are classified by their
+/// method like requests, so a `tools/call` without an id is still a tool call.
+pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams> {
+    if message.kind == MessageKind::Response {
+        return Ok(McpCall::Response);
+    }
+    let method = message.method.as_deref().unwrap_or_default();
+    let call = match method {
+        "tools/call" => McpCall::ToolCall { name: params::<NameParams<'a>>(message.params, "name")?.name },
+        "prompts/get" => McpCall::PromptGet { name: params::<NameParams<'a>>(message.params, "name")?.name },
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            McpCall::ResourceRead { uri: params::<UriParams<'a>>(message.params, "uri")?.uri }
+        }
+        "completion/complete" => {
+            let reference = params::<CompleteParams<'a>>(message.params, "ref")?.reference;
+            let target = reference
+                .name
+                .or(reference.uri)
+                .ok_or_else(|| InvalidParams("params.ref needs `name` or `uri`".into()))?;
+            McpCall::Complete { target }
+        }
+        "tools/list" => McpCall::List(ListKind::Tools),
+        "resources/list" => McpCall::List(ListKind::Resources),
+        "resources/templates/list" => McpCall::List(ListKind::ResourceTemplates),
+        "prompts/list" => McpCall::List(ListKind::Prompts),
+        "initialize" => McpCall::Initialize,
+        _ if message.kind == MessageKind::Notification => McpCall::Notification,
+        _ => McpCall::Other,
+    };
+    Ok(call)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{McpCall, classify};
+    use crate::mcp::jsonrpc::{Body, parse};
+
+    fn call_of(body: &str) -> Result<McpCall<'static>, super::InvalidParams> {
+        let leaked: &'static str = Box::leak(body.to_string().into_boxed_str());
+        match parse(leaked.as_bytes(), false) {
+            Ok(Body::Single(message)) => classify(&message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn finds_the_policy_target_in_the_body() {
+        let tool = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{}}}"#);
+        assert_eq!(tool.unwrap().target(), Some("read_file"));
+        let note = call_of(r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file"}}"#);
+        assert_eq!(note.unwrap().target(), Some("delete_file"));
+        let res = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}"#);
+        assert_eq!(res.unwrap().target(), Some("file:///a"));
+        let complete = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"b"}}}"#);
+        assert_eq!(complete.unwrap().target(), Some("p"));
+    }
+
+    #[test]
+    fn wrong_param_types_are_invalid_params() {
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["ok","delete_all"]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":{}}}"#,
+        ] {
+            assert!(call_of(body).is_err(), "{body}");
+        }
+    }
+}

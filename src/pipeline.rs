@@ -1,0 +1,157 @@
+//! The request flow, top to bottom (see the crate docs for the picture). `handle` never
+//! fails and audits exactly once; `handle_inner` returns `Result` and uses `?`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, Request, Response, header};
+use http_body::Body as _;
+use hyper::body::Incoming;
+
+use crate::auth::Principal;
+use crate::body::GatewayBody;
+use crate::context::RequestContext;
+use crate::error::Reject;
+use crate::gateway::Gateway;
+use crate::mcp::{self, Body, EnvelopeError, MessageKind, headers as mcp_headers};
+use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
+use crate::{edge, request_body};
+
+impl Gateway {
+    /// Serves one request. Never fails: every refusal becomes its response here, and the
+    /// request's one audit event is written here (or by the context's drop on disconnect).
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<GatewayBody> {
+        let mut ctx = RequestContext::new(Arc::clone(&self), peer, request.method().clone());
+        let (mut response, reason, detail) = match self.handle_inner(request, &mut ctx).await {
+            Ok(response) => (response, "ok", None),
+            Err(reject) => {
+                let detail = reject.to_string();
+                let reason = reject.reason();
+                (reject.into_response(ctx.jsonrpc_id.as_ref()), reason, Some(detail))
+            }
+        };
+        ctx.finish(response.status(), reason, detail.as_deref());
+        if let Ok(value) = HeaderValue::from_str(&ctx.request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
+
+    async fn handle_inner(&self, request: Request<Incoming>, ctx: &mut RequestContext) -> Result<Response<GatewayBody>, Reject> {
+        let snapshot = self.reloader.snapshot();
+
+        // 1. Route on the exact raw path: `/mcp/../x`, `//mcp` or `%2F` forms match nothing,
+        //    and the upstream path comes from config, never from the client.
+        let upstream = Arc::clone(snapshot.route(request.uri().path()).ok_or(Reject::UnknownRoute)?);
+        ctx.upstream = Some(Arc::clone(&upstream));
+
+        // 2. Edge checks on the head alone.
+        edge::check_method(request.method())?;
+        edge::check_host(&request)?;
+        edge::check_origin(request.headers(), &self.server.allowed_origins)?;
+        let (client_ip, chain) = upstream::client_ip(ctx.peer.ip(), request.headers(), &self.server.trusted_proxies);
+        ctx.client_ip = Some(client_ip);
+
+        // 3. Authenticate before reading the body, so anonymous traffic cannot make the
+        //    gateway buffer bodies. Only explicitly public routes exist in this build.
+        ctx.principal = Some(Principal::anonymous());
+
+        // 4. Read the body within its bounds; GET and DELETE carry none.
+        let (parts, body) = request.into_parts();
+        ctx.session = parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = if parts.method == Method::POST {
+            edge::check_post_framing(&parts.headers)?;
+            request_body::read(&parts, body, self.server.max_body_bytes, self.server.timeouts.request_body).await?
+        } else {
+            if !body.is_end_stream() {
+                return Err(Reject::BadRequest("GET and DELETE requests cannot carry a body"));
+            }
+            bytes::Bytes::new()
+        };
+
+        // 5. Parse the body: the decision is made on it, never on headers.
+        let legacy_target = match legacy::token_in_query(parts.uri.query()) {
+            Some(token) if parts.method == Method::POST => {
+                Some(self.legacy.lookup(&upstream, token).ok_or(Reject::UnknownSession)?)
+            }
+            _ => None,
+        };
+        if parts.method == Method::POST {
+            self.parse_body(&bytes, &parts.headers, &upstream, ctx)?;
+        }
+
+        // 9. Forward the exact checked bytes.
+        let forwarded = ForwardedFor {
+            chain,
+            host: parts.headers.get(header::HOST).cloned().or_else(|| {
+                parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            }),
+            proto: "http",
+        };
+        let outgoing = upstream::build_request(&parts, &upstream, legacy_target, bytes, &forwarded, &ctx.request_id)?;
+        let response = self.client.send(outgoing).await?;
+
+        // 10. Stream the answer back.
+        Ok(upstream::respond(
+            response,
+            RespondContext {
+                server: &self.server,
+                metrics: &self.metrics,
+                legacy: &self.legacy,
+                upstream: &upstream,
+                method: &parts.method,
+                request_id: ctx.jsonrpc_id.clone(),
+            },
+        ))
+    }
+
+    /// Stage 5: the strict envelope, the `McpCall` of each message, and the 2026-07-28 header
+    /// mirror. Records id, method and target in the context as soon as they are known, so a
+    /// refusal carries the request's id.
+    fn parse_body(&self, bytes: &[u8], headers: &http::HeaderMap, upstream: &crate::config::Upstream, ctx: &mut RequestContext) -> Result<(), Reject> {
+        let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
+        let modern = mcp_headers::is_modern(headers);
+        let messages = match &body {
+            Body::Single(message) => std::slice::from_ref(message),
+            Body::Batch(messages) => {
+                if modern {
+                    return Err(invalid("batches are not part of protocol 2026-07-28"));
+                }
+                ctx.jsonrpc_method = Some("batch".into());
+                messages.as_slice()
+            }
+        };
+        for message in messages {
+            if matches!(body, Body::Single(_)) {
+                ctx.jsonrpc_id = message.id.clone();
+                ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);
+            }
+            let call = mcp::classify(message).map_err(|e| match message.kind {
+                MessageKind::Request if matches!(body, Body::Single(_)) => Reject::InvalidParams(e.0),
+                _ => Reject::Envelope { reason: "invalid_params", code: -32602, message: e.0 },
+            })?;
+            if matches!(body, Body::Single(_)) {
+                ctx.target = call.target().map(str::to_owned);
+            }
+            if modern {
+                if message.kind == MessageKind::Response {
+                    return Err(invalid("clients must not send responses in protocol 2026-07-28"));
+                }
+                mcp_headers::check_modern(headers, message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: &str) -> Reject {
+    Reject::Envelope { reason: "invalid_request", code: -32600, message: format!("Invalid request: {message}") }
+}
+
+fn envelope_reject(error: EnvelopeError) -> Reject {
+    let code = match error {
+        EnvelopeError::Parse(_) => -32700,
+        EnvelopeError::DuplicateKey(_) | EnvelopeError::Invalid(_) | EnvelopeError::BatchNotAllowed => -32600,
+    };
+    Reject::Envelope { reason: error.reason(), code, message: error.message() }
+}

@@ -1,0 +1,95 @@
+//! The public listener: accept loop with connection limits, HTTP/1.1 and h2c on one port
+//! (hyper-util's auto builder), header deadline and size cap, graceful drain on shutdown.
+
+mod limits;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use limits::{ConnectionLimits, Refused};
+
+use crate::gateway::Gateway;
+
+/// The HTTP server settings for both listeners.
+fn builder(gateway: &Gateway) -> auto::Builder<TokioExecutor> {
+    let server = gateway.server_config();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.timeouts.header_read)
+        .max_buf_size(server.max_header_bytes.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(server.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
+        .max_send_buf_size(1024 * 1024)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
+}
+
+/// Serves the public listener until `shutdown` resolves, then drains open connections for
+/// at most `shutdown_grace`.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
+    let server = gateway.server_config().clone();
+    let limits = ConnectionLimits::new(server.max_connections, server.max_connections_per_ip);
+    let builder = Arc::new(builder(&gateway));
+    let graceful = GracefulShutdown::new();
+    let open_connections = gateway.metrics().open_connections();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // EMFILE and friends: back off instead of spinning on the accept loop.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let slot = match limits.acquire(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                gateway.metrics().refused_connection(refused.label());
+                tracing::debug!(%peer, reason = refused.label(), "connection refused");
+                drop(stream);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = Arc::clone(&gateway);
+        let service = service_fn(move |request| {
+            let gateway = Arc::clone(&gateway);
+            async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        let gauge = open_connections.clone();
+        gauge.inc();
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            gauge.dec();
+        });
+    }
+    drop(listener);
+    tracing::info!(grace = ?server.timeouts.shutdown_grace, "draining connections");
+    if tokio::time::timeout(server.timeouts.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace period over; closing remaining connections");
+    }
+}

@@ -1,0 +1,165 @@
+//! Audit events: one JSON line per request (and per config reload), written by a dedicated
+//! thread so the request path only serializes and hands off. Events are never dropped; the
+//! writer flushes whenever its queue runs empty.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::config::AuditSink;
+
+/// One audit event. Never holds a credential: only subject, method and key/token ids.
+#[derive(Debug, Serialize)]
+pub struct AuditEvent<'a> {
+    pub time: String,
+    pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsonrpc_method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<&'a str>,
+    pub decision: &'static str,
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+}
+
+impl AuditEvent<'_> {
+    /// An event of `kind` with every optional field empty.
+    pub fn new(event: &'static str, decision: &'static str, reason: &'static str) -> Self {
+        Self {
+            time: rfc3339_now(),
+            event,
+            request_id: None,
+            peer_ip: None,
+            client_ip: None,
+            subject: None,
+            auth_method: None,
+            route: None,
+            http_method: None,
+            jsonrpc_method: None,
+            target: None,
+            session: None,
+            decision,
+            reason,
+            status: None,
+            duration_ms: None,
+            detail: None,
+        }
+    }
+}
+
+/// Handle to the audit writer thread.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+impl AuditLog {
+    /// Starts the writer for `sink`.
+    pub fn start(sink: &AuditSink) -> std::io::Result<Self> {
+        let writer: Box<dyn Write + Send> = match sink {
+            AuditSink::Off => return Ok(Self { tx: None }),
+            AuditSink::Stdout => Box::new(std::io::stdout()),
+            AuditSink::File(path) => Box::new(open_append(path)?),
+        };
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name("portcullis-audit".into())
+            .spawn(move || write_loop(writer, &rx))?;
+        Ok(Self { tx: Some(tx) })
+    }
+
+    /// Queues one event.
+    pub fn record(&self, event: &AuditEvent<'_>) {
+        let Some(tx) = &self.tx else { return };
+        match serde_json::to_vec(event) {
+            Ok(mut line) => {
+                line.push(b'\n');
+                if tx.send(line).is_err() {
+                    tracing::error!("audit writer has stopped; event lost");
+                }
+            }
+            Err(error) => tracing::error!(%error, "audit event not serializable"),
+        }
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn write_loop(writer: Box<dyn Write + Send>, rx: &mpsc::Receiver<Vec<u8>>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    while let Ok(line) = rx.recv() {
+        let mut result = out.write_all(&line);
+        while let (Ok(()), Ok(more)) = (&result, rx.try_recv()) {
+            result = out.write_all(&more);
+        }
+        if let Err(error) = result.and_then(|()| out.flush()) {
+            tracing::error!(%error, "audit write failed");
+        }
+    }
+}
+
+/// Current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_now() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format_rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+fn format_rfc3339(secs: u64, millis: u32) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil-from-days (H. Hinnant's algorithm), proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_rfc3339;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(format_rfc3339(1_795_650_000, 123), "2026-11-25T23:40:00.123Z");
+    }
+}

@@ -1,0 +1,125 @@
+//! Prometheus metrics with bounded labels only: route = configured upstream name (or
+//! `unmatched`), method = one of a fixed set, outcome = a `Reject::reason()` or `ok`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Every metric the gateway exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    active_streams: Gauge,
+    open_connections: Gauge,
+    refused_connections: Family<ReasonLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
+}
+
+/// Maps an HTTP method to a bounded label.
+pub fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::POST => "POST",
+        http::Method::GET => "GET",
+        http::Method::DELETE => "DELETE",
+        _ => "other",
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Requests by route, HTTP method and outcome", requests.clone());
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time until the response head was sent",
+            latency.clone(),
+        );
+        let active_streams = Gauge::default();
+        registry.register("active_streams", "Streamed (SSE) responses in flight", active_streams.clone());
+        let open_connections = Gauge::default();
+        registry.register("open_connections", "Client connections open", open_connections.clone());
+        let refused_connections = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "refused_connections",
+            "Connections closed at accept because of a limit",
+            refused_connections.clone(),
+        );
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register("config_reloads", "Config reloads by result", reloads.clone());
+        Self { registry, requests, latency, active_streams, open_connections, refused_connections, reloads }
+    }
+
+    /// Counts one finished request.
+    pub fn request(&self, route: &str, method: &'static str, outcome: &'static str, seconds: f64) {
+        let route = route.to_string();
+        self.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(seconds);
+        self.requests.get_or_create(&RequestLabels { route, method, outcome }).inc();
+    }
+
+    /// The gauge of open SSE streams.
+    pub fn active_streams(&self) -> Gauge {
+        self.active_streams.clone()
+    }
+
+    /// The gauge of open client connections.
+    pub fn open_connections(&self) -> Gauge {
+        self.open_connections.clone()
+    }
+
+    /// Counts a connection refused at accept (`global_limit`, `per_ip_limit`).
+    pub fn refused_connection(&self, reason: &'static str) {
+        self.refused_connections.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Counts a reload attempt (`ok`, `invalid`).
+    pub fn reload(&self, result: &'static str) {
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

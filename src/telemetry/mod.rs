@@ -1,0 +1,8 @@
+//! Observability: logs, audit events, metrics.
+
+pub mod audit;
+pub mod logging;
+pub mod metrics;
+
+pub use audit::{AuditEvent, AuditLog};
+pub use metrics::Metrics;

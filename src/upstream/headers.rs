@@ -1,0 +1,163 @@
+//! Header hygiene in both directions: what the upstream may see of the client's request and
+//! what the client may see of the upstream's response.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::Upstream;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1 plus the non-standard ones proxies meet).
+const HOP_BY_HOP: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "http2-settings",
+];
+
+/// Client headers that carry credentials for the gateway, never for the upstream.
+const CREDENTIALS: [&str; 3] = ["authorization", "cookie", "x-api-key"];
+
+/// Client headers the gateway sets itself (or deliberately withholds).
+const GATEWAY_OWNED: [&str; 8] = [
+    "host",
+    "content-length",
+    "expect",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// True for a hop-by-hop header name.
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name.as_str())
+}
+
+/// Header names listed in `Connection` values: hop-by-hop by nomination.
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// Who the client is, as far as `X-Forwarded-*` goes.
+#[derive(Debug, Clone)]
+pub struct ForwardedFor {
+    /// The `X-Forwarded-For` chain to send upstream.
+    pub chain: HeaderValue,
+    /// The `X-Forwarded-Host` value (the host the client asked for).
+    pub host: Option<HeaderValue>,
+    /// `http` or `https`.
+    pub proto: &'static str,
+}
+
+/// Builds the upstream request headers from the client's.
+pub fn request_headers(client: &HeaderMap, upstream: &Upstream, forwarded: &ForwardedFor, body_len: usize) -> HeaderMap {
+    let nominated = connection_named(client);
+    let mut out = HeaderMap::with_capacity(client.len() + upstream.headers.len() + 4);
+    for (name, value) in client {
+        let lower = name.as_str();
+        let dropped = is_hop_by_hop(name)
+            || CREDENTIALS.contains(&lower)
+            || GATEWAY_OWNED.contains(&lower)
+            // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
+            || lower == "origin"
+            // `X_User` may be read as `X-User` by the upstream's framework.
+            || lower.contains('_')
+            || nominated.iter().any(|n| n == lower);
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out.insert(header::HOST, upstream.host_header.clone());
+    out.insert(HeaderName::from_static("x-forwarded-for"), forwarded.chain.clone());
+    out.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static(forwarded.proto));
+    if let Some(host) = &forwarded.host {
+        out.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    if body_len > 0 || client.contains_key(header::CONTENT_LENGTH) {
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    }
+    for (name, value) in &upstream.headers {
+        out.insert(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Builds the response headers for the client from the upstream's.
+pub fn response_headers(upstream: &HeaderMap, streamed: bool) -> HeaderMap {
+    let nominated = connection_named(upstream);
+    let mut out = HeaderMap::with_capacity(upstream.len() + 1);
+    for (name, value) in upstream {
+        let lower = name.as_str();
+        let dropped = is_hop_by_hop(name)
+            || nominated.iter().any(|n| n == lower)
+            || (streamed && name == header::CONTENT_LENGTH);
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if streamed {
+        out.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+    }
+    out
+}
+
+/// The client's address for limits and audit, and the chain to forward. A peer in
+/// `trusted` may tell us who its client was; anyone else's `X-Forwarded-For` is discarded.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> (IpAddr, HeaderValue) {
+    let peer_trusted = trusted.iter().any(|net| net.contains(&peer));
+    if !peer_trusted {
+        let chain = HeaderValue::from_str(&peer.to_string()).unwrap_or(HeaderValue::from_static("unknown"));
+        return (peer, chain);
+    }
+    let mut hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.push(peer);
+    // Rightmost address that is not one of our proxies is the client.
+    let client = hops
+        .iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+        .copied()
+        .unwrap_or(hops[0]);
+    let chain = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+    (client, HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use http::HeaderMap;
+
+    #[test]
+    fn xff_is_believed_only_from_trusted_peers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 10.0.0.9".parse().unwrap());
+        let untrusted = client_ip("192.0.2.7".parse().unwrap(), &headers, &[]);
+        assert_eq!(untrusted.0.to_string(), "192.0.2.7");
+        assert_eq!(untrusted.1, "192.0.2.7");
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let via_proxy = client_ip("10.0.0.1".parse().unwrap(), &headers, &trusted);
+        assert_eq!(via_proxy.0.to_string(), "1.2.3.4");
+        assert_eq!(via_proxy.1, "1.2.3.4, 10.0.0.9, 10.0.0.1");
+    }
+}

@@ -1,0 +1,225 @@
+//! `ProxyBody`: an upstream response body on its way to the client. Bytes pass through as
+//! they arrive (JSON) or event by event (SSE). The body owns the upstream body, so when the
+//! client goes away and hyper drops it, the upstream request is cancelled with it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use tokio::time::{Instant, Sleep};
+
+use crate::body::BoxError;
+use crate::error::{CODE_UNAVAILABLE, jsonrpc_error};
+use crate::mcp::{RequestId, sse};
+
+/// Rewrites the data of an `event: endpoint` (legacy HTTP+SSE); `None` ends the stream.
+pub type EndpointRewrite = Box<dyn FnMut(&str) -> Option<String> + Send>;
+
+/// Runs when the body is dropped (stream gauge, legacy endpoint registration).
+pub struct OnClose(Option<Box<dyn FnOnce() + Send>>);
+
+impl OnClose {
+    /// Wraps a closure to run exactly once, on drop.
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        Self(Some(Box::new(f)))
+    }
+}
+
+impl Drop for OnClose {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+struct SseState {
+    framer: sse::Framer,
+    keepalive: Pin<Box<Sleep>>,
+    keepalive_every: Duration,
+    saw_response: bool,
+    rewrite: Option<EndpointRewrite>,
+}
+
+/// A streamed upstream body with idle deadline, SSE framing and failure events.
+pub struct ProxyBody {
+    upstream: Incoming,
+    idle: Pin<Box<Sleep>>,
+    idle_after: Duration,
+    sse: Option<SseState>,
+    request_id: Option<RequestId>,
+    done: bool,
+    _on_close: Vec<OnClose>,
+}
+
+impl fmt::Debug for ProxyBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyBody").field("sse", &self.sse.is_some()).field("done", &self.done).finish()
+    }
+}
+
+/// How the body should treat the upstream bytes.
+pub struct StreamOptions {
+    pub idle_after: Duration,
+    /// `Some((keepalive interval, max event bytes))` for `text/event-stream` bodies.
+    pub sse: Option<(Duration, usize)>,
+    /// The request's id, for the error event when the stream fails before its response.
+    pub request_id: Option<RequestId>,
+    pub rewrite: Option<EndpointRewrite>,
+    pub on_close: Vec<OnClose>,
+}
+
+impl ProxyBody {
+    /// Wraps an upstream body.
+    pub fn new(upstream: Incoming, options: StreamOptions) -> Self {
+        let sse = options.sse.map(|(keepalive_every, max_event)| SseState {
+            framer: sse::Framer::new(max_event),
+            keepalive: Box::pin(tokio::time::sleep(keepalive_every)),
+            keepalive_every,
+            saw_response: false,
+            rewrite: options.rewrite,
+        });
+        Self {
+            upstream,
+            idle: Box::pin(tokio::time::sleep(options.idle_after)),
+            idle_after: options.idle_after,
+            sse,
+            request_id: options.request_id,
+            done: false,
+            _on_close: options.on_close,
+        }
+    }
+
+    /// Ends the stream after a failure: SSE clients get an error event carrying their id
+    /// (unless their response already went through); plain bodies are aborted.
+    fn fail(&mut self, why: &str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        tracing::warn!(reason = why, "upstream stream ended abnormally");
+        match &self.sse {
+            Some(state) if !state.saw_response => {
+                let Some(id) = &self.request_id else { return Poll::Ready(None) };
+                let message = format!("Upstream stream failed: {why}");
+                let error = jsonrpc_error(Some(id), CODE_UNAVAILABLE, &message, None);
+                let text = String::from_utf8_lossy(&error);
+                Poll::Ready(Some(Ok(Frame::data(sse::write_event(Some("message"), None, &text)))))
+            }
+            Some(_) => Poll::Ready(None),
+            None => Poll::Ready(Some(Err(why.to_string().into()))),
+        }
+    }
+
+    fn on_sse_data(&mut self, chunk: &[u8]) -> Result<Option<Bytes>, &'static str> {
+        let request_id = self.request_id.clone();
+        let Some(state) = self.sse.as_mut() else { return Ok(None) };
+        let run = state.framer.push(chunk).map_err(|_| "sse_event_too_large")?;
+        if run.is_empty() {
+            return Ok(None);
+        }
+        let needs_rewrite = state.rewrite.is_some();
+        let watch_response = request_id.is_some() && !state.saw_response;
+        if !needs_rewrite && !watch_response {
+            return Ok(Some(run));
+        }
+        let mut out = BytesMut::with_capacity(run.len());
+        for raw in sse::split_events(&run) {
+            let event = sse::parse_event(raw);
+            if let (Some(id), true) = (&request_id, event.has_data) {
+                state.saw_response |= is_response_to(&event.data, id);
+            }
+            match (&mut state.rewrite, event.name) {
+                (Some(rewrite), Some("endpoint")) => {
+                    let data = rewrite(&event.data).ok_or("endpoint_rewrite_refused")?;
+                    out.extend_from_slice(&sse::write_event(Some("endpoint"), event.id, &data));
+                }
+                _ => out.extend_from_slice(raw),
+            }
+        }
+        Ok(Some(out.freeze()))
+    }
+}
+
+#[derive(Deserialize)]
+struct ResponseProbe<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    result: Option<IgnoredAny>,
+    error: Option<IgnoredAny>,
+}
+
+fn is_response_to(data: &str, id: &RequestId) -> bool {
+    serde_json::from_str::<ResponseProbe<'_>>(data).is_ok_and(|probe| {
+        probe.id.is_some_and(|raw| raw.get() == id.as_json()) && (probe.result.is_some() || probe.error.is_some())
+    })
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let deadline = Instant::now() + this.idle_after;
+                    this.idle.as_mut().reset(deadline);
+                    let frame = match frame.into_data() {
+                        Ok(data) if this.sse.is_some() => match this.on_sse_data(&data) {
+                            Ok(Some(run)) => Frame::data(run),
+                            Ok(None) => continue,
+                            Err(why) => return this.fail(why),
+                        },
+                        Ok(data) => Frame::data(data),
+                        // Trailers mean nothing to MCP clients; SSE bodies never carry them.
+                        Err(frame) if this.sse.is_none() => frame,
+                        Err(_) => continue,
+                    };
+                    if let Some(state) = this.sse.as_mut() {
+                        let next = Instant::now() + state.keepalive_every;
+                        state.keepalive.as_mut().reset(next);
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    tracing::debug!(%error, "upstream body error");
+                    return this.fail("upstream_reset");
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {}
+            }
+            if this.idle.as_mut().poll(cx).is_ready() {
+                return this.fail("stream_idle");
+            }
+            if let Some(state) = this.sse.as_mut() {
+                if state.keepalive.as_mut().poll(cx).is_ready() {
+                    let next = Instant::now() + state.keepalive_every;
+                    state.keepalive.as_mut().reset(next);
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(sse::KEEPALIVE)))));
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || (self.sse.is_none() && self.upstream.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.sse.is_some() { SizeHint::default() } else { self.upstream.size_hint() }
+    }
+}
