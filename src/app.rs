@@ -62,7 +62,13 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
         let _ = admin.await;
     });
     tracing::info!(%addr, %admin_addr, "portcullis listening");
-    Ok(Running { addr, admin_addr, gateway, stop, task })
+    Ok(Running {
+        addr,
+        admin_addr,
+        gateway,
+        stop,
+        task,
+    })
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

@@ -48,7 +48,9 @@ pub fn execute(cli: Cli) -> ExitCode {
     logging::init(cli.log_format);
     let path = config::resolve_path(cli.config);
     match cli.command {
-        Command::Config { command: ConfigCommand::Schema } => {
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => {
             let schema = serde_json::to_string_pretty(&config::json_schema()).unwrap_or_default();
             write_out(&schema);
             ExitCode::SUCCESS
@@ -92,13 +94,19 @@ pub fn execute(cli: Cli) -> ExitCode {
 /// The `check` summary.
 pub fn summary(config: &Config, path: &std::path::Path) -> String {
     let mut out = format!("{}: OK\n", path.display());
-    out.push_str(&format!("listen {}  public_url {}  admin {}\n", config.server.listen, config.server.public_url, config.admin.listen));
+    out.push_str(&format!(
+        "listen {}  public_url {}  admin {}\n",
+        config.server.listen, config.server.public_url, config.admin.listen
+    ));
     out.push_str(&format!("routes ({}):\n", config.upstreams.len()));
     for upstream in &config.upstreams {
         let auth = match upstream.auth {
             config::RouteAuth::None => "auth=none (PUBLIC)",
         };
-        out.push_str(&format!("  {:<24} -> {}  [{}] {auth}\n", upstream.route, upstream.url, upstream.name));
+        out.push_str(&format!(
+            "  {:<24} -> {}  [{}] {auth}\n",
+            upstream.route, upstream.url, upstream.name
+        ));
     }
     let audit = match &config.audit.sink {
         config::AuditSink::Stdout => "stdout".to_string(),

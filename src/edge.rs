@@ -39,7 +39,7 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Rejec
     }
     let origin = origin.to_str().map_err(|_| Reject::OriginNotAllowed)?;
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    if allowed.iter().any(|a| *a == origin) {
+    if allowed.contains(&origin) {
         Ok(())
     } else {
         Err(Reject::OriginNotAllowed)
@@ -64,7 +64,11 @@ pub fn check_post_framing(headers: &HeaderMap) -> Result<(), Reject> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if json { Ok(()) } else { Err(Reject::UnsupportedMediaType) }
+    if json {
+        Ok(())
+    } else {
+        Err(Reject::UnsupportedMediaType)
+    }
 }
 
 #[cfg(test)]
@@ -83,11 +87,20 @@ mod tests {
     fn host_must_be_single_and_consistent() {
         let ok = Request::builder().uri("/mcp").header("host", "a").body(()).unwrap();
         assert!(check_host(&ok).is_ok());
-        let two = Request::builder().uri("/mcp").header("host", "a").header("host", "b").body(()).unwrap();
+        let two = Request::builder()
+            .uri("/mcp")
+            .header("host", "a")
+            .header("host", "b")
+            .body(())
+            .unwrap();
         assert!(check_host(&two).is_err());
         let none = Request::builder().uri("/mcp").body(()).unwrap();
         assert!(check_host(&none).is_err());
-        let absolute = Request::builder().uri("http://evil/mcp").header("host", "a").body(()).unwrap();
+        let absolute = Request::builder()
+            .uri("http://evil/mcp")
+            .header("host", "a")
+            .body(())
+            .unwrap();
         assert!(check_host(&absolute).is_err());
     }
 

@@ -33,7 +33,11 @@ pub enum Reject {
     #[error("request body not received in time")]
     BodyTimeout,
     #[error("{message}")]
-    Envelope { reason: &'static str, code: i64, message: String },
+    Envelope {
+        reason: &'static str,
+        code: i64,
+        message: String,
+    },
     #[error("{0}")]
     InvalidParams(String),
     #[error("Header mismatch: {0}")]
@@ -145,7 +149,10 @@ mod tests {
     #[test]
     fn error_bodies_echo_the_exact_id() {
         let body = jsonrpc_error(None, -32700, "Parse error", None);
-        assert_eq!(&body[..], br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#);
+        assert_eq!(
+            &body[..],
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
+        );
         assert_eq!(Reject::UpstreamTimeout.status().as_u16(), 504);
         assert_eq!(Reject::UpstreamUnavailable.jsonrpc_code(), Some(-31503));
     }

@@ -37,7 +37,11 @@ impl Gateway {
         response
     }
 
-    async fn handle_inner(&self, request: Request<Incoming>, ctx: &mut RequestContext) -> Result<Response<GatewayBody>, Reject> {
+    async fn handle_inner(
+        &self,
+        request: Request<Incoming>,
+        ctx: &mut RequestContext,
+    ) -> Result<Response<GatewayBody>, Reject> {
         let snapshot = self.reloader.snapshot();
 
         // 1. Route on the exact raw path: `/mcp/../x`, `//mcp` or `%2F` forms match nothing,
@@ -58,10 +62,20 @@ impl Gateway {
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, body) = request.into_parts();
-        ctx.session = parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        ctx.session = parts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = if parts.method == Method::POST {
             edge::check_post_framing(&parts.headers)?;
-            request_body::read(&parts, body, self.server.max_body_bytes, self.server.timeouts.request_body).await?
+            request_body::read(
+                &parts,
+                body,
+                self.server.max_body_bytes,
+                self.server.timeouts.request_body,
+            )
+            .await?
         } else {
             if !body.is_end_stream() {
                 return Err(Reject::BadRequest("GET and DELETE requests cannot carry a body"));
@@ -84,7 +98,10 @@ impl Gateway {
         let forwarded = ForwardedFor {
             chain,
             host: parts.headers.get(header::HOST).cloned().or_else(|| {
-                parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+                parts
+                    .uri
+                    .authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             }),
             proto: "http",
         };
@@ -108,7 +125,13 @@ impl Gateway {
     /// Stage 5: the strict envelope, the `McpCall` of each message, and the 2026-07-28 header
     /// mirror. Records id, method and target in the context as soon as they are known, so a
     /// refusal carries the request's id.
-    fn parse_body(&self, bytes: &[u8], headers: &http::HeaderMap, upstream: &crate::config::Upstream, ctx: &mut RequestContext) -> Result<(), Reject> {
+    fn parse_body(
+        &self,
+        bytes: &[u8],
+        headers: &http::HeaderMap,
+        upstream: &crate::config::Upstream,
+        ctx: &mut RequestContext,
+    ) -> Result<(), Reject> {
         let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
         let modern = mcp_headers::is_modern(headers);
         let messages = match &body {
@@ -128,7 +151,11 @@ impl Gateway {
             }
             let call = mcp::classify(message).map_err(|e| match message.kind {
                 MessageKind::Request if matches!(body, Body::Single(_)) => Reject::InvalidParams(e.0),
-                _ => Reject::Envelope { reason: "invalid_params", code: -32602, message: e.0 },
+                _ => Reject::Envelope {
+                    reason: "invalid_params",
+                    code: -32602,
+                    message: e.0,
+                },
             })?;
             if matches!(body, Body::Single(_)) {
                 ctx.target = call.target().map(str::to_owned);
@@ -145,7 +172,11 @@ impl Gateway {
 }
 
 fn invalid(message: &str) -> Reject {
-    Reject::Envelope { reason: "invalid_request", code: -32600, message: format!("Invalid request: {message}") }
+    Reject::Envelope {
+        reason: "invalid_request",
+        code: -32600,
+        message: format!("Invalid request: {message}"),
+    }
 }
 
 fn envelope_reject(error: EnvelopeError) -> Reject {
@@ -153,5 +184,9 @@ fn envelope_reject(error: EnvelopeError) -> Reject {
         EnvelopeError::Parse(_) => -32700,
         EnvelopeError::DuplicateKey(_) | EnvelopeError::Invalid(_) | EnvelopeError::BatchNotAllowed => -32600,
     };
-    Reject::Envelope { reason: error.reason(), code, message: error.message() }
+    Reject::Envelope {
+        reason: error.reason(),
+        code,
+        message: error.message(),
+    }
 }

@@ -20,7 +20,12 @@ use crate::error::json_response;
 use crate::gateway::Gateway;
 
 /// Serves the admin listener until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, token: Option<Secret>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    token: Option<Secret>,
+    shutdown: impl Future<Output = ()>,
+) {
     let token = Arc::new(token);
     tokio::pin!(shutdown);
     loop {
@@ -39,7 +44,10 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, token: Option<S
         });
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(10));
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10));
             let _ = builder.serve_connection(TokioIo::new(stream), service).await;
         });
     }
@@ -49,14 +57,14 @@ fn route(gateway: &Gateway, token: Option<&Secret>, request: &Request<Incoming>)
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n")),
         (&Method::GET, "/readyz") => ready(gateway),
-        (&Method::GET, "/metrics") => match authorize(token, request.headers(), false) {
-            Ok(()) => text(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", gateway.metrics().encode().into()),
-            Err(response) => response,
-        },
-        (&Method::POST, "/admin/reload") => match authorize(token, request.headers(), true) {
-            Ok(()) => reload(gateway),
-            Err(response) => response,
-        },
+        (&Method::GET, "/metrics") => refuse(token, request.headers(), false).unwrap_or_else(|| {
+            text(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                gateway.metrics().encode().into(),
+            )
+        }),
+        (&Method::POST, "/admin/reload") => refuse(token, request.headers(), true).unwrap_or_else(|| reload(gateway)),
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
     }
 }
@@ -64,7 +72,11 @@ fn route(gateway: &Gateway, token: Option<&Secret>, request: &Request<Incoming>)
 fn ready(gateway: &Gateway) -> Response<GatewayBody> {
     let snapshot = gateway.reloader().snapshot();
     let upstreams = snapshot.upstreams().len();
-    let status = if upstreams > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if upstreams > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({ "ready": upstreams > 0, "generation": snapshot.generation, "upstreams": upstreams });
     json_response(status, Bytes::from(body.to_string()))
 }
@@ -82,13 +94,17 @@ fn reload(gateway: &Gateway) -> Response<GatewayBody> {
     }
 }
 
-/// Checks the bearer token; `admin_only` calls are refused when no token is configured.
-fn authorize(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Result<(), Response<GatewayBody>> {
+/// The refusal for a call without the right bearer token, if any; `admin_only` calls are
+/// refused outright when no token is configured.
+fn refuse(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Option<Response<GatewayBody>> {
     let Some(token) = token else {
-        if admin_only {
-            return Err(error(StatusCode::FORBIDDEN, "admin_disabled", "set [admin].token to enable admin calls"));
-        }
-        return Ok(());
+        return admin_only.then(|| {
+            error(
+                StatusCode::FORBIDDEN,
+                "admin_disabled",
+                "set [admin].token to enable admin calls",
+            )
+        });
     };
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -96,12 +112,13 @@ fn authorize(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> R
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if bool::from(presented.as_bytes().ct_eq(token.expose())) {
-        Ok(())
-    } else {
-        let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token", "admin token required");
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        Err(response)
+        return None;
     }
+    let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token", "admin token required");
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(response)
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response<GatewayBody> {
@@ -112,6 +129,8 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response<GatewayB
 fn text(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<GatewayBody> {
     let mut response = Response::new(GatewayBody::full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }

@@ -7,11 +7,7 @@ use super::ConfigError;
 
 /// Replaces `${NAME}` in every string of `value` with the variable's value from `lookup`.
 /// `$$` is a literal `$`. A missing variable is an error naming the key path.
-pub fn interpolate(
-    value: &mut Value,
-    path: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+pub fn interpolate(value: &mut Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     match value {
         Value::String(text) => {
             if text.contains('$') {
@@ -52,13 +48,11 @@ fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
                 .find('}')
                 .ok_or_else(|| "unterminated `${` (write `$$` for a literal `$`)".to_string())?;
             let name = &body[..end];
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(format!("`${{{name}}}` is not a valid variable name"));
             }
-            let value = lookup(name)
-                .ok_or_else(|| format!("environment variable `{name}` is not set"))?;
+            let value = lookup(name).ok_or_else(|| format!("environment variable `{name}` is not set"))?;
             out.push_str(&value);
             rest = &body[end + 1..];
         } else {
@@ -81,10 +75,7 @@ mod tests {
 
     #[test]
     fn replaces_and_names_missing_keys() {
-        let mut value: Value = toml::from_str(
-            "[a]\nb = \"Bearer ${TOKEN}\"\nc = [\"x$$y\", \"$z\"]\n",
-        )
-        .unwrap();
+        let mut value: Value = toml::from_str("[a]\nb = \"Bearer ${TOKEN}\"\nc = [\"x$$y\", \"$z\"]\n").unwrap();
         interpolate(&mut value, "", &lookup).unwrap();
         assert_eq!(value["a"]["b"].as_str(), Some("Bearer s3cret"));
         assert_eq!(value["a"]["c"][0].as_str(), Some("x$y"));

@@ -13,10 +13,7 @@ use std::path::{Path, PathBuf};
 pub use duration::parse_duration;
 pub use raw::RawConfig;
 pub use reload::{Reloader, Snapshot};
-pub use validate::{
-    AdminConfig, AuditConfig, AuditSink, Config, RouteAuth, Secret, ServerConfig, Timeouts,
-    Upstream,
-};
+pub use validate::{AdminConfig, AuditConfig, AuditSink, Config, RouteAuth, Secret, ServerConfig, Timeouts, Upstream};
 
 /// A configuration error: the TOML key path it concerns and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +66,8 @@ pub fn load_str(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<C
 }
 
 /// Parses text into the raw layer (syntax, interpolation, unknown keys, types).
-pub fn parse_raw(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<RawConfig, ConfigError> {
-    let table: toml::Table =
-        toml::from_str(text).map_err(|e| ConfigError::at("", format!("invalid TOML: {e}")))?;
+pub fn parse_raw(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<RawConfig, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::at("", format!("invalid TOML: {e}")))?;
     let mut value = toml::Value::Table(table);
     env::interpolate(&mut value, "", lookup)?;
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -128,26 +128,34 @@ impl TryFrom<RawConfig> for Config {
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
-        if admin.listen == server.listen {
-            return Err(ConfigError::at(
-                "admin.listen",
-                "must differ from server.listen",
-            ));
+        if admin.listen == server.listen && server.listen.port() != 0 {
+            return Err(ConfigError::at("admin.listen", "must differ from server.listen"));
         }
         let mut upstreams: Vec<Arc<Upstream>> = Vec::with_capacity(raw.upstreams.len());
         for (index, raw_upstream) in raw.upstreams.into_iter().enumerate() {
             let key = format!("upstreams[{index}]");
             let upstream = upstream(raw_upstream, &key)?;
             if upstreams.iter().any(|u| u.name == upstream.name) {
-                return Err(ConfigError::at(format!("{key}.name"), format!("duplicate upstream name `{}`", upstream.name)));
+                return Err(ConfigError::at(
+                    format!("{key}.name"),
+                    format!("duplicate upstream name `{}`", upstream.name),
+                ));
             }
             if upstreams.iter().any(|u| u.route == upstream.route) {
-                return Err(ConfigError::at(format!("{key}.route"), format!("duplicate route `{}`", upstream.route)));
+                return Err(ConfigError::at(
+                    format!("{key}.route"),
+                    format!("duplicate route `{}`", upstream.route),
+                ));
             }
             upstreams.push(Arc::new(upstream));
         }
         let audit = audit(raw.audit)?;
-        Ok(Config { server, admin, upstreams, audit })
+        Ok(Config {
+            server,
+            admin,
+            upstreams,
+            audit,
+        })
     }
 }
 
@@ -175,7 +183,10 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
                 .parse()
                 .map_err(|_| ConfigError::at("server.public_url", format!("`{url}` is not a URL")))?;
             if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.authority().is_none() {
-                return Err(ConfigError::at("server.public_url", "must be an absolute http:// or https:// URL"));
+                return Err(ConfigError::at(
+                    "server.public_url",
+                    "must be an absolute http:// or https:// URL",
+                ));
             }
             url.trim_end_matches('/').to_string()
         }
@@ -187,7 +198,10 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         let valid: Result<Uri, _> = origin.parse();
         let ok = matches!(&valid, Ok(uri) if uri.scheme().is_some() && uri.authority().is_some());
         if !ok {
-            return Err(ConfigError::at(key, format!("`{origin}` is not an origin like https://app.example.com")));
+            return Err(ConfigError::at(
+                key,
+                format!("`{origin}` is not an origin like https://app.example.com"),
+            ));
         }
         allowed_origins.push(origin.trim_end_matches('/').to_ascii_lowercase());
     }
@@ -255,18 +269,33 @@ const RESERVED_PREFIXES: [&str; 2] = ["/.well-known/", "/oauth/"];
 
 fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
     if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(ConfigError::at(format!("{key}.name"), "must be non-empty and use only A-Z a-z 0-9 - _ ."));
+        return Err(ConfigError::at(
+            format!("{key}.name"),
+            "must be non-empty and use only A-Z a-z 0-9 - _ .",
+        ));
     }
     let route_key = format!("{key}.route");
     let route_ok = raw.route.starts_with('/')
         && !raw.route.contains("//")
         && !raw.route.split('/').any(|seg| seg == "." || seg == "..")
-        && raw.route.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+        && raw
+            .route
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
     if !route_ok {
-        return Err(ConfigError::at(route_key, format!("`{}` must be an absolute path of A-Z a-z 0-9 - _ . ~ segments", raw.route)));
+        return Err(ConfigError::at(
+            route_key,
+            format!(
+                "`{}` must be an absolute path of A-Z a-z 0-9 - _ . ~ segments",
+                raw.route
+            ),
+        ));
     }
     if RESERVED_PREFIXES.iter().any(|p| raw.route.starts_with(p)) {
-        return Err(ConfigError::at(route_key, format!("`{}` is reserved for the gateway itself", raw.route)));
+        return Err(ConfigError::at(
+            route_key,
+            format!("`{}` is reserved for the gateway itself", raw.route),
+        ));
     }
     let url_key = format!("{key}.url");
     let url: Uri = raw
@@ -276,10 +305,16 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
     let scheme = url.scheme().cloned();
     let authority = url.authority().cloned();
     let (Some(scheme), Some(authority)) = (scheme, authority) else {
-        return Err(ConfigError::at(url_key, "must be an absolute URL like http://127.0.0.1:8001/mcp"));
+        return Err(ConfigError::at(
+            url_key,
+            "must be an absolute URL like http://127.0.0.1:8001/mcp",
+        ));
     };
     if scheme != Scheme::HTTP {
-        return Err(ConfigError::at(url_key, "only http:// upstreams are supported in this version"));
+        return Err(ConfigError::at(
+            url_key,
+            "only http:// upstreams are supported in this version",
+        ));
     }
     let host_header = HeaderValue::from_str(authority.as_str())
         .map_err(|_| ConfigError::at(format!("{key}.url"), "authority is not a valid Host header"))?;
@@ -289,10 +324,13 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ConfigError::at(&header_key, "not a valid header name"))?;
         if crate::upstream::is_hop_by_hop(&header_name) || header_name == http::header::HOST {
-            return Err(ConfigError::at(&header_key, "this header is managed by the gateway and cannot be injected"));
+            return Err(ConfigError::at(
+                &header_key,
+                "this header is managed by the gateway and cannot be injected",
+            ));
         }
-        let mut header_value = HeaderValue::from_str(&value)
-            .map_err(|_| ConfigError::at(&header_key, "not a valid header value"))?;
+        let mut header_value =
+            HeaderValue::from_str(&value).map_err(|_| ConfigError::at(&header_key, "not a valid header value"))?;
         header_value.set_sensitive(true);
         headers.push((header_name, header_value));
     }
@@ -305,7 +343,10 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
             ));
         }
         other => {
-            return Err(ConfigError::at(format!("{key}.auth"), format!("`{other}` is not one of \"none\", \"required\"")));
+            return Err(ConfigError::at(
+                format!("{key}.auth"),
+                format!("`{other}` is not one of \"none\", \"required\""),
+            ));
         }
     };
     Ok(Upstream {
@@ -331,7 +372,10 @@ fn audit(raw: RawAudit) -> Result<AuditConfig, ConfigError> {
             return Err(ConfigError::at("audit.path", "only allowed with sink = \"file\""));
         }
         (other, _) => {
-            return Err(ConfigError::at("audit.sink", format!("`{other}` is not one of \"stdout\", \"file\", \"off\"")));
+            return Err(ConfigError::at(
+                "audit.sink",
+                format!("`{other}` is not one of \"stdout\", \"file\", \"off\""),
+            ));
         }
     };
     Ok(AuditConfig { sink })

@@ -82,10 +82,7 @@ struct CompleteRef<'a> {
     uri: Option<Cow<'a, str>>,
 }
 
-fn params<'a, T: Deserialize<'a>>(
-    params: Option<&'a RawValue>,
-    what: &str,
-) -> Result<T, InvalidParams> {
+fn params<'a, T: Deserialize<'a>>(params: Option<&'a RawValue>, what: &str) -> Result<T, InvalidParams> {
     let raw = params.ok_or_else(|| InvalidParams(format!("missing params ({what} required)")))?;
     serde_json::from_str(raw.get()).map_err(|_| InvalidParams(format!("params.{what} must be a string")))
 }
@@ -98,11 +95,15 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
     }
     let method = message.method.as_deref().unwrap_or_default();
     let call = match method {
-        "tools/call" => McpCall::ToolCall { name: params::<NameParams<'a>>(message.params, "name")?.name },
-        "prompts/get" => McpCall::PromptGet { name: params::<NameParams<'a>>(message.params, "name")?.name },
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            McpCall::ResourceRead { uri: params::<UriParams<'a>>(message.params, "uri")?.uri }
-        }
+        "tools/call" => McpCall::ToolCall {
+            name: params::<NameParams<'a>>(message.params, "name")?.name,
+        },
+        "prompts/get" => McpCall::PromptGet {
+            name: params::<NameParams<'a>>(message.params, "name")?.name,
+        },
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => McpCall::ResourceRead {
+            uri: params::<UriParams<'a>>(message.params, "uri")?.uri,
+        },
         "completion/complete" => {
             let reference = params::<CompleteParams<'a>>(message.params, "ref")?.reference;
             let target = reference
@@ -137,13 +138,16 @@ mod tests {
 
     #[test]
     fn finds_the_policy_target_in_the_body() {
-        let tool = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{}}}"#);
+        let tool =
+            call_of(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{}}}"#);
         assert_eq!(tool.unwrap().target(), Some("read_file"));
         let note = call_of(r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file"}}"#);
         assert_eq!(note.unwrap().target(), Some("delete_file"));
         let res = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}"#);
         assert_eq!(res.unwrap().target(), Some("file:///a"));
-        let complete = call_of(r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"b"}}}"#);
+        let complete = call_of(
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"b"}}}"#,
+        );
         assert_eq!(complete.unwrap().target(), Some("p"));
     }
 

@@ -48,10 +48,12 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, He
 /// `prompts/get`) against the body.
 pub fn check_modern(headers: &HeaderMap, message: &Message<'_>, call: &McpCall<'_>) -> Result<(), HeaderMismatch> {
     let method = message.method.as_deref().unwrap_or_default();
-    let header_method = single(headers, "mcp-method")?
-        .ok_or_else(|| HeaderMismatch("Mcp-Method header is required".into()))?;
+    let header_method =
+        single(headers, "mcp-method")?.ok_or_else(|| HeaderMismatch("Mcp-Method header is required".into()))?;
     if decode(header_method).as_deref() != Some(method) {
-        return Err(HeaderMismatch("Mcp-Method header does not match the body's method".into()));
+        return Err(HeaderMismatch(
+            "Mcp-Method header does not match the body's method".into(),
+        ));
     }
     let name = match (method, call) {
         ("tools/call", McpCall::ToolCall { name }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
@@ -83,7 +85,9 @@ mod tests {
         for (name, value) in pairs {
             headers.append(*name, value.parse().unwrap());
         }
-        let Ok(Body::Single(message)) = parse(body.as_bytes(), false) else { panic!("{body}") };
+        let Ok(Body::Single(message)) = parse(body.as_bytes(), false) else {
+            panic!("{body}")
+        };
         let call = classify(&message).unwrap();
         check_modern(&headers, &message, &call).is_ok()
     }
@@ -93,13 +97,29 @@ mod tests {
     #[test]
     fn header_must_mirror_the_body() {
         assert!(check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "delete_all")]));
-        assert!(!check(CALL, &[("mcp-method", "tools/list"), ("mcp-name", "delete_all")]));
+        assert!(!check(
+            CALL,
+            &[("mcp-method", "tools/list"), ("mcp-name", "delete_all")]
+        ));
         assert!(!check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "safe")]));
         assert!(!check(CALL, &[("mcp-method", "tools/call")]));
         assert!(!check(CALL, &[("mcp-name", "delete_all")]));
-        assert!(!check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "delete_all"), ("mcp-name", "delete_all")]));
+        assert!(!check(
+            CALL,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "delete_all"),
+                ("mcp-name", "delete_all")
+            ]
+        ));
         // base64 sentinel form: "delete_all"
-        assert!(check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "=?base64?ZGVsZXRlX2FsbA==?=")]));
+        assert!(check(
+            CALL,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?base64?ZGVsZXRlX2FsbA==?=")
+            ]
+        ));
         let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
         assert!(check(list, &[("mcp-method", "tools/list")]));
     }

@@ -140,8 +140,7 @@ pub fn parse(body: &[u8], allow_batches: bool) -> Result<Body<'_>, EnvelopeError
         if !allow_batches {
             return Err(EnvelopeError::BatchNotAllowed);
         }
-        let items: Vec<&RawValue> =
-            serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
+        let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| EnvelopeError::Parse(e.to_string()))?;
         if items.is_empty() {
             return Err(EnvelopeError::Invalid("empty batch".into()));
         }
@@ -228,8 +227,12 @@ mod tests {
 
     #[test]
     fn keeps_large_ids_exact_and_decodes_escaped_methods() {
-        let m = single(r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"\u0074ools\/call","params":{}}"#);
-        assert_eq!(m.id.map(|i| i.to_string()), Some("123456789012345678901234567890".into()));
+        let m =
+            single(r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"\u0074ools\/call","params":{}}"#);
+        assert_eq!(
+            m.id.map(|i| i.to_string()),
+            Some("123456789012345678901234567890".into())
+        );
         assert_eq!(m.method.as_deref(), Some("tools/call"));
     }
 

@@ -4,6 +4,7 @@
 //! parsers may keep the first, so ambiguity is refused rather than resolved.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::Deserializer as _;
@@ -24,11 +25,10 @@ pub enum StrictError {
 pub fn check(body: &[u8]) -> Result<(), StrictError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let result = (&mut de).deserialize_any(Walk);
-    let walked = match result {
+    match result {
         Ok(()) => de.end().map_err(|e| StrictError::Syntax(e.to_string())),
         Err(e) => Err(classify(e)),
-    };
-    walked
+    }
 }
 
 const DUP_PREFIX: &str = "\u{1}dup:";
@@ -88,20 +88,22 @@ impl<'de> Visitor<'de> for Walk {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Objects in MCP messages are small; a linear scan beats hashing until they are not.
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        // MCP objects are small: a linear scan beats hashing until an object is large, and
+        // a hash set keeps a hostile 50 000-key object linear.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key.chars().any(char::is_control) {
                 return Err(de::Error::custom(CTRL_MARK));
             }
-            if seen.len() < 32 {
-                if seen.iter().any(|k| *k == key) {
-                    return Err(de::Error::custom(format!("{DUP_PREFIX}{key}")));
-                }
-            } else if seen.contains(&key) {
+            if few.contains(&key) || many.contains(&key) {
                 return Err(de::Error::custom(format!("{DUP_PREFIX}{key}")));
             }
-            seen.push(key);
+            if few.len() < 32 {
+                few.push(key);
+            } else {
+                many.insert(key);
+            }
             map.next_value_seed(Walk)?;
         }
         Ok(())
@@ -126,8 +128,20 @@ mod tests {
             r#"{"p":[{"x":{"y":1,"y":1}}]}"#,
             r#"{"p":{"\u006eame":"a","name":"b"}}"#,
         ] {
-            assert!(matches!(check(body.as_bytes()), Err(StrictError::DuplicateKey(_))), "{body}");
+            assert!(
+                matches!(check(body.as_bytes()), Err(StrictError::DuplicateKey(_))),
+                "{body}"
+            );
         }
+    }
+
+    #[test]
+    fn large_objects_are_checked_in_linear_time() {
+        let keys: Vec<String> = (0..50_000).map(|i| format!("\"k{i}\":0")).collect();
+        let body = format!("{{{}}}", keys.join(","));
+        assert_eq!(check(body.as_bytes()), Ok(()));
+        let dup = format!("{{{},\"k49999\":1}}", keys.join(","));
+        assert!(matches!(check(dup.as_bytes()), Err(StrictError::DuplicateKey(_))));
     }
 
     #[test]
@@ -142,7 +156,11 @@ mod tests {
             br#"{"a":1,}"#,
             b"",
         ] {
-            assert!(matches!(check(body), Err(StrictError::Syntax(_))), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                matches!(check(body), Err(StrictError::Syntax(_))),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
         let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
         assert!(matches!(check(deep.as_bytes()), Err(StrictError::Syntax(_))));

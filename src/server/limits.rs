@@ -40,7 +40,11 @@ pub struct Slot {
 impl ConnectionLimits {
     /// Limits of `max_total` open connections and `max_per_ip` per address.
     pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(Self { max_total, max_per_ip, open: Mutex::new((0, HashMap::new())) })
+        Arc::new(Self {
+            max_total,
+            max_per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        })
     }
 
     /// Takes a slot for a new connection from `ip`.
@@ -55,7 +59,10 @@ impl ConnectionLimits {
         }
         *per_ip += 1;
         open.0 += 1;
-        Ok(Slot { limits: Arc::clone(self), ip })
+        Ok(Slot {
+            limits: Arc::clone(self),
+            ip,
+        })
     }
 }
 

@@ -89,7 +89,10 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
     }
     drop(listener);
     tracing::info!(grace = ?server.timeouts.shutdown_grace, "draining connections");
-    if tokio::time::timeout(server.timeouts.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(server.timeouts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace period over; closing remaining connections");
     }
 }

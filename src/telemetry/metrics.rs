@@ -57,7 +57,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("portcullis");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Requests by route, HTTP method and outcome", requests.clone());
+        registry.register(
+            "requests",
+            "Requests by route, HTTP method and outcome",
+            requests.clone(),
+        );
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
         });
@@ -67,7 +71,11 @@ impl Metrics {
             latency.clone(),
         );
         let active_streams = Gauge::default();
-        registry.register("active_streams", "Streamed (SSE) responses in flight", active_streams.clone());
+        registry.register(
+            "active_streams",
+            "Streamed (SSE) responses in flight",
+            active_streams.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register("open_connections", "Client connections open", open_connections.clone());
         let refused_connections = Family::<ReasonLabels, Counter>::default();
@@ -78,14 +86,26 @@ impl Metrics {
         );
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register("config_reloads", "Config reloads by result", reloads.clone());
-        Self { registry, requests, latency, active_streams, open_connections, refused_connections, reloads }
+        Self {
+            registry,
+            requests,
+            latency,
+            active_streams,
+            open_connections,
+            refused_connections,
+            reloads,
+        }
     }
 
     /// Counts one finished request.
     pub fn request(&self, route: &str, method: &'static str, outcome: &'static str, seconds: f64) {
         let route = route.to_string();
-        self.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(seconds);
-        self.requests.get_or_create(&RequestLabels { route, method, outcome }).inc();
+        self.latency
+            .get_or_create(&RouteLabels { route: route.clone() })
+            .observe(seconds);
+        self.requests
+            .get_or_create(&RequestLabels { route, method, outcome })
+            .inc();
     }
 
     /// The gauge of open SSE streams.

@@ -35,7 +35,10 @@ impl UpstreamClient {
             // A hostile upstream's giant response head is refused, not buffered.
             .http1_max_buf_size(64 * 1024)
             .build(connector);
-        Self { client, response_timeout }
+        Self {
+            client,
+            response_timeout,
+        }
     }
 
     /// Sends one request; waits at most the response deadline for the response head.

@@ -86,7 +86,8 @@ pub fn respond(response: Response<Incoming>, ctx: RespondContext<'_>) -> Respons
         }));
         if *ctx.method == Method::GET {
             let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
-            let (legacy, upstream, registered) = (Arc::clone(ctx.legacy), Arc::clone(ctx.upstream), Arc::clone(&tokens));
+            let (legacy, upstream, registered) =
+                (Arc::clone(ctx.legacy), Arc::clone(ctx.upstream), Arc::clone(&tokens));
             rewrite = Some(Box::new(move |endpoint: &str| {
                 let (token, url) = legacy.register(&upstream, endpoint)?;
                 registered.lock().unwrap_or_else(PoisonError::into_inner).push(token);

@@ -65,7 +65,12 @@ pub struct ForwardedFor {
 }
 
 /// Builds the upstream request headers from the client's.
-pub fn request_headers(client: &HeaderMap, upstream: &Upstream, forwarded: &ForwardedFor, body_len: usize) -> HeaderMap {
+pub fn request_headers(
+    client: &HeaderMap,
+    upstream: &Upstream,
+    forwarded: &ForwardedFor,
+    body_len: usize,
+) -> HeaderMap {
     let nominated = connection_named(client);
     let mut out = HeaderMap::with_capacity(client.len() + upstream.headers.len() + 4);
     for (name, value) in client {
@@ -84,7 +89,10 @@ pub fn request_headers(client: &HeaderMap, upstream: &Upstream, forwarded: &Forw
     }
     out.insert(header::HOST, upstream.host_header.clone());
     out.insert(HeaderName::from_static("x-forwarded-for"), forwarded.chain.clone());
-    out.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static(forwarded.proto));
+    out.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(forwarded.proto),
+    );
     if let Some(host) = &forwarded.host {
         out.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
@@ -103,15 +111,17 @@ pub fn response_headers(upstream: &HeaderMap, streamed: bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len() + 1);
     for (name, value) in upstream {
         let lower = name.as_str();
-        let dropped = is_hop_by_hop(name)
-            || nominated.iter().any(|n| n == lower)
-            || (streamed && name == header::CONTENT_LENGTH);
+        let dropped =
+            is_hop_by_hop(name) || nominated.iter().any(|n| n == lower) || (streamed && name == header::CONTENT_LENGTH);
         if !dropped {
             out.append(name.clone(), value.clone());
         }
     }
     if streamed {
-        out.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+        out.insert(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        );
     }
     out
 }
@@ -140,7 +150,10 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .copied()
         .unwrap_or(hops[0]);
     let chain = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
-    (client, HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")))
+    (
+        client,
+        HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")),
+    )
 }
 
 #[cfg(test)]

@@ -41,7 +41,13 @@ impl LegacyEndpoints {
         if map.len() >= MAX_ENDPOINTS {
             return None;
         }
-        map.insert(token.clone(), Entry { upstream: upstream.name.clone(), target });
+        map.insert(
+            token.clone(),
+            Entry {
+                upstream: upstream.name.clone(),
+                target,
+            },
+        );
         let url = format!("{}?{SESSION_PARAM}={token}", upstream.route);
         Some((token, url))
     }
@@ -49,7 +55,9 @@ impl LegacyEndpoints {
     /// The upstream path for a token, if it belongs to `upstream`.
     pub fn lookup(&self, upstream: &Upstream, token: &str) -> Option<PathAndQuery> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(token).filter(|e| e.upstream == upstream.name).map(|e| e.target.clone())
+        map.get(token)
+            .filter(|e| e.upstream == upstream.name)
+            .map(|e| e.target.clone())
     }
 
     /// Forgets a token (its stream closed).
@@ -101,8 +109,14 @@ mod tests {
     #[test]
     fn resolves_only_same_origin_endpoints() {
         let u = upstream();
-        assert_eq!(resolve(&u, "/messages/?session_id=ab").unwrap().as_str(), "/messages/?session_id=ab");
-        assert_eq!(resolve(&u, "message?sessionId=1").unwrap().as_str(), "/message?sessionId=1");
+        assert_eq!(
+            resolve(&u, "/messages/?session_id=ab").unwrap().as_str(),
+            "/messages/?session_id=ab"
+        );
+        assert_eq!(
+            resolve(&u, "message?sessionId=1").unwrap().as_str(),
+            "/message?sessionId=1"
+        );
         assert_eq!(resolve(&u, "http://127.0.0.1:9/m?x=1").unwrap().as_str(), "/m?x=1");
         assert!(resolve(&u, "http://evil.example/m").is_none());
         assert!(resolve(&u, "//evil.example/m").is_none());

@@ -62,7 +62,10 @@ pub struct ProxyBody {
 
 impl fmt::Debug for ProxyBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyBody").field("sse", &self.sse.is_some()).field("done", &self.done).finish()
+        f.debug_struct("ProxyBody")
+            .field("sse", &self.sse.is_some())
+            .field("done", &self.done)
+            .finish()
     }
 }
 
@@ -105,7 +108,9 @@ impl ProxyBody {
         tracing::warn!(reason = why, "upstream stream ended abnormally");
         match &self.sse {
             Some(state) if !state.saw_response => {
-                let Some(id) = &self.request_id else { return Poll::Ready(None) };
+                let Some(id) = &self.request_id else {
+                    return Poll::Ready(None);
+                };
                 let message = format!("Upstream stream failed: {why}");
                 let error = jsonrpc_error(Some(id), CODE_UNAVAILABLE, &message, None);
                 let text = String::from_utf8_lossy(&error);
@@ -118,7 +123,9 @@ impl ProxyBody {
 
     fn on_sse_data(&mut self, chunk: &[u8]) -> Result<Option<Bytes>, &'static str> {
         let request_id = self.request_id.clone();
-        let Some(state) = self.sse.as_mut() else { return Ok(None) };
+        let Some(state) = self.sse.as_mut() else {
+            return Ok(None);
+        };
         let run = state.framer.push(chunk).map_err(|_| "sse_event_too_large")?;
         if run.is_empty() {
             return Ok(None);
@@ -220,6 +227,10 @@ impl Body for ProxyBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.sse.is_some() { SizeHint::default() } else { self.upstream.size_hint() }
+        if self.sse.is_some() {
+            SizeHint::default()
+        } else {
+            self.upstream.size_hint()
+        }
     }
 }

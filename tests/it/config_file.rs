@@ -1,0 +1,58 @@
+//! The shipped `gateway.toml` loads, and config errors name their key path.
+
+#[test]
+fn shipped_gateway_toml_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+    let config = portcullis::config::load_file(&path).unwrap_or_else(|e| panic!("gateway.toml: {e}"));
+    assert_eq!(config.upstreams.len(), 1);
+    assert_eq!(config.upstreams[0].route, "/mcp");
+}
+
+#[test]
+fn errors_name_the_key_path() {
+    let lookup = |name: &str| (name == "SET").then(|| "http://127.0.0.1:1/mcp".to_string());
+    let cases = [
+        ("[server]\nlisten = \"nope\"\n", "server.listen"),
+        (
+            "[server.timeouts]\nheader_read = \"10\"\n",
+            "server.timeouts.header_read",
+        ),
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"x\"]\n",
+            "server.trusted_proxies[1]",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${UNSET}\"\nauth = \"none\"\n",
+            "upstreams[0].url",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\n[[upstreams]]\nname = \"b\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\n",
+            "upstreams[1].route",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\n",
+            "upstreams[0].auth",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nextra = 1\n",
+            "upstreams[0].extra",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/.well-known/x\"\nurl = \"${SET}\"\nauth = \"none\"\n",
+            "upstreams[0].route",
+        ),
+        ("[audit]\nsink = \"file\"\n", "audit.path"),
+        ("[admin]\ntoken = \"short\"\n", "admin.token"),
+    ];
+    for (text, key) in cases {
+        let error = portcullis::config::load_str(text, &lookup).expect_err(text);
+        assert_eq!(error.key, key, "{text} -> {error}");
+    }
+}
+
+#[test]
+fn schema_describes_the_file() {
+    let schema = portcullis::config::json_schema();
+    let text = schema.to_string();
+    assert!(text.contains("max_body_bytes") && text.contains("upstreams") && text.contains("allow_batches"));
+}

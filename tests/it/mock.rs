@@ -1,0 +1,203 @@
+//! An in-process recording upstream: every request it receives is recorded (method, path,
+//! headers, exact body bytes), and a per-test handler decides the answer, including streamed
+//! SSE bodies with delays and "hang forever".
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// What the upstream received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: http::Method,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// How the mock answers.
+pub enum Reply {
+    Json(StatusCode, &'static str),
+    /// SSE: each chunk after its delay; the stream then ends (or hangs if `hold` is true).
+    Sse {
+        chunks: Vec<(Duration, Bytes)>,
+        hold: bool,
+    },
+    /// SSE chunks, then the connection is aborted mid-body.
+    SseThenAbort(Vec<(Duration, Bytes)>),
+    /// Never answers.
+    Hang,
+}
+
+type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+/// The running mock.
+pub struct Mock {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Recorded>>>,
+    pub cancelled: Arc<AtomicBool>,
+}
+
+impl Mock {
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> Recorded {
+        self.received
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("upstream received a request")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// A body fed from a channel; notes when the receiver side (the gateway) went away.
+/// `None` on the channel aborts the body (the connection is reset mid-response).
+struct ChannelBody(mpsc::Receiver<Option<Bytes>>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.0.poll_recv(cx).map(|chunk| match chunk {
+            Some(Some(bytes)) => Some(Ok(Frame::data(bytes))),
+            Some(None) => Some(Err(std::io::Error::other("aborted by the mock"))),
+            None => None,
+        })
+    }
+}
+
+type MockBody = http_body_util::Either<http_body_util::Full<Bytes>, ChannelBody>;
+
+/// Starts a mock upstream with `handler`.
+pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Mock {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let handler: Handler = Arc::new(handler);
+    let (rec, can) = (received.clone(), cancelled.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
+                    async move { Ok::<_, Infallible>(answer(request, &handler, &rec, &can).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Mock {
+        addr,
+        received,
+        cancelled,
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    handler: &Handler,
+    rec: &Mutex<Vec<Recorded>>,
+    cancelled: &Arc<AtomicBool>,
+) -> Response<MockBody> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let recorded = Recorded {
+        method: parts.method,
+        path_and_query: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        headers: parts.headers,
+        body,
+    };
+    rec.lock().unwrap().push(recorded.clone());
+    match handler(&recorded) {
+        Reply::Json(status, text) => json(status, Bytes::from_static(text.as_bytes())),
+        Reply::Hang => {
+            let (tx, rx) = mpsc::channel::<Option<Bytes>>(1);
+            let cancelled = cancelled.clone();
+            // Headers never come; the gateway's response deadline must fire.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop((tx, cancelled));
+            Response::new(http_body_util::Either::Right(ChannelBody(rx)))
+        }
+        Reply::Sse { chunks, hold } => sse(chunks, hold, false, cancelled),
+        Reply::SseThenAbort(chunks) => sse(chunks, false, true, cancelled),
+    }
+}
+
+fn sse(chunks: Vec<(Duration, Bytes)>, hold: bool, abort: bool, cancelled: &Arc<AtomicBool>) -> Response<MockBody> {
+    {
+        {
+            let (tx, rx) = mpsc::channel::<Option<Bytes>>(16);
+            let cancelled = cancelled.clone();
+            tokio::spawn(async move {
+                for (delay, chunk) in chunks {
+                    tokio::time::sleep(delay).await;
+                    if tx.send(Some(chunk)).await.is_err() {
+                        cancelled.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+                if abort {
+                    let _ = tx.send(None).await;
+                    tx.closed().await;
+                } else if hold {
+                    tx.closed().await;
+                    cancelled.store(true, Ordering::SeqCst);
+                }
+            });
+            let mut response = Response::new(http_body_util::Either::Right(ChannelBody(rx)));
+            response
+                .headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("mcp-session-id", "sess-1".parse().unwrap());
+            response
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<MockBody> {
+    let mut response = Response::new(http_body_util::Either::Left(http_body_util::Full::new(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+/// The usual answer: echoes nothing, just a fixed JSON-RPC result for id 1.
+pub fn ok_json(_: &Recorded) -> Reply {
+    Reply::Json(StatusCode::OK, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
+}
