@@ -7,6 +7,8 @@ mod mock;
 
 mod config_file;
 mod headers;
+mod interop;
+mod process;
 mod refusals;
 mod reload;
 mod slowloris;
