@@ -15,6 +15,7 @@ WARMUP=1
 THREADS=2
 CONNS=32
 PORTCULLIS=""
+PC_THREADS=1
 NO_BUILD=0
 KEEP_TMP=0
 SAVE=1
@@ -33,6 +34,7 @@ usage: bench/proxy.sh [options]
   --duration S       seconds of load per front per round (default 5)
   --warmup S         seconds of unrecorded load per front before round 1 (default 1, 0 = none)
   --portcullis PATH  portcullis binary (default: target/release/portcullis, built if missing)
+  --pc-threads N     portcullis worker threads (default 1: the core budget of nginx's one worker; 0 = one per core)
   --no-build         never run cargo; skip portcullis if the binary is missing
   --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis)
   --connections N    wrk connections (default 32)
@@ -57,6 +59,7 @@ while (($#)); do
         --threads) THREADS="${2:?}"; shift 2 ;;
         --connections) CONNS="${2:?}"; shift 2 ;;
         --portcullis) PORTCULLIS="${2:?}"; shift 2 ;;
+        --pc-threads) PC_THREADS="${2:?}"; shift 2 ;;
         --no-build) NO_BUILD=1; shift ;;
         --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
         --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
@@ -340,6 +343,7 @@ front_portcullis_setup() {
     cat >"$dir/gateway.toml" <<EOF
 [server]
 listen = "127.0.0.1:$P_PC"
+worker_threads = $PC_THREADS
 
 [admin]
 listen = "127.0.0.1:$P_PC_ADMIN"
@@ -474,7 +478,7 @@ NGINX_VER="$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
 WRK_VER="$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)"
 PC_DESC="skipped"
 if [[ -n "$PC_BIN" ]]; then
-    PC_DESC="$PC_BIN"
+    PC_DESC="$PC_BIN (worker_threads = $PC_THREADS)"
     rev="$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || true)"
     [[ -n "$rev" ]] && PC_DESC+=" (repo HEAD $rev$(git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || echo ', dirty'))"
 fi

@@ -30,6 +30,7 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        self.gateway.audit().flush();
     }
 }
 

@@ -73,7 +73,11 @@ pub fn execute(cli: Cli) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if config.server.worker_threads > 0 {
+                builder.worker_threads(config.server.worker_threads);
+            }
+            let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     write_err(&format!("cannot start the runtime: {error}"));

@@ -48,6 +48,8 @@ pub struct RawServer {
     pub max_connections_per_ip: u32,
     /// Concurrent HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Threads serving requests; 0 means one per CPU core.
+    pub worker_threads: u32,
     /// Deadlines.
     pub timeouts: RawTimeouts,
 }
@@ -64,6 +66,7 @@ impl Default for RawServer {
             max_connections: 10_000,
             max_connections_per_ip: 256,
             max_concurrent_streams: 100,
+            worker_threads: 0,
             timeouts: RawTimeouts::default(),
         }
     }

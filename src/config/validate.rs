@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub max_concurrent_streams: u32,
+    /// Runtime worker threads; 0 = one per core.
+    pub worker_threads: usize,
     pub timeouts: Timeouts,
 }
 
@@ -228,6 +230,7 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         max_connections: positive(raw.max_connections.into(), "server.max_connections")? as usize,
         max_connections_per_ip: positive(raw.max_connections_per_ip.into(), "server.max_connections_per_ip")? as usize,
         max_concurrent_streams: positive(raw.max_concurrent_streams.into(), "server.max_concurrent_streams")? as u32,
+        worker_threads: raw.worker_threads as usize,
         timeouts: timeouts(raw.timeouts)?,
     })
 }

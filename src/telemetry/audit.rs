@@ -1,12 +1,12 @@
 //! Audit events: one JSON line per request (and per config reload), written by a dedicated
-//! thread so the request path only serializes and hands off. Events are never dropped; the
-//! writer flushes whenever its queue runs empty.
+//! thread so the request path only serializes into a buffer. Events are never dropped: the
+//! buffer is written every 20 ms and flushed on shutdown.
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -72,39 +72,82 @@ impl AuditEvent<'_> {
     }
 }
 
-/// Handle to the audit writer thread.
+/// Handle to the audit writer. Requests append lines to a shared buffer; a writer thread
+/// drains it every [`FLUSH_EVERY`] (sooner when the buffer grows large), so a request never
+/// waits on disk and never wakes a thread of its own.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    tx: Option<mpsc::Sender<Vec<u8>>>,
+    shared: Option<Arc<Shared>>,
 }
+
+#[derive(Debug)]
+struct Shared {
+    pending: Mutex<Vec<u8>>,
+    writer: std::thread::Thread,
+    /// Completed flush rounds, for [`AuditLog::flush`].
+    flushed: Mutex<u64>,
+    flushed_signal: Condvar,
+}
+
+/// How long an audit line may wait in memory before it is written.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// A buffer this large is written at once rather than at the next tick.
+const WAKE_AT_BYTES: usize = 256 * 1024;
 
 impl AuditLog {
     /// Starts the writer for `sink`.
     pub fn start(sink: &AuditSink) -> std::io::Result<Self> {
         let writer: Box<dyn Write + Send> = match sink {
-            AuditSink::Off => return Ok(Self { tx: None }),
+            AuditSink::Off => return Ok(Self { shared: None }),
             AuditSink::Stdout => Box::new(std::io::stdout()),
             AuditSink::File(path) => Box::new(open_append(path)?),
         };
-        let (tx, rx) = mpsc::channel::<Vec<u8>>();
-        std::thread::Builder::new()
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Arc<Shared>>();
+        let handle = std::thread::Builder::new()
             .name("portcullis-audit".into())
-            .spawn(move || write_loop(writer, &rx))?;
-        Ok(Self { tx: Some(tx) })
+            .spawn(move || {
+                if let Ok(shared) = ready_rx.recv() {
+                    write_loop(writer, &shared);
+                }
+            })?;
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            writer: handle.thread().clone(),
+            flushed: Mutex::new(0),
+            flushed_signal: Condvar::new(),
+        });
+        ready_tx
+            .send(Arc::clone(&shared))
+            .map_err(|_| std::io::Error::other("audit writer did not start"))?;
+        Ok(Self { shared: Some(shared) })
     }
 
     /// Queues one event.
     pub fn record(&self, event: &AuditEvent<'_>) {
-        let Some(tx) = &self.tx else { return };
-        match serde_json::to_vec(event) {
-            Ok(mut line) => {
-                line.push(b'\n');
-                if tx.send(line).is_err() {
-                    tracing::error!("audit writer has stopped; event lost");
-                }
-            }
-            Err(error) => tracing::error!(%error, "audit event not serializable"),
+        let Some(shared) = &self.shared else { return };
+        let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(error) = serde_json::to_writer(&mut *pending, event) {
+            tracing::error!(%error, "audit event not serializable");
+            return;
         }
+        pending.push(b'\n');
+        let large = pending.len() >= WAKE_AT_BYTES;
+        drop(pending);
+        if large {
+            shared.writer.unpark();
+        }
+    }
+
+    /// Waits until everything recorded so far is written (shutdown, tests).
+    pub fn flush(&self) {
+        let Some(shared) = &self.shared else { return };
+        let round = *shared.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        shared.writer.unpark();
+        let flushed = shared.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        // Two completed rounds guarantee one started after this call.
+        let _ = shared
+            .flushed_signal
+            .wait_timeout_while(flushed, Duration::from_secs(5), |done| *done < round + 2);
     }
 }
 
@@ -112,16 +155,24 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-fn write_loop(writer: Box<dyn Write + Send>, rx: &mpsc::Receiver<Vec<u8>>) {
+fn write_loop(writer: Box<dyn Write + Send>, shared: &Shared) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    while let Ok(line) = rx.recv() {
-        let mut result = out.write_all(&line);
-        while let (Ok(()), Ok(more)) = (&result, rx.try_recv()) {
-            result = out.write_all(&more);
+    let mut batch = Vec::with_capacity(64 * 1024);
+    loop {
+        std::thread::park_timeout(FLUSH_EVERY);
+        {
+            let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *pending, &mut batch);
         }
-        if let Err(error) = result.and_then(|()| out.flush()) {
-            tracing::error!(%error, "audit write failed");
+        if !batch.is_empty() {
+            if let Err(error) = out.write_all(&batch).and_then(|()| out.flush()) {
+                tracing::error!(%error, "audit write failed");
+            }
+            batch.clear();
         }
+        let mut flushed = shared.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        *flushed += 1;
+        shared.flushed_signal.notify_all();
     }
 }
 
