@@ -61,17 +61,14 @@ impl RequestContext {
 
     fn emit(&self, status: Option<u16>, reason: &'static str, detail: Option<&str>) {
         let seconds = self.started.elapsed().as_secs_f64();
-        let route_name = self.upstream.as_ref().map(|u| u.name.as_str());
-        self.gateway.metrics.request(
-            route_name.unwrap_or("unmatched"),
-            method_label(&self.method),
-            reason,
-            seconds,
-        );
+        let route_name = self.upstream.as_ref().map(|u| &u.name);
+        self.gateway
+            .metrics
+            .request(route_name, method_label(&self.method), reason, seconds);
         let mut event = AuditEvent::new("request", if reason == "ok" { "allow" } else { "deny" }, reason);
         event.request_id = Some(&self.request_id);
-        event.peer_ip = Some(self.peer.ip().to_string());
-        event.client_ip = self.client_ip.map(|ip| ip.to_string());
+        event.peer_ip = Some(self.peer.ip());
+        event.client_ip = self.client_ip;
         event.subject = self.principal.as_ref().map(|p| p.subject.as_str());
         event.auth_method = self.principal.as_ref().map(|p| p.method.label());
         event.route = self.upstream.as_ref().map(|u| u.route.as_str());

@@ -1,19 +1,18 @@
-//! `Gateway`: everything a request needs that outlives it (live config snapshot, upstream
-//! client, audit writer, metrics, legacy endpoint table). Built once; the flow itself is in
+//! `Gateway`: everything a request needs that outlives it (live config snapshot with its
+//! upstream pools, audit writer, metrics, legacy endpoint table). Built once; the flow itself is in
 //! `pipeline.rs`.
 
 use std::sync::Arc;
 
 use crate::config::{Config, Reloader, ServerConfig};
 use crate::telemetry::{AuditLog, Metrics};
-use crate::upstream::{LegacyEndpoints, UpstreamClient};
+use crate::upstream::LegacyEndpoints;
 
 /// Shared, long-lived gateway state.
 #[derive(Debug)]
 pub struct Gateway {
     pub(crate) reloader: Arc<Reloader>,
     pub(crate) server: ServerConfig,
-    pub(crate) client: UpstreamClient,
     pub(crate) audit: AuditLog,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) legacy: Arc<LegacyEndpoints>,
@@ -22,11 +21,9 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway from a validated config; `reloader` owns the live snapshot.
     pub fn new(config: &Config, reloader: Arc<Reloader>) -> std::io::Result<Self> {
-        let timeouts = &config.server.timeouts;
         Ok(Self {
             reloader,
             server: config.server.clone(),
-            client: UpstreamClient::new(timeouts.upstream_connect, timeouts.upstream_response),
             audit: AuditLog::start(&config.audit.sink)?,
             metrics: Arc::new(Metrics::new()),
             legacy: Arc::new(LegacyEndpoints::default()),

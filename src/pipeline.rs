@@ -46,7 +46,8 @@ impl Gateway {
 
         // 1. Route on the exact raw path: `/mcp/../x`, `//mcp` or `%2F` forms match nothing,
         //    and the upstream path comes from config, never from the client.
-        let upstream = Arc::clone(snapshot.route(request.uri().path()).ok_or(Reject::UnknownRoute)?);
+        let route = snapshot.route(request.uri().path()).ok_or(Reject::UnknownRoute)?;
+        let upstream = Arc::clone(&route.upstream);
         ctx.upstream = Some(Arc::clone(&upstream));
 
         // 2. Edge checks on the head alone.
@@ -106,11 +107,17 @@ impl Gateway {
             proto: "http",
         };
         let outgoing = upstream::build_request(&parts, &upstream, legacy_target, bytes, &forwarded, &ctx.request_id)?;
-        let response = self.client.send(outgoing).await?;
+        // Never retried once written: a `tools/call` may not be idempotent.
+        let sent = tokio::time::timeout(self.server.timeouts.upstream_response, route.pool.send(outgoing)).await;
+        let (response, lease) = sent.map_err(|_| {
+            tracing::warn!(upstream = %upstream.name, "upstream response timed out");
+            Reject::UpstreamTimeout
+        })??;
 
         // 10. Stream the answer back.
         Ok(upstream::respond(
             response,
+            lease,
             RespondContext {
                 server: &self.server,
                 metrics: &self.metrics,

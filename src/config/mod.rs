@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
 pub use raw::RawConfig;
-pub use reload::{Reloader, Snapshot};
+pub use reload::{Reloader, Route, Snapshot};
 pub use validate::{AdminConfig, AuditConfig, AuditSink, Config, RouteAuth, Secret, ServerConfig, Timeouts, Upstream};
 
 /// A configuration error: the TOML key path it concerns and what is wrong there.

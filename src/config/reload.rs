@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
+use crate::upstream::ConnPool;
+
 use super::{AdminConfig, AuditConfig, Config, ConfigError, ServerConfig, Upstream, load_file};
 
 /// Everything a request needs from the config, loaded once per request.
@@ -16,8 +18,16 @@ use super::{AdminConfig, AuditConfig, Config, ConfigError, ServerConfig, Upstrea
 pub struct Snapshot {
     /// Increments with each successful reload; shown in logs and `/readyz`.
     pub generation: u64,
-    routes: HashMap<String, Arc<Upstream>>,
+    routes: HashMap<String, Route>,
     upstreams: Vec<Arc<Upstream>>,
+}
+
+/// One route of a snapshot: the upstream's settings and its connection pool (a reload starts
+/// fresh pools; the old ones close with the last request that uses them).
+#[derive(Debug)]
+pub struct Route {
+    pub upstream: Arc<Upstream>,
+    pub pool: Arc<ConnPool>,
 }
 
 impl Snapshot {
@@ -26,7 +36,16 @@ impl Snapshot {
         let routes = config
             .upstreams
             .iter()
-            .map(|u| (u.route.clone(), Arc::clone(u)))
+            .map(|u| {
+                let pool = ConnPool::new(u.authority.clone(), config.server.timeouts.upstream_connect);
+                (
+                    u.route.clone(),
+                    Route {
+                        upstream: Arc::clone(u),
+                        pool,
+                    },
+                )
+            })
             .collect();
         Self {
             generation,
@@ -35,8 +54,8 @@ impl Snapshot {
         }
     }
 
-    /// The upstream whose route is exactly `path`.
-    pub fn route(&self, path: &str) -> Option<&Arc<Upstream>> {
+    /// The route whose path is exactly `path`.
+    pub fn route(&self, path: &str) -> Option<&Route> {
         self.routes.get(path)
     }
 

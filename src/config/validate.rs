@@ -110,7 +110,8 @@ pub enum RouteAuth {
 /// One `[[upstreams]]` entry, validated.
 #[derive(Debug)]
 pub struct Upstream {
-    pub name: String,
+    /// Unique name; shared with metric labels, hence `Arc<str>`.
+    pub name: Arc<str>,
     pub route: String,
     /// The upstream endpoint, `http://host:port/path`.
     pub url: Uri,
@@ -353,7 +354,7 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
         }
     };
     Ok(Upstream {
-        name: raw.name,
+        name: Arc::from(raw.name),
         route: raw.route,
         url,
         scheme,

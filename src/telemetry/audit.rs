@@ -2,8 +2,10 @@
 //! thread so the request path only serializes into a buffer. Events are never dropped: the
 //! buffer is written every 20 ms and flushed on shutdown.
 
+use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,9 +22,9 @@ pub struct AuditEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub peer_ip: Option<String>,
+    pub peer_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
+    pub client_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,10 +178,29 @@ fn write_loop(writer: Box<dyn Write + Send>, shared: &Shared) {
     }
 }
 
+thread_local! {
+    /// The last second formatted on this thread: audit events come in bursts within a second.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339_now() -> String {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format_rfc3339(since.as_secs(), since.subsec_millis())
+    let (secs, millis) = (since.as_secs(), since.subsec_millis());
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            *text = format_rfc3339(secs, 0);
+            *cached = secs;
+        }
+        // `text` ends in "000Z": keep the date and time, put in the milliseconds.
+        let mut out = String::with_capacity(24);
+        out.push_str(&text[..text.len() - 4]);
+        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+        out.push('Z');
+        out
+    })
 }
 
 fn format_rfc3339(secs: u64, millis: u32) -> String {
@@ -206,6 +227,13 @@ fn format_rfc3339(secs: u64, millis: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::format_rfc3339;
+
+    #[test]
+    fn cached_second_keeps_millis_exact() {
+        let now = super::rfc3339_now();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[19] == b'.', "{now}");
+    }
 
     #[test]
     fn formats_utc_timestamps() {

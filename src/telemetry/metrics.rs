@@ -1,6 +1,8 @@
 //! Prometheus metrics with bounded labels only: route = configured upstream name (or
 //! `unmatched`), method = one of a fixed set, outcome = a `Reject::reason()` or `ok`.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,14 +12,14 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: Arc<str>,
     method: &'static str,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,6 +42,7 @@ pub struct Metrics {
     open_connections: Gauge,
     refused_connections: Family<ReasonLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
+    unmatched: Arc<str>,
 }
 
 /// Maps an HTTP method to a bounded label.
@@ -94,14 +97,17 @@ impl Metrics {
             open_connections,
             refused_connections,
             reloads,
+            unmatched: Arc::from("unmatched"),
         }
     }
 
-    /// Counts one finished request.
-    pub fn request(&self, route: &str, method: &'static str, outcome: &'static str, seconds: f64) {
-        let route = route.to_string();
+    /// Counts one finished request; `route` is the upstream's name (`None`: no route matched).
+    pub fn request(&self, route: Option<&Arc<str>>, method: &'static str, outcome: &'static str, seconds: f64) {
+        let route = route.map_or_else(|| Arc::clone(&self.unmatched), Arc::clone);
         self.latency
-            .get_or_create(&RouteLabels { route: route.clone() })
+            .get_or_create(&RouteLabels {
+                route: Arc::clone(&route),
+            })
             .observe(seconds);
         self.requests
             .get_or_create(&RequestLabels { route, method, outcome })

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 
 use super::headers::{ForwardedFor, request_headers, response_headers};
 use super::legacy::LegacyEndpoints;
+use super::pool::Lease;
 use super::stream::{EndpointRewrite, OnClose, ProxyBody, StreamOptions};
 use crate::body::GatewayBody;
 use crate::config::{ServerConfig, Upstream};
@@ -39,12 +40,8 @@ pub fn build_request(
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
     };
-    let uri = Uri::builder()
-        .scheme(upstream.scheme.clone())
-        .authority(upstream.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| Reject::UpstreamUnavailable)?;
+    // Origin-form on the wire: the connection already goes to the upstream, and `Host` names it.
+    let uri = Uri::from(path_and_query);
     let mut headers = request_headers(&parts.headers, upstream, forwarded, body.len());
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", value);
@@ -69,7 +66,7 @@ pub struct RespondContext<'a> {
 
 /// Turns the upstream response into the client's: headers cleaned, body streamed, legacy
 /// `endpoint` events rewritten on GET streams.
-pub fn respond(response: Response<Incoming>, ctx: RespondContext<'_>) -> Response<GatewayBody> {
+pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'_>) -> Response<GatewayBody> {
     let (parts, incoming) = response.into_parts();
     let is_sse = parts
         .headers
@@ -110,6 +107,7 @@ pub fn respond(response: Response<Incoming>, ctx: RespondContext<'_>) -> Respons
             request_id: ctx.request_id,
             rewrite,
             on_close,
+            lease: Some(lease),
         },
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));

@@ -19,7 +19,7 @@ const MAX_ENDPOINTS: usize = 100_000;
 
 #[derive(Debug)]
 struct Entry {
-    upstream: String,
+    upstream: Arc<str>,
     target: PathAndQuery,
 }
 

@@ -19,6 +19,7 @@ use tokio::time::{Instant, Sleep};
 use crate::body::BoxError;
 use crate::error::{CODE_UNAVAILABLE, jsonrpc_error};
 use crate::mcp::{RequestId, sse};
+use crate::upstream::Lease;
 
 /// Rewrites the data of an `event: endpoint` (legacy HTTP+SSE); `None` ends the stream.
 pub type EndpointRewrite = Box<dyn FnMut(&str) -> Option<String> + Send>;
@@ -57,7 +58,21 @@ pub struct ProxyBody {
     sse: Option<SseState>,
     request_id: Option<RequestId>,
     done: bool,
+    /// The upstream body reached its end (not an error, not abandoned).
+    upstream_finished: bool,
+    lease: Option<Lease>,
     _on_close: Vec<OnClose>,
+}
+
+impl Drop for ProxyBody {
+    /// A body read to its end returns its connection to the pool; any other takes it down.
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            if self.upstream_finished || self.upstream.is_end_stream() {
+                lease.release();
+            }
+        }
+    }
 }
 
 impl fmt::Debug for ProxyBody {
@@ -78,6 +93,8 @@ pub struct StreamOptions {
     pub request_id: Option<RequestId>,
     pub rewrite: Option<EndpointRewrite>,
     pub on_close: Vec<OnClose>,
+    /// The upstream connection, returned to its pool when the body was read to its end.
+    pub lease: Option<Lease>,
 }
 
 impl ProxyBody {
@@ -97,6 +114,8 @@ impl ProxyBody {
             sse,
             request_id: options.request_id,
             done: false,
+            upstream_finished: false,
+            lease: options.lease,
             _on_close: options.on_close,
         }
     }
@@ -204,6 +223,7 @@ impl Body for ProxyBody {
                 }
                 Poll::Ready(None) => {
                     this.done = true;
+                    this.upstream_finished = true;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {}

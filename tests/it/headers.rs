@@ -41,6 +41,10 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     let seen = upstream.last();
     assert_eq!(&seen.body[..], body.as_bytes(), "exact bytes forwarded");
     assert_eq!(seen.path_and_query, "/mcp");
+    assert_eq!(
+        seen.uri, "/mcp",
+        "origin-form request target, as upstream frameworks expect"
+    );
     let h = &seen.headers;
     assert_eq!(h["host"], upstream.addr.to_string(), "Host rewritten to the upstream");
     assert_eq!(

@@ -18,7 +18,11 @@ fn interop_dir() -> PathBuf {
 }
 
 fn require(path: PathBuf) -> PathBuf {
-    assert!(path.exists(), "{} is missing: run scripts/setup-interop.sh (the README's test command does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-interop.sh (the README's test command does)",
+        path.display()
+    );
     path
 }
 
@@ -31,7 +35,11 @@ fn everything() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A spawned server, killed on drop.
@@ -71,8 +79,15 @@ fn base_command(program: &std::path::Path) -> Command {
 async fn python_server(mode: &str) -> Server {
     let port = free_port();
     let mut command = base_command(&python());
-    command.arg(interop_dir().join("py_server.py")).arg(port.to_string()).arg(mode).env("PY_SERVER_LOG_LEVEL", "WARNING");
-    let server = Server { child: command.spawn().unwrap(), port };
+    command
+        .arg(interop_dir().join("py_server.py"))
+        .arg(port.to_string())
+        .arg(mode)
+        .env("PY_SERVER_LOG_LEVEL", "WARNING");
+    let server = Server {
+        child: command.spawn().unwrap(),
+        port,
+    };
     wait_for_port(port).await;
     server
 }
@@ -86,7 +101,10 @@ async fn everything_server(mode: &str) -> Server {
         .arg(everything())
         .arg(mode)
         .env("PORT", port.to_string());
-    let server = Server { child: command.spawn().unwrap(), port };
+    let server = Server {
+        child: command.spawn().unwrap(),
+        port,
+    };
     wait_for_port(port).await;
     server
 }
@@ -101,7 +119,10 @@ async fn run_client(program: &std::path::Path, script: &str, url: &str, mode: &s
         .env("MCP_CLIENT_TIMEOUT", "30")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output()).await.expect("client finished").unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("client finished")
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -136,7 +157,12 @@ async fn python_client_both_eras_through_the_gateway_as_directly() {
     let events = gateway.audit_events(8).await;
     assert!(events.iter().any(|e| e["jsonrpc_method"] == "initialize"));
     assert!(events.iter().any(|e| e["target"] == "slow_count"));
-    assert!(events.iter().all(|e| e["reason"] == "ok" || e["reason"] == "client_disconnected"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["reason"] == "ok" || e["reason"] == "client_disconnected"),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +191,13 @@ async fn typescript_client_against_server_everything_streamable_http() {
     let direct = format!("http://127.0.0.1:{}/mcp", server.port);
     let gateway = TestGateway::start_full(&direct, "", "", "").await;
     let straight = run_client(std::path::Path::new("node"), "ts_client.mjs", &direct, "streamableHttp").await;
-    let proxied = run_client(std::path::Path::new("node"), "ts_client.mjs", &gateway.url("/mcp"), "streamableHttp").await;
+    let proxied = run_client(
+        std::path::Path::new("node"),
+        "ts_client.mjs",
+        &gateway.url("/mcp"),
+        "streamableHttp",
+    )
+    .await;
     assert_eq!(straight["tools"].as_array().map(Vec::len), Some(13), "{straight}");
     assert_eq!(straight["echo"], "Echo: hi");
     assert_eq!(straight["progress_wire"], serde_json::json!([1, 2, 3]));
@@ -178,7 +210,13 @@ async fn typescript_client_against_server_everything_legacy_sse() {
     let direct = format!("http://127.0.0.1:{}/sse", server.port);
     let gateway = TestGateway::start_full(&direct, "", "", "").await;
     let straight = run_client(std::path::Path::new("node"), "ts_client.mjs", &direct, "sse").await;
-    let proxied = run_client(std::path::Path::new("node"), "ts_client.mjs", &gateway.url("/mcp"), "sse").await;
+    let proxied = run_client(
+        std::path::Path::new("node"),
+        "ts_client.mjs",
+        &gateway.url("/mcp"),
+        "sse",
+    )
+    .await;
     assert_eq!(straight["progress_wire"], serde_json::json!([1, 2, 3]), "{straight}");
     assert_eq!(ts_comparable(proxied), ts_comparable(straight));
 }

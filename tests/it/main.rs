@@ -8,6 +8,7 @@ mod mock;
 mod config_file;
 mod headers;
 mod interop;
+mod pool;
 mod process;
 mod refusals;
 mod reload;

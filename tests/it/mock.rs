@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,6 +25,8 @@ use tokio::sync::mpsc;
 pub struct Recorded {
     pub method: http::Method,
     pub path_and_query: String,
+    /// The request target exactly as sent.
+    pub uri: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -50,6 +52,8 @@ pub struct Mock {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Recorded>>>,
     pub cancelled: Arc<AtomicBool>,
+    /// TCP connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Mock {
@@ -95,26 +99,33 @@ type MockBody = http_body_util::Either<http_body_util::Full<Bytes>, ChannelBody>
 
 /// Starts a mock upstream with `handler`.
 pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Mock {
+    start_with(handler, true).await
+}
+
+/// Same; with `keep_alive` false, every response closes its connection.
+pub async fn start_with(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static, keep_alive: bool) -> Mock {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
     let cancelled = Arc::new(AtomicBool::new(false));
     let handler: Handler = Arc::new(handler);
-    let (rec, can) = (received.clone(), cancelled.clone());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (rec, can, conns) = (received.clone(), cancelled.clone(), connections.clone());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            conns.fetch_add(1, Ordering::SeqCst);
             let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
                     let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
                     async move { Ok::<_, Infallible>(answer(request, &handler, &rec, &can).await) }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder.http1().keep_alive(keep_alive);
+                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -122,6 +133,7 @@ pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static)
         addr,
         received,
         cancelled,
+        connections,
     }
 }
 
@@ -136,6 +148,7 @@ async fn answer(
     let recorded = Recorded {
         method: parts.method,
         path_and_query: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        uri: parts.uri.to_string(),
         headers: parts.headers,
         body,
     };

@@ -15,11 +15,20 @@ use crate::mock::{self, Reply};
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().await.unwrap();
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .await
+        .unwrap();
     assert!(status.success());
 }
 
@@ -27,15 +36,26 @@ async fn signal(pid: u32, name: &str) {
 async fn sigterm_drains_in_flight_requests_and_sighup_reloads() {
     let chunks = vec![
         (Duration::from_millis(0), Bytes::from_static(b"id: 1\ndata: \n\n")),
-        (Duration::from_millis(800), Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n")),
+        (
+            Duration::from_millis(800),
+            Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+        ),
     ];
-    let upstream = mock::start(move |_| Reply::Sse { chunks: chunks.clone(), hold: false }).await;
+    let upstream = mock::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        hold: false,
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let (port, admin_port) = (free_port(), free_port());
     let audit = dir.path().join("audit.jsonl");
     let text = config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), "")
         .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
-        .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{admin_port}\""), 1);
+        .replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{admin_port}\""),
+            1,
+        );
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, &text).unwrap();
     let mut child = Command::new(BIN)
@@ -71,7 +91,15 @@ async fn sigterm_drains_in_flight_requests_and_sighup_reloads() {
             .header("authorization", "Bearer admin-token-0123456789")
             .body(http_body_util::Full::new(Bytes::new()))
             .unwrap();
-        let body = client.request(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+        let body = client
+            .request(request)
+            .await
+            .unwrap()
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
         refused = String::from_utf8_lossy(&body).contains("portcullis_config_reloads_total{result=\"invalid\"} 1");
         if refused {
             break;
@@ -85,7 +113,9 @@ async fn sigterm_drains_in_flight_requests_and_sighup_reloads() {
     for _ in 0..100 {
         let response = client.get(ready.parse().unwrap()).await.unwrap();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        generation = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["generation"].as_u64().unwrap();
+        generation = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["generation"]
+            .as_u64()
+            .unwrap();
         if generation == 2 {
             break;
         }
@@ -100,13 +130,25 @@ async fn sigterm_drains_in_flight_requests_and_sighup_reloads() {
     assert_eq!(response.status(), StatusCode::OK);
     let started = Instant::now();
     signal(pid, "TERM").await;
-    let rest = tokio::time::timeout(Duration::from_secs(5), response.into_body().collect()).await.unwrap().unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(5), response.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(&rest.to_bytes()).into_owned();
-    assert!(text.contains("\"result\""), "in-flight response completed during drain: {text}");
+    assert!(
+        text.contains("\"result\""),
+        "in-flight response completed during drain: {text}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(700));
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status}");
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "listener closed");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "listener closed"
+    );
 }
 
 #[tokio::test]
@@ -114,18 +156,32 @@ async fn check_reports_errors_with_key_paths_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[server]\nlisten = \"127.0.0.1:8080\"\nmax_body_byte = 10\n").unwrap();
-    let output = Command::new(BIN).args(["check", "--config"]).arg(&bad).output().await.unwrap();
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`server.max_body_byte`"), "{stderr}");
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml");
-    let output = Command::new(BIN).args(["check", "--config", shipped]).output().await.unwrap();
+    let output = Command::new(BIN)
+        .args(["check", "--config", shipped])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("/mcp"));
     let output = Command::new(BIN).args(["config", "schema"]).output().await.unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(schema["properties"]["upstreams"].is_object(), "{schema}");
-    let output = Command::new(BIN).arg("run").env("PORTCULLIS_CONFIG", dir.path().join("missing.toml")).output().await.unwrap();
+    let output = Command::new(BIN)
+        .arg("run")
+        .env("PORTCULLIS_CONFIG", dir.path().join("missing.toml"))
+        .output()
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
 }
@@ -138,7 +194,10 @@ async fn h2c_prior_knowledge_is_served() {
         .http2_only(true)
         .build_http();
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-    let response = client.request(with_body(mcp_post(&gateway.url("/mcp"), body), body)).await.unwrap();
+    let response = client
+        .request(with_body(mcp_post(&gateway.url("/mcp"), body), body))
+        .await
+        .unwrap();
     assert_eq!(response.version(), http::Version::HTTP_2);
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(upstream.count(), 1);

@@ -1,0 +1,143 @@
+//! A lean HTTP/1.1 connection pool, one per upstream route. A request leases an idle
+//! connection (or opens one within `upstream_connect`), and the lease goes back to the pool
+//! when the response body has been read to its end; a body abandoned halfway takes its
+//! connection with it, so a half-read response can never desync the next request. No
+//! background task per request and no shared map on the hot path.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::Authority;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::error::Reject;
+
+/// Idle connections kept per upstream.
+const MAX_IDLE: usize = 256;
+/// Largest response head accepted from an upstream (a hostile one is refused, not buffered).
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Connections to one upstream.
+#[derive(Debug)]
+pub struct ConnPool {
+    authority: Authority,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<Sender>>,
+}
+
+/// A connection in use; [`Lease::release`] returns it once its response is complete.
+#[derive(Debug)]
+pub struct Lease {
+    sender: Option<Sender>,
+    pool: Arc<ConnPool>,
+}
+
+impl Lease {
+    /// Returns the connection to the pool (its response must have been read to the end).
+    pub fn release(mut self) {
+        if let Some(sender) = self.sender.take() {
+            if !sender.is_closed() {
+                let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                if idle.len() < MAX_IDLE {
+                    idle.push(sender);
+                }
+            }
+        }
+    }
+}
+
+impl ConnPool {
+    /// A pool for the upstream at `authority`.
+    pub fn new(authority: Authority, connect_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            authority,
+            connect_timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends one request and waits for the response head. A request that never left the
+    /// gateway (the pooled connection had just closed) is sent once more on a fresh
+    /// connection; a request that was written is never retried.
+    pub async fn send(self: &Arc<Self>, request: Request<Full<Bytes>>) -> Result<(Response<Incoming>, Lease), Reject> {
+        let mut request = request;
+        loop {
+            let (mut sender, fresh) = match self.checkout().await {
+                Some(sender) => (sender, false),
+                None => (self.connect().await?, true),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    return Ok((
+                        response,
+                        Lease {
+                            sender: Some(sender),
+                            pool: Arc::clone(self),
+                        },
+                    ));
+                }
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if !fresh => request = unsent,
+                    _ => {
+                        tracing::warn!(error = %error.error(), upstream = %self.authority, "upstream request failed");
+                        return Err(Reject::UpstreamUnavailable);
+                    }
+                },
+            }
+        }
+    }
+
+    /// The most recently used idle connection that is still open and ready.
+    async fn checkout(&self) -> Option<Sender> {
+        loop {
+            let mut sender = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+            if sender.is_closed() {
+                continue;
+            }
+            // A connection released the moment its body ended may need its task to run once
+            // before it takes the next request.
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Sender, Reject> {
+        let address = (self.authority.host(), self.authority.port_u16().unwrap_or(80));
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, upstream = %self.authority, "upstream connect failed");
+                return Err(Reject::UpstreamUnavailable);
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %self.authority, "upstream connect timed out");
+                return Err(Reject::UpstreamUnavailable);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .max_buf_size(MAX_RESPONSE_HEAD)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, upstream = %self.authority, "upstream handshake failed");
+                Reject::UpstreamUnavailable
+            })?;
+        let authority = self.authority.clone();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, upstream = %authority, "upstream connection ended");
+            }
+        });
+        Ok(sender)
+    }
+}
