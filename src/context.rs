@@ -91,6 +91,15 @@ impl Drop for RequestContext {
     }
 }
 
+/// What the audit shows of a session id: enough to correlate, never the id itself (a
+/// session id in a log is material for session hijacking).
+pub fn session_fingerprint(session_id: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(session_id);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 fn new_request_id() -> String {
     let value: u128 = rand::random();
     format!("{value:032x}")

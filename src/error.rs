@@ -72,7 +72,7 @@ impl Reject {
         match self {
             Self::UnknownRoute | Self::MethodNotAllowed | Self::UnknownSession => None,
             Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
-            Self::OriginNotAllowed => Some(CODE_POLICY_DENIED),
+            Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
             Self::InvalidParams(_) => Some(-32602),
             Self::HeaderMismatch(_) => Some(-32020),

@@ -13,7 +13,8 @@ use crate::body::GatewayBody;
 use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
-use crate::mcp::{self, Body, EnvelopeError, MessageKind, headers as mcp_headers};
+use crate::mcp::headers::Mirror;
+use crate::mcp::{self, Body, EnvelopeError, MessageKind};
 use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
 use crate::{edge, request_body};
 
@@ -66,8 +67,7 @@ impl Gateway {
         ctx.session = parts
             .headers
             .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(|v| crate::context::session_fingerprint(v.as_bytes()));
         let bytes = if parts.method == Method::POST {
             edge::check_post_framing(&parts.headers)?;
             request_body::read(
@@ -113,6 +113,12 @@ impl Gateway {
             tracing::warn!(upstream = %upstream.name, "upstream response timed out");
             Reject::UpstreamTimeout
         })??;
+        if response.status().is_informational() {
+            // A 101 would turn the pooled connection into a tunnel the gateway cannot inspect;
+            // the lease is dropped with it, so the connection is not reused.
+            tracing::warn!(upstream = %upstream.name, status = %response.status(), "upstream answered with a 1xx status");
+            return Err(Reject::UpstreamUnavailable);
+        }
 
         // 10. Stream the answer back.
         Ok(upstream::respond(
@@ -125,6 +131,8 @@ impl Gateway {
                 upstream: &upstream,
                 method: &parts.method,
                 request_id: ctx.jsonrpc_id.clone(),
+                audit_id: &ctx.request_id,
+                audit: &self.audit,
             },
         ))
     }
@@ -140,24 +148,33 @@ impl Gateway {
         ctx: &mut RequestContext,
     ) -> Result<(), Reject> {
         let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
-        let modern = mcp_headers::is_modern(headers);
+        let mirror = Mirror::read(headers).map_err(|e| Reject::HeaderMismatch(e.0))?;
         let messages = match &body {
-            Body::Single(message) => std::slice::from_ref(message),
+            Body::Single(message) => {
+                // Only a request's id may be echoed: a client's *response* carries the
+                // server's id, and echoing it could fail an unrelated call of the client.
+                if message.kind == MessageKind::Request {
+                    ctx.jsonrpc_id = message.id.clone();
+                }
+                ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);
+                std::slice::from_ref(message)
+            }
             Body::Batch(messages) => {
-                if modern {
+                if mirror.modern {
                     return Err(invalid("batches are not part of protocol 2026-07-28"));
+                }
+                if mirror.present() {
+                    return Err(Reject::HeaderMismatch(
+                        "Mcp-Method / Mcp-Name cannot describe a batch".into(),
+                    ));
                 }
                 ctx.jsonrpc_method = Some("batch".into());
                 messages.as_slice()
             }
         };
         for message in messages {
-            if matches!(body, Body::Single(_)) {
-                ctx.jsonrpc_id = message.id.clone();
-                ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);
-            }
-            let call = mcp::classify(message).map_err(|e| match message.kind {
-                MessageKind::Request if matches!(body, Body::Single(_)) => Reject::InvalidParams(e.0),
+            let call = mcp::classify(message).map_err(|e| match (&body, &message.kind) {
+                (Body::Single(_), MessageKind::Request) => Reject::InvalidParams(e.0),
                 _ => Reject::Envelope {
                     reason: "invalid_params",
                     code: -32602,
@@ -167,12 +184,10 @@ impl Gateway {
             if matches!(body, Body::Single(_)) {
                 ctx.target = call.target().map(str::to_owned);
             }
-            if modern {
-                if message.kind == MessageKind::Response {
-                    return Err(invalid("clients must not send responses in protocol 2026-07-28"));
-                }
-                mcp_headers::check_modern(headers, message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
+            if mirror.modern && message.kind == MessageKind::Response {
+                return Err(invalid("clients must not send responses in protocol 2026-07-28"));
             }
+            mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
         }
         Ok(())
     }

@@ -144,6 +144,13 @@ pub struct RawUpstream {
     /// Accept JSON-RPC batches (legal only in protocol 2025-03-26).
     #[serde(default)]
     pub allow_batches: bool,
+    /// Open connections to this upstream at most (busy and idle).
+    #[serde(default = "default_upstream_connections")]
+    pub max_connections: u32,
+}
+
+fn default_upstream_connections() -> u32 {
+    1024
 }
 
 fn default_auth() -> String {

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
@@ -37,7 +37,11 @@ impl Snapshot {
             .upstreams
             .iter()
             .map(|u| {
-                let pool = ConnPool::new(u.authority.clone(), config.server.timeouts.upstream_connect);
+                let pool = ConnPool::new(
+                    u.authority.clone(),
+                    config.server.timeouts.upstream_connect,
+                    u.max_connections,
+                );
                 (
                     u.route.clone(),
                     Route {
@@ -91,6 +95,8 @@ pub struct Reloader {
     current: ArcSwap<Snapshot>,
     static_part: StaticPart,
     generation: AtomicU64,
+    /// Serialises reloads (SIGHUP and the admin API at once must not store the older file last).
+    reloading: Mutex<()>,
 }
 
 impl Reloader {
@@ -106,6 +112,7 @@ impl Reloader {
                 audit: config.audit.clone(),
             },
             generation: AtomicU64::new(1),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -119,6 +126,7 @@ impl Reloader {
         let Some(path) = &self.path else {
             return Err(ConfigError::at("", "this gateway was not started from a config file"));
         };
+        let _serial = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         let config = load_file(path)?;
         Ok(self.apply(&config))
     }

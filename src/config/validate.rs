@@ -123,6 +123,7 @@ pub struct Upstream {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: RouteAuth,
     pub allow_batches: bool,
+    pub max_connections: usize,
 }
 
 impl TryFrom<RawConfig> for Config {
@@ -327,7 +328,11 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
         let header_key = format!("{key}.headers.{name}");
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ConfigError::at(&header_key, "not a valid header name"))?;
-        if crate::upstream::is_hop_by_hop(&header_name) || header_name == http::header::HOST {
+        let managed = crate::upstream::is_hop_by_hop(&header_name)
+            || crate::upstream::is_gateway_owned(header_name.as_str())
+            || header_name.as_str().starts_with("mcp-")
+            || header_name == http::header::CONTENT_TYPE;
+        if managed {
             return Err(ConfigError::at(
                 &header_key,
                 "this header is managed by the gateway and cannot be injected",
@@ -363,6 +368,7 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
         headers,
         auth,
         allow_batches: raw.allow_batches,
+        max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
     })
 }
 

@@ -76,6 +76,8 @@ struct CompleteParams<'a> {
 
 #[derive(Deserialize)]
 struct CompleteRef<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     #[serde(default, borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -105,11 +107,18 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
             uri: params::<UriParams<'a>>(message.params, "uri")?.uri,
         },
         "completion/complete" => {
+            // The target is chosen by `ref.type`, and the other field must be absent: policy
+            // and upstream must not read different fields of one reference.
             let reference = params::<CompleteParams<'a>>(message.params, "ref")?.reference;
-            let target = reference
-                .name
-                .or(reference.uri)
-                .ok_or_else(|| InvalidParams("params.ref needs `name` or `uri`".into()))?;
+            let target = match (reference.kind.as_ref(), reference.name, reference.uri) {
+                ("ref/prompt", Some(name), None) => name,
+                ("ref/resource", None, Some(uri)) => uri,
+                _ => {
+                    return Err(InvalidParams(
+                        "params.ref must be {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}".into(),
+                    ));
+                }
+            };
             McpCall::Complete { target }
         }
         "tools/list" => McpCall::List(ListKind::Tools),
@@ -159,6 +168,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"secret://x","name":"ok"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","uri":"secret://x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"name":"p"}}}"#,
         ] {
             assert!(call_of(body).is_err(), "{body}");
         }

@@ -16,12 +16,60 @@ pub const MODERN_VERSION: &str = "2026-07-28";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderMismatch(pub String);
 
-/// The request's protocol revision when it is the modern (stateless) era.
-pub fn is_modern(headers: &HeaderMap) -> bool {
-    headers
-        .get("mcp-protocol-version")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.len() == 10 && v >= MODERN_VERSION)
+/// The mirror headers of one request, read once.
+#[derive(Debug, Default)]
+pub struct Mirror<'h> {
+    /// `MCP-Protocol-Version` is 2026-07-28 or later: the mirror headers are required.
+    pub modern: bool,
+    method: Option<&'h [u8]>,
+    name: Option<&'h [u8]>,
+}
+
+impl<'h> Mirror<'h> {
+    /// Reads `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name`; each may appear once.
+    pub fn read(headers: &'h HeaderMap) -> Result<Self, HeaderMismatch> {
+        let version = single(headers, "mcp-protocol-version")?;
+        let modern = version
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .is_some_and(|v| v.len() == 10 && v >= MODERN_VERSION);
+        Ok(Self {
+            modern,
+            method: single(headers, "mcp-method")?,
+            name: single(headers, "mcp-name")?,
+        })
+    }
+
+    /// True when the request carries a mirror header.
+    pub fn present(&self) -> bool {
+        self.method.is_some() || self.name.is_some()
+    }
+
+    /// Checks the headers against one message. Present headers must always match the body,
+    /// whatever the version (an upstream or a later hop may route on them); 2026-07-28
+    /// requests must also carry them.
+    pub fn check(&self, message: &Message<'_>, call: &McpCall<'_>) -> Result<(), HeaderMismatch> {
+        let method = message.method.as_deref().unwrap_or_default();
+        match self.method {
+            Some(value) if decode(value).as_deref() != Some(method) => {
+                return Err(HeaderMismatch(
+                    "Mcp-Method header does not match the body's method".into(),
+                ));
+            }
+            None if self.modern => return Err(HeaderMismatch("Mcp-Method header is required".into())),
+            _ => {}
+        }
+        let target = match (method, call) {
+            ("tools/call", McpCall::ToolCall { name }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
+            ("resources/read", McpCall::ResourceRead { uri }) => Some(uri),
+            _ => None,
+        };
+        match (target, self.name) {
+            (Some(target), Some(value)) if decode(value).as_deref() == Some(target.as_ref()) => Ok(()),
+            (_, Some(_)) => Err(HeaderMismatch("Mcp-Name header does not match the body".into())),
+            (Some(_), None) if self.modern => Err(HeaderMismatch("Mcp-Name header is required".into())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Decodes the `=?base64?...?=` form; other values must be plain header-safe ASCII.
@@ -44,38 +92,9 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, He
     Ok(first.map(|v| v.as_bytes()))
 }
 
-/// Checks `Mcp-Method` (every request) and `Mcp-Name` (`tools/call`, `resources/read`,
-/// `prompts/get`) against the body.
-pub fn check_modern(headers: &HeaderMap, message: &Message<'_>, call: &McpCall<'_>) -> Result<(), HeaderMismatch> {
-    let method = message.method.as_deref().unwrap_or_default();
-    let header_method =
-        single(headers, "mcp-method")?.ok_or_else(|| HeaderMismatch("Mcp-Method header is required".into()))?;
-    if decode(header_method).as_deref() != Some(method) {
-        return Err(HeaderMismatch(
-            "Mcp-Method header does not match the body's method".into(),
-        ));
-    }
-    let name = match (method, call) {
-        ("tools/call", McpCall::ToolCall { name }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
-        ("resources/read", McpCall::ResourceRead { uri }) => Some(uri),
-        _ => None,
-    };
-    let header_name = single(headers, "mcp-name")?;
-    match (name, header_name) {
-        (Some(name), Some(value)) => {
-            if decode(value).as_deref() != Some(name.as_ref()) {
-                return Err(HeaderMismatch("Mcp-Name header does not match the body".into()));
-            }
-        }
-        (Some(_), None) => return Err(HeaderMismatch("Mcp-Name header is required".into())),
-        (None, _) => {}
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{check_modern, decode};
+    use super::{Mirror, decode};
     use crate::mcp::call::classify;
     use crate::mcp::jsonrpc::{Body, parse};
     use http::HeaderMap;
@@ -89,21 +108,53 @@ mod tests {
             panic!("{body}")
         };
         let call = classify(&message).unwrap();
-        check_modern(&headers, &message, &call).is_ok()
+        Mirror::read(&headers)
+            .and_then(|mirror| mirror.check(&message, &call))
+            .is_ok()
     }
 
     const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all"}}"#;
 
     #[test]
+    fn present_headers_are_checked_in_every_era() {
+        let legacy = |pairs: &[(&'static str, &str)]| check(CALL, pairs);
+        assert!(legacy(&[]), "legacy requests need no mirror headers");
+        assert!(!legacy(&[("mcp-name", "safe")]), "but a present one must match");
+        assert!(!legacy(&[("mcp-method", "tools/list")]));
+        assert!(legacy(&[
+            ("mcp-protocol-version", "2025-11-25"),
+            ("mcp-name", "delete_all")
+        ]));
+        let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        assert!(
+            !check(list, &[("mcp-name", "anything")]),
+            "a name on a method without one"
+        );
+        let versions = [
+            ("mcp-protocol-version", "2025-11-25"),
+            ("mcp-protocol-version", "2026-07-28"),
+        ];
+        assert!(!check(CALL, &versions), "a repeated version header is refused");
+    }
+
+    #[test]
     fn header_must_mirror_the_body() {
-        assert!(check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "delete_all")]));
+        let modern = |body: &str, pairs: &[(&'static str, &str)]| {
+            let mut all = vec![("mcp-protocol-version", "2026-07-28")];
+            all.extend_from_slice(pairs);
+            check(body, &all)
+        };
+        assert!(modern(
+            CALL,
+            &[("mcp-method", "tools/call"), ("mcp-name", "delete_all")]
+        ));
         assert!(!check(
             CALL,
             &[("mcp-method", "tools/list"), ("mcp-name", "delete_all")]
         ));
-        assert!(!check(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "safe")]));
-        assert!(!check(CALL, &[("mcp-method", "tools/call")]));
-        assert!(!check(CALL, &[("mcp-name", "delete_all")]));
+        assert!(!modern(CALL, &[("mcp-method", "tools/call"), ("mcp-name", "safe")]));
+        assert!(!modern(CALL, &[("mcp-method", "tools/call")]));
+        assert!(!modern(CALL, &[("mcp-name", "delete_all")]));
         assert!(!check(
             CALL,
             &[
@@ -121,7 +172,7 @@ mod tests {
             ]
         ));
         let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-        assert!(check(list, &[("mcp-method", "tools/list")]));
+        assert!(modern(list, &[("mcp-method", "tools/list")]));
     }
 
     #[test]

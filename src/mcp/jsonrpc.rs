@@ -113,7 +113,7 @@ struct Envelope<'a> {
     jsonrpc: Cow<'a, str>,
     #[serde(default, borrow, deserialize_with = "present")]
     id: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present_str")]
     method: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "present")]
     params: Option<&'a RawValue>,
@@ -126,6 +126,11 @@ struct Envelope<'a> {
 /// Keeps an explicit `null` as `Some("null")` so `"id": null` is not mistaken for no id.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// Like [`present`] for `method`: an explicit `null` is a type error, not "no method".
+fn present_str<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Cow::<'de, str>::deserialize(deserializer).map(Some)
 }
 
 /// Parses a request body. Batches are parsed element by element when `allow_batches`.
@@ -248,6 +253,7 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":{},"method":"a"}"#,
             r#"{"jsonrpc":"2.0","id":1.5,"method":"a"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":null,"result":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"a","params":[1]}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"a","result":{}}"#,
             r#"{"jsonrpc":"2.0","result":{}}"#,

@@ -124,9 +124,10 @@ pub fn split_events(run: &[u8]) -> Vec<&[u8]> {
     events
 }
 
-/// Parses one event's fields (per the WHATWG EventSource rules for field lines).
-pub fn parse_event(raw: &[u8]) -> Event<'_> {
-    let text = std::str::from_utf8(raw).unwrap_or_default();
+/// Parses one event's fields (per the WHATWG EventSource rules for field lines); `None` when
+/// the event is not UTF-8.
+pub fn parse_event(raw: &[u8]) -> Option<Event<'_>> {
+    let text = std::str::from_utf8(raw).ok()?;
     let mut event = Event::default();
     for line in text.split(['\n', '\r']) {
         if line.is_empty() || line.starts_with(':') {
@@ -149,7 +150,7 @@ pub fn parse_event(raw: &[u8]) -> Event<'_> {
             _ => {}
         }
     }
-    event
+    Some(event)
 }
 
 /// Writes an event with the given name, id and data (data split into lines).
@@ -209,14 +210,14 @@ mod tests {
         assert!(!framer.has_partial());
         let events = split_events(&out);
         assert_eq!(events.len(), 3);
-        assert_eq!(parse_event(events[1]).data, "b");
+        assert_eq!(parse_event(events[1]).unwrap().data, "b");
     }
 
     #[test]
     fn priming_event_with_empty_data_passes() {
         let mut framer = Framer::new(1024);
         let out = framer.push(b"id: abc\ndata: \n\n").unwrap();
-        let event = parse_event(&out);
+        let event = parse_event(&out).unwrap();
         assert_eq!((event.id, event.has_data, event.data.as_str()), (Some("abc"), true, ""));
     }
 
@@ -228,7 +229,8 @@ mod tests {
 
     #[test]
     fn parses_and_writes_events() {
-        let event = parse_event(b"event: endpoint\ndata: /messages/?session_id=1\n\n");
+        let event = parse_event(b"event: endpoint\ndata: /messages/?session_id=1\n\n").unwrap();
+        assert!(parse_event(b"data: \xff\n\n").is_none());
         assert_eq!(event.name, Some("endpoint"));
         assert_eq!(event.data, "/messages/?session_id=1");
         let written = write_event(Some("message"), None, "{\"a\":1}\nx");

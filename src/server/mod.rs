@@ -71,18 +71,24 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
-        let service = service_fn(move |request| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
-        });
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
-        let gauge = open_connections.clone();
+        let (builder, watcher, gauge) = (Arc::clone(&builder), graceful.watcher(), open_connections.clone());
+        let first_byte = server.timeouts.header_read;
         gauge.inc();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+            // hyper-util reads the first bytes (HTTP/1 or h2 preface?) without a deadline; a
+            // connection that says nothing must not hold its slot for ever.
+            let mut probe = [0u8; 1];
+            let spoke = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await;
+            if matches!(spoke, Ok(Ok(n)) if n > 0) {
+                let service = service_fn(move |request| {
+                    let gateway = Arc::clone(&gateway);
+                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                if let Err(error) = watcher.watch(connection.into_owned()).await {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
             }
             gauge.dec();
         });

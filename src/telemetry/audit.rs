@@ -88,6 +88,8 @@ struct Shared {
     writer: std::thread::Thread,
     /// Completed flush rounds, for [`AuditLog::flush`].
     flushed: Mutex<u64>,
+    /// Events lost to a stalled sink.
+    lost: std::sync::atomic::AtomicU64,
     flushed_signal: Condvar,
 }
 
@@ -95,6 +97,9 @@ struct Shared {
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// A buffer this large is written at once rather than at the next tick.
 const WAKE_AT_BYTES: usize = 256 * 1024;
+/// Past this, the sink has stalled (full disk, blocked stdout): events are counted as lost
+/// and logged instead of growing memory without bound.
+const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 impl AuditLog {
     /// Starts the writer for `sink`.
@@ -116,6 +121,7 @@ impl AuditLog {
             pending: Mutex::new(Vec::with_capacity(64 * 1024)),
             writer: handle.thread().clone(),
             flushed: Mutex::new(0),
+            lost: std::sync::atomic::AtomicU64::new(0),
             flushed_signal: Condvar::new(),
         });
         ready_tx
@@ -128,6 +134,14 @@ impl AuditLog {
     pub fn record(&self, event: &AuditEvent<'_>) {
         let Some(shared) = &self.shared else { return };
         let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.len() >= MAX_PENDING_BYTES {
+            drop(pending);
+            let lost = shared.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if lost.is_power_of_two() {
+                tracing::error!(lost, "audit sink stalled: events are being lost");
+            }
+            return;
+        }
         if let Err(error) = serde_json::to_writer(&mut *pending, event) {
             tracing::error!(%error, "audit event not serializable");
             return;

@@ -13,12 +13,12 @@ use hyper::body::Incoming;
 use super::headers::{ForwardedFor, request_headers, response_headers};
 use super::legacy::LegacyEndpoints;
 use super::pool::Lease;
-use super::stream::{EndpointRewrite, OnClose, ProxyBody, StreamOptions};
+use super::stream::{EndpointRewrite, OnClose, OnFailure, ProxyBody, StreamOptions};
 use crate::body::GatewayBody;
 use crate::config::{ServerConfig, Upstream};
 use crate::error::Reject;
 use crate::mcp::RequestId;
-use crate::telemetry::Metrics;
+use crate::telemetry::{AuditEvent, AuditLog, Metrics};
 
 /// Largest SSE event passed through (bounded memory per stream).
 pub const MAX_SSE_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -62,6 +62,21 @@ pub struct RespondContext<'a> {
     pub upstream: &'a Arc<Upstream>,
     pub method: &'a Method,
     pub request_id: Option<RequestId>,
+    /// The gateway's request id, for the audit event of a stream that fails later.
+    pub audit_id: &'a str,
+    pub audit: &'a AuditLog,
+}
+
+/// The audit event for a stream that fails after its response head went out (the request's
+/// own event already says 200).
+fn stream_failure_report(audit: &AuditLog, request_id: &str, upstream: &Upstream) -> OnFailure {
+    let (audit, request_id, route) = (audit.clone(), request_id.to_string(), upstream.route.clone());
+    Box::new(move |reason| {
+        let mut event = AuditEvent::new("stream_failed", "error", reason);
+        event.request_id = Some(&request_id);
+        event.route = Some(&route);
+        audit.record(&event);
+    })
 }
 
 /// Turns the upstream response into the client's: headers cleaned, body streamed, legacy
@@ -86,8 +101,14 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
             let (legacy, upstream, registered) =
                 (Arc::clone(ctx.legacy), Arc::clone(ctx.upstream), Arc::clone(&tokens));
             rewrite = Some(Box::new(move |endpoint: &str| {
+                // One live token per stream: a repeated `endpoint` event replaces the old one,
+                // so an upstream cannot grow the table from a single stream.
                 let (token, url) = legacy.register(&upstream, endpoint)?;
-                registered.lock().unwrap_or_else(PoisonError::into_inner).push(token);
+                let mut tokens = registered.lock().unwrap_or_else(PoisonError::into_inner);
+                for old in tokens.drain(..) {
+                    legacy.remove(&old);
+                }
+                tokens.push(token);
                 Some(url)
             }));
             let legacy = Arc::clone(ctx.legacy);
@@ -108,6 +129,7 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
             rewrite,
             on_close,
             lease: Some(lease),
+            on_failure: Some(stream_failure_report(ctx.audit, ctx.audit_id, ctx.upstream)),
         },
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));

@@ -24,17 +24,26 @@ const HOP_BY_HOP: [&str; 10] = [
 /// Client headers that carry credentials for the gateway, never for the upstream.
 const CREDENTIALS: [&str; 3] = ["authorization", "cookie", "x-api-key"];
 
-/// Client headers the gateway sets itself (or deliberately withholds).
-const GATEWAY_OWNED: [&str; 8] = [
+/// Client headers the gateway sets itself or withholds: framing, and every header some
+/// upstream framework reads as "who the client is" or "which URL it asked for". Any
+/// `x-forwarded-*` header is withheld as well (see `is_gateway_owned`).
+const GATEWAY_OWNED: [&str; 10] = [
     "host",
     "content-length",
     "expect",
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
     "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-request-id",
 ];
+
+/// True for headers only the gateway may set towards an upstream.
+pub fn is_gateway_owned(name: &str) -> bool {
+    GATEWAY_OWNED.contains(&name) || name.starts_with("x-forwarded-")
+}
 
 /// True for a hop-by-hop header name.
 pub fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -77,7 +86,7 @@ pub fn request_headers(
         let lower = name.as_str();
         let dropped = is_hop_by_hop(name)
             || CREDENTIALS.contains(&lower)
-            || GATEWAY_OWNED.contains(&lower)
+            || is_gateway_owned(lower)
             // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
             || lower == "origin"
             // `X_User` may be read as `X-User` by the upstream's framework.

@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Reject;
 
@@ -23,7 +24,12 @@ const MAX_IDLE: usize = 256;
 /// Largest response head accepted from an upstream (a hostile one is refused, not buffered).
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-type Sender = SendRequest<Full<Bytes>>;
+/// A connection: its request sender and its share of the upstream's connection cap.
+#[derive(Debug)]
+struct Sender {
+    send: SendRequest<Full<Bytes>>,
+    _permit: OwnedSemaphorePermit,
+}
 
 /// Connections to one upstream.
 #[derive(Debug)]
@@ -31,6 +37,9 @@ pub struct ConnPool {
     authority: Authority,
     connect_timeout: Duration,
     idle: Mutex<Vec<Sender>>,
+    /// Caps open connections to this upstream (busy and idle), so a flood of concurrent
+    /// requests cannot exhaust file descriptors.
+    permits: Arc<Semaphore>,
 }
 
 /// A connection in use; [`Lease::release`] returns it once its response is complete.
@@ -44,7 +53,7 @@ impl Lease {
     /// Returns the connection to the pool (its response must have been read to the end).
     pub fn release(mut self) {
         if let Some(sender) = self.sender.take() {
-            if !sender.is_closed() {
+            if !sender.send.is_closed() {
                 let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
                 if idle.len() < MAX_IDLE {
                     idle.push(sender);
@@ -55,12 +64,13 @@ impl Lease {
 }
 
 impl ConnPool {
-    /// A pool for the upstream at `authority`.
-    pub fn new(authority: Authority, connect_timeout: Duration) -> Arc<Self> {
+    /// A pool for the upstream at `authority` with at most `max_connections` open.
+    pub fn new(authority: Authority, connect_timeout: Duration, max_connections: usize) -> Arc<Self> {
         Arc::new(Self {
             authority,
             connect_timeout,
             idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max_connections)),
         })
     }
 
@@ -74,7 +84,7 @@ impl ConnPool {
                 Some(sender) => (sender, false),
                 None => (self.connect().await?, true),
             };
-            match sender.try_send_request(request).await {
+            match sender.send.try_send_request(request).await {
                 Ok(response) => {
                     return Ok((
                         response,
@@ -99,20 +109,31 @@ impl ConnPool {
     async fn checkout(&self) -> Option<Sender> {
         loop {
             let mut sender = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
-            if sender.is_closed() {
+            if sender.send.is_closed() {
                 continue;
             }
             // A connection released the moment its body ended may need its task to run once
             // before it takes the next request.
-            if sender.ready().await.is_ok() {
+            if sender.send.ready().await.is_ok() {
                 return Some(sender);
             }
         }
     }
 
     async fn connect(&self) -> Result<Sender, Reject> {
-        let address = (self.authority.host(), self.authority.port_u16().unwrap_or(80));
-        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+        // Waiting for a free slot counts against the connect deadline.
+        let started = tokio::time::Instant::now();
+        let permit = match tokio::time::timeout(self.connect_timeout, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                tracing::warn!(upstream = %self.authority, "upstream connection limit reached");
+                return Err(Reject::UpstreamUnavailable);
+            }
+        };
+        let left = self.connect_timeout.saturating_sub(started.elapsed());
+        let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let address = (host, self.authority.port_u16().unwrap_or(80));
+        let stream = match tokio::time::timeout(left, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 tracing::warn!(%error, upstream = %self.authority, "upstream connect failed");
@@ -124,7 +145,7 @@ impl ConnPool {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::Builder::new()
+        let (send, connection) = http1::Builder::new()
             .max_buf_size(MAX_RESPONSE_HEAD)
             .handshake(TokioIo::new(stream))
             .await
@@ -138,6 +159,6 @@ impl ConnPool {
                 tracing::debug!(%error, upstream = %authority, "upstream connection ended");
             }
         });
-        Ok(sender)
+        Ok(Sender { send, _permit: permit })
     }
 }

@@ -47,6 +47,8 @@ struct SseState {
     keepalive: Pin<Box<Sleep>>,
     keepalive_every: Duration,
     saw_response: bool,
+    /// An event carried an `id:`: the client can resume with `Last-Event-ID`.
+    saw_event_id: bool,
     rewrite: Option<EndpointRewrite>,
 }
 
@@ -61,8 +63,12 @@ pub struct ProxyBody {
     /// The upstream body reached its end (not an error, not abandoned).
     upstream_finished: bool,
     lease: Option<Lease>,
+    on_failure: Option<OnFailure>,
     _on_close: Vec<OnClose>,
 }
+
+/// Reports a stream that ended abnormally (audit), with the failure's reason label.
+pub type OnFailure = Box<dyn FnOnce(&'static str) + Send>;
 
 impl Drop for ProxyBody {
     /// A body read to its end returns its connection to the pool; any other takes it down.
@@ -95,6 +101,8 @@ pub struct StreamOptions {
     pub on_close: Vec<OnClose>,
     /// The upstream connection, returned to its pool when the body was read to its end.
     pub lease: Option<Lease>,
+    /// Called once if the stream ends abnormally.
+    pub on_failure: Option<OnFailure>,
 }
 
 impl ProxyBody {
@@ -105,6 +113,7 @@ impl ProxyBody {
             keepalive: Box::pin(tokio::time::sleep(keepalive_every)),
             keepalive_every,
             saw_response: false,
+            saw_event_id: false,
             rewrite: options.rewrite,
         });
         Self {
@@ -116,15 +125,19 @@ impl ProxyBody {
             done: false,
             upstream_finished: false,
             lease: options.lease,
+            on_failure: options.on_failure,
             _on_close: options.on_close,
         }
     }
 
     /// Ends the stream after a failure: SSE clients get an error event carrying their id
     /// (unless their response already went through); plain bodies are aborted.
-    fn fail(&mut self, why: &str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn fail(&mut self, why: &'static str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.done = true;
         tracing::warn!(reason = why, "upstream stream ended abnormally");
+        if let Some(report) = self.on_failure.take() {
+            report(why);
+        }
         match &self.sse {
             Some(state) if !state.saw_response => {
                 let Some(id) = &self.request_id else {
@@ -156,7 +169,15 @@ impl ProxyBody {
         }
         let mut out = BytesMut::with_capacity(run.len());
         for raw in sse::split_events(&run) {
-            let event = sse::parse_event(raw);
+            let Some(event) = sse::parse_event(raw) else {
+                // Not UTF-8: no valid event to read; never let one slip past the rewrite.
+                if needs_rewrite {
+                    return Err("sse_not_utf8");
+                }
+                out.extend_from_slice(raw);
+                continue;
+            };
+            state.saw_event_id |= event.id.is_some_and(|id| !id.is_empty());
             if let (Some(id), true) = (&request_id, event.has_data) {
                 state.saw_response |= is_response_to(&event.data, id);
             }
@@ -222,8 +243,14 @@ impl Body for ProxyBody {
                     return this.fail("upstream_reset");
                 }
                 Poll::Ready(None) => {
-                    this.done = true;
                     this.upstream_finished = true;
+                    // A stream that ends before the answer to its request and gave no event id to
+                    // resume from has lost the request: say so instead of leaving the client waiting.
+                    let lost = this.sse.as_ref().is_some_and(|s| !s.saw_response && !s.saw_event_id);
+                    if lost && this.request_id.is_some() {
+                        return this.fail("upstream_closed_before_response");
+                    }
+                    this.done = true;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {}

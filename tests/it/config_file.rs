@@ -43,6 +43,14 @@ fn errors_name_the_key_path() {
         ),
         ("[audit]\nsink = \"file\"\n", "audit.path"),
         ("[admin]\ntoken = \"short\"\n", "admin.token"),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nheaders = { \"Content-Length\" = \"1\" }\n",
+            "upstreams[0].headers.Content-Length",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nheaders = { \"Mcp-Session-Id\" = \"x\" }\n",
+            "upstreams[0].headers.Mcp-Session-Id",
+        ),
     ];
     for (text, key) in cases {
         let error = portcullis::config::load_str(text, &lookup).expect_err(text);

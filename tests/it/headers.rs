@@ -32,6 +32,11 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
         .header("x-forwarded-proto", "https")
         .header("forwarded", "for=6.6.6.6")
         .header("x-real-ip", "6.6.6.6")
+        .header("x-forwarded-port", "1")
+        .header("x-forwarded-prefix", "/admin")
+        .header("x-original-url", "/admin")
+        .header("true-client-ip", "6.6.6.6")
+        .header("x-request-id", "client-chosen")
         .header("mcp-session-id", "sess-42")
         .header("mcp-protocol-version", "2025-11-25")
         .header("x-custom", "kept");
@@ -63,6 +68,10 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
         "x_user_id",
         "forwarded",
         "x-real-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-original-url",
+        "true-client-ip",
     ] {
         assert!(h.get(gone).is_none(), "{gone} must not reach the upstream");
     }
@@ -81,7 +90,7 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     assert_eq!(h["mcp-protocol-version"], "2025-11-25");
     assert_eq!(h["x-custom"], "kept");
     assert_eq!(h["content-length"], body.len().to_string());
-    assert!(h.get("x-request-id").is_some());
+    assert!(h.get("x-request-id").is_some_and(|v| v != "client-chosen"));
     assert_eq!(
         answer.headers["x-request-id"], h["x-request-id"],
         "one request id end to end"
@@ -90,6 +99,11 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     let line = events[0].to_string();
     assert!(!line.contains("client-token-must-not-leak") && !line.contains("upstream-secret"));
     assert_eq!(events[0]["client_ip"], "127.0.0.1");
+    assert!(
+        !line.contains("sess-42"),
+        "raw session ids stay out of the audit: {line}"
+    );
+    assert!(events[0]["session"].as_str().is_some_and(|s| s.starts_with("sha256:")));
     assert_eq!(events[0]["target"], "echo", "escaped name decoded for audit");
 }
 

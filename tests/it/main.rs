@@ -1,11 +1,17 @@
 //! Integration tests: the real gateway in-process on 127.0.0.1:0, against a recording mock
 //! upstream and against real MCP SDK servers and clients.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 mod harness;
 mod mock;
 
 mod config_file;
+mod framing;
 mod headers;
 mod interop;
 mod pool;

@@ -159,7 +159,8 @@ async fn modern_header_mismatch_gets_32020_with_the_id() {
     let response = r#"{"jsonrpc":"2.0","id":3,"result":{}}"#;
     let builder = mcp_post(&gateway.url("/mcp"), response).header("mcp-protocol-version", "2026-07-28");
     let answer = gateway.call(with_body(builder, response)).await;
-    assert_jsonrpc_error(&answer, 400, -32600, json!(3));
+    // A client's response carries the server's id, which is never echoed (id null).
+    assert_jsonrpc_error(&answer, 400, -32600, serde_json::Value::Null);
     assert_eq!(upstream.count(), 1);
 }
 
@@ -175,7 +176,7 @@ async fn foreign_origin_gets_403_and_allowed_origin_passes() {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     let evil = mcp_post(&gateway.url("/mcp"), body).header("origin", "http://evil.example");
     let answer = gateway.call(with_body(evil, body)).await;
-    assert_jsonrpc_error(&answer, 403, -31403, serde_json::Value::Null);
+    assert_jsonrpc_error(&answer, 403, -32600, serde_json::Value::Null);
     let get = Request::get(gateway.url("/mcp"))
         .header("origin", "null")
         .header("accept", "text/event-stream");
@@ -265,4 +266,74 @@ async fn slow_upstream_is_504_with_the_id() {
         "{waited:?}"
     );
     assert_eq!(upstream.count(), 1, "sent once, never retried");
+}
+
+#[tokio::test]
+async fn present_mirror_headers_are_checked_in_every_era() {
+    let (upstream, gateway) = setup().await;
+    let body = r#"{"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"delete_all"}}"#;
+    for (version, name) in [(None, "safe"), (Some("2025-11-25"), "safe")] {
+        let mut builder = mcp_post(&gateway.url("/mcp"), body).header("mcp-name", name);
+        if let Some(version) = version {
+            builder = builder.header("mcp-protocol-version", version);
+        }
+        let answer = gateway.call(with_body(builder, body)).await;
+        assert_jsonrpc_error(&answer, 400, -32020, json!("x"));
+    }
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let named = mcp_post(&gateway.url("/mcp"), list).header("mcp-name", "delete_all");
+    assert_jsonrpc_error(&gateway.call(with_body(named, list)).await, 400, -32020, json!(2));
+    let twice = mcp_post(&gateway.url("/mcp"), list)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list");
+    assert_eq!(
+        gateway.call(with_body(twice, list)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn batches_when_allowed_are_checked_element_by_element() {
+    let upstream = mock::start(mock::ok_json).await;
+    let gateway = TestGateway::start_with(&upstream.url("/mcp"), "", "allow_batches = true").await;
+    let good = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"}]"#;
+    assert_eq!(gateway.post(good).await.status, StatusCode::OK);
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(&upstream.last().body[..], good.as_bytes());
+    let bad = [
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":7}}]"#,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"x","method":"y"}]"#,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2}]"#,
+        r#"[]"#,
+    ];
+    for body in bad {
+        let answer = gateway.post(body).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {}", answer.text());
+        assert_eq!(answer.json()["id"], serde_json::Value::Null);
+    }
+    let modern = mcp_post(&gateway.url("/mcp"), good).header("mcp-protocol-version", "2026-07-28");
+    assert_jsonrpc_error(
+        &gateway.call(with_body(modern, good)).await,
+        400,
+        -32600,
+        serde_json::Value::Null,
+    );
+    let mirrored = mcp_post(&gateway.url("/mcp"), good).header("mcp-method", "ping");
+    assert_jsonrpc_error(
+        &gateway.call(with_body(mirrored, good)).await,
+        400,
+        -32020,
+        serde_json::Value::Null,
+    );
+    assert_eq!(upstream.count(), 1, "no refused batch reached the upstream");
+}
+
+#[tokio::test]
+async fn upstream_switching_protocols_is_refused() {
+    let upstream = mock::start(|_| Reply::Json(StatusCode::SWITCHING_PROTOCOLS, "")).await;
+    let gateway = TestGateway::start(&upstream.url("/mcp")).await;
+    let answer = gateway.post(r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#).await;
+    assert_jsonrpc_error(&answer, 502, -31503, json!(9));
 }

@@ -289,3 +289,169 @@ async fn legacy_endpoint_event_is_rewritten_to_a_gateway_path() {
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
     assert_eq!(upstream.count(), after, "nothing forwarded for a dead token");
 }
+
+#[tokio::test]
+async fn oversized_sse_event_ends_the_stream_with_an_error_and_an_audit_event() {
+    let huge = format!("data: {}\n\n", "x".repeat(5 * 1024 * 1024));
+    let chunks = vec![
+        (ms(0), Bytes::from_static(b"id: 1\ndata: \n\n")),
+        (ms(10), Bytes::from(huge)),
+    ];
+    let upstream = mock::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        hold: false,
+    })
+    .await;
+    let gateway = TestGateway::start(&upstream.url("/mcp")).await;
+    let response = gateway
+        .send(with_body(mcp_post(&gateway.url("/mcp"), CALL), CALL))
+        .await;
+    let body = tokio::time::timeout(Duration::from_secs(8), response.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    assert!(
+        body.len() < 4096,
+        "the giant event is not forwarded ({} bytes)",
+        body.len()
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("-31503") && text.contains("\"id\":5"), "{text}");
+    let events = gateway.audit_events(2).await;
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "stream_failed")
+        .expect("a stream_failed audit event");
+    assert_eq!(failed["reason"], "sse_event_too_large");
+    assert_eq!(
+        failed["request_id"],
+        events.iter().find(|e| e["event"] == "request").unwrap()["request_id"]
+    );
+}
+
+#[tokio::test]
+async fn stream_closed_before_the_response_without_resume_ids_gets_an_error_event() {
+    let chunks = vec![(
+        ms(0),
+        Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n"),
+    )];
+    let upstream = mock::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        hold: false,
+    })
+    .await;
+    let gateway = TestGateway::start(&upstream.url("/mcp")).await;
+    let response = gateway
+        .send(with_body(mcp_post(&gateway.url("/mcp"), CALL), CALL))
+        .await;
+    let body = tokio::time::timeout(Duration::from_secs(8), response.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    let error: serde_json::Value = serde_json::from_str(last.trim_start_matches("event: message\ndata: ")).unwrap();
+    assert_eq!(
+        (error["id"].clone(), error["error"]["code"].clone()),
+        (serde_json::json!(5), serde_json::json!(-31503))
+    );
+}
+
+#[tokio::test]
+async fn session_get_streams_and_delete_pass_through_with_their_headers() {
+    let upstream = mock::start(|request| {
+        if request.method == http::Method::GET {
+            Reply::Sse {
+                chunks: vec![(ms(0), Bytes::from_static(b"id: 7\ndata: {}\n\n"))],
+                hold: false,
+            }
+        } else {
+            Reply::Json(StatusCode::OK, "{}")
+        }
+    })
+    .await;
+    let gateway = TestGateway::start(&upstream.url("/mcp")).await;
+    let get = Request::get(gateway.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", "s-1")
+        .header("last-event-id", "6")
+        .header("mcp-protocol-version", "2025-11-25");
+    let answer = gateway.call(empty(get)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(&answer.body[..], b"id: 7\ndata: {}\n\n");
+    let seen = upstream.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.headers["last-event-id"].to_str().unwrap()),
+        ("GET", "6")
+    );
+    assert_eq!(seen.headers["mcp-session-id"], "s-1");
+    let delete = Request::delete(gateway.url("/mcp")).header("mcp-session-id", "s-1");
+    assert_eq!(gateway.call(empty(delete)).await.status, StatusCode::OK);
+    let seen = upstream.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.headers["mcp-session-id"].to_str().unwrap()),
+        ("DELETE", "s-1")
+    );
+}
+
+#[tokio::test]
+async fn a_legacy_token_works_only_on_its_own_route() {
+    let upstream = mock::start(|request| {
+        if request.method == http::Method::GET {
+            let chunks = vec![(
+                ms(0),
+                Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"),
+            )];
+            Reply::Sse { chunks, hold: true }
+        } else {
+            Reply::Json(StatusCode::ACCEPTED, "")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = crate::harness::config_text(
+        &upstream.url("/sse"),
+        "",
+        "",
+        &audit.display().to_string(),
+        crate::harness::FAST_TIMEOUTS,
+    );
+    text = text.replace(
+        "[audit]",
+        &format!(
+            "[[upstreams]]\nname = \"other\"\nroute = \"/other\"\nurl = \"{}\"\nauth = \"none\"\n\n[audit]",
+            upstream.url("/sse")
+        ),
+    );
+    let gateway = TestGateway::start_text(dir, &text).await;
+    let response = gateway
+        .send(empty(
+            Request::get(gateway.url("/mcp")).header("accept", "text/event-stream"),
+        ))
+        .await;
+    let mut body = response.into_body();
+    let mut seen = Vec::new();
+    read_until(&mut body, &mut seen, "\n\n").await;
+    let endpoint = String::from_utf8_lossy(&seen)
+        .trim_end()
+        .trim_start_matches("event: endpoint\ndata: ")
+        .to_string();
+    let query = endpoint.split_once('?').unwrap().1.to_string();
+    let message = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let before = upstream.count();
+    let elsewhere = gateway
+        .call(with_body(
+            mcp_post(&gateway.url(&format!("/other?{query}")), message),
+            message,
+        ))
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(upstream.count(), before);
+    let here = gateway
+        .call(with_body(mcp_post(&gateway.url(&endpoint), message), message))
+        .await;
+    assert_eq!(here.status, StatusCode::ACCEPTED);
+}
