@@ -45,10 +45,13 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
     let builder = Arc::new(builder(&gateway));
     let graceful = GracefulShutdown::new();
     let open_connections = gateway.metrics().open_connections();
+    // Every connection task, so the ones still open when the grace period ends can be closed.
+    let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             () = &mut shutdown => break,
         };
         let (stream, peer) = match accepted {
@@ -74,8 +77,12 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         let (builder, watcher, gauge) = (Arc::clone(&builder), graceful.watcher(), open_connections.clone());
         let first_byte = server.timeouts.header_read;
         gauge.inc();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
+            // Drop guards: they also run when the task is aborted at the end of a drain.
             let _slot = slot;
+            let _open = crate::upstream::OnClose::new(move || {
+                gauge.dec();
+            });
             // hyper-util reads the first bytes (HTTP/1 or h2 preface?) without a deadline; a
             // connection that says nothing must not hold its slot for ever.
             let mut probe = [0u8; 1];
@@ -90,7 +97,6 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
             }
-            gauge.dec();
         });
     }
     drop(listener);

@@ -203,3 +203,43 @@ async fn h2c_prior_knowledge_is_served() {
     assert_eq!(upstream.count(), 1);
     assert_eq!(&upstream.last().body[..], body.as_bytes());
 }
+
+#[tokio::test]
+async fn drain_closes_streams_still_open_after_the_grace_period() {
+    let chunks = vec![(Duration::ZERO, Bytes::from_static(b"id: 1\ndata: \n\n"))];
+    let upstream = mock::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        hold: true,
+    })
+    .await;
+    let gateway = crate::harness::TestGateway::start(&upstream.url("/mcp")).await;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"forever"}}"#;
+    let response = gateway
+        .send(with_body(mcp_post(&gateway.url("/mcp"), body), body))
+        .await;
+    let mut stream = response.into_body();
+    let first = stream.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    let started = Instant::now();
+    let crate::harness::TestGateway { running, .. } = gateway;
+    tokio::time::timeout(Duration::from_secs(5), running.shutdown())
+        .await
+        .expect("shutdown finished");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the 1 s grace period"
+    );
+    // The body ends (cleanly or cut off): either way it does not hang.
+    let _ = tokio::time::timeout(Duration::from_secs(3), stream.collect())
+        .await
+        .expect("client stream ended");
+    let mut cancelled = false;
+    for _ in 0..100 {
+        cancelled = upstream.cancelled.load(std::sync::atomic::Ordering::SeqCst);
+        if cancelled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cancelled, "the upstream stream was closed too");
+}
