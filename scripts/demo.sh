@@ -14,7 +14,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT INT TERM
 PY_SERVER_LOG_LEVEL=WARNING "$I/.venv/bin/python" "$I/py_server.py" 8001 streamable-http &
 pids+=($!)
-target/release/portcullis run --config gateway.toml &
+"${CARGO_TARGET_DIR:-target}/release/portcullis" run --config gateway.toml &
 pids+=($!)
 ready() { curl -s -o /dev/null http://127.0.0.1:8001/ && curl -sf -o /dev/null http://127.0.0.1:9090/readyz; }
 for _ in $(seq 1 150); do ready && break; sleep 0.1; done
@@ -23,6 +23,7 @@ cat >&2 <<'MSG'
 
 Portcullis is serving http://127.0.0.1:8080/mcp in front of the MCP server on 127.0.0.1:8001.
   MCP client:  tests/interop/.venv/bin/python tests/interop/py_client.py http://127.0.0.1:8080/mcp legacy
+               (legacy = the 2025-era session handshake; 2026-07-28 = the stateless revision)
   curl:        curl -s http://127.0.0.1:8080/mcp -H 'content-type: application/json' \
                  -H 'accept: application/json, text/event-stream' -H 'mcp-protocol-version: 2026-07-28' \
                  -H 'mcp-method: tools/call' -H 'mcp-name: add' \

@@ -44,8 +44,8 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
     if config.audit.sink == crate::config::AuditSink::Off {
         tracing::warn!("audit is off");
     }
-    let listener = TcpListener::bind(config.server.listen).await?;
-    let admin_listener = TcpListener::bind(config.admin.listen).await?;
+    let listener = bind(config.server.listen, "server.listen").await?;
+    let admin_listener = bind(config.admin.listen, "admin.listen").await?;
     let addr = listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     let reloader = Arc::new(Reloader::new(&config, path));
@@ -70,6 +70,12 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
         stop,
         task,
     })
+}
+
+async fn bind(address: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {address} ({key}): {e}")))
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

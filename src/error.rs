@@ -26,7 +26,7 @@ pub enum Reject {
     BadRequest(&'static str),
     #[error("Origin not allowed")]
     OriginNotAllowed,
-    #[error("unsupported media type: POST bodies must be application/json")]
+    #[error("unsupported media type: POST bodies must be uncompressed application/json")]
     UnsupportedMediaType,
     #[error("request body too large")]
     BodyTooLarge,

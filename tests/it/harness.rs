@@ -186,3 +186,23 @@ pub fn empty(builder: http::request::Builder) -> Request<Full<Bytes>> {
 pub fn with_body(builder: http::request::Builder, body: &str) -> Request<Full<Bytes>> {
     builder.body(Full::new(Bytes::from(body.to_string()))).unwrap()
 }
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Checks `holds` every 20 ms for at most 2 s; true as soon as it holds.
+pub async fn eventually(mut holds: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if holds() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    holds()
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::harness::TestGateway;
+use crate::harness::{TestGateway, free_port};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
@@ -32,14 +32,6 @@ fn python() -> PathBuf {
 
 fn everything() -> PathBuf {
     require(interop_dir().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A spawned server, killed on drop.

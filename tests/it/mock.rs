@@ -70,6 +70,11 @@ impl Mock {
             .expect("upstream received a request")
     }
 
+    /// True once the gateway closed a streamed response of this mock (bounded wait).
+    pub async fn saw_cancel(&self) -> bool {
+        crate::harness::eventually(|| self.cancelled.load(Ordering::SeqCst)).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -163,12 +168,17 @@ async fn answer(
             drop((tx, cancelled));
             Response::new(http_body_util::Either::Right(ChannelBody(rx)))
         }
-        Reply::Sse { chunks, hold } => sse(chunks, hold, false, cancelled),
-        Reply::SseThenAbort(chunks) => sse(chunks, false, true, cancelled),
+        Reply::Sse { chunks, hold } => sse_response(chunks, hold, false, cancelled),
+        Reply::SseThenAbort(chunks) => sse_response(chunks, false, true, cancelled),
     }
 }
 
-fn sse(chunks: Vec<(Duration, Bytes)>, hold: bool, abort: bool, cancelled: &Arc<AtomicBool>) -> Response<MockBody> {
+fn sse_response(
+    chunks: Vec<(Duration, Bytes)>,
+    hold: bool,
+    abort: bool,
+    cancelled: &Arc<AtomicBool>,
+) -> Response<MockBody> {
     {
         {
             let (tx, rx) = mpsc::channel::<Option<Bytes>>(16);
@@ -208,6 +218,15 @@ fn json(status: StatusCode, body: Bytes) -> Response<MockBody> {
         .headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
     response
+}
+
+/// A mock answering every request with the same SSE chunks.
+pub async fn sse(chunks: Vec<(Duration, Bytes)>, hold: bool) -> Mock {
+    start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        hold,
+    })
+    .await
 }
 
 /// The usual answer: echoes nothing, just a fixed JSON-RPC result for id 1.

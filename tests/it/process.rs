@@ -9,18 +9,10 @@ use http::StatusCode;
 use http_body_util::BodyExt as _;
 use tokio::process::Command;
 
-use crate::harness::{config_text, mcp_post, with_body};
+use crate::harness::{config_text, free_port, mcp_post, with_body};
 use crate::mock::{self, Reply};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
@@ -233,13 +225,5 @@ async fn drain_closes_streams_still_open_after_the_grace_period() {
     let _ = tokio::time::timeout(Duration::from_secs(3), stream.collect())
         .await
         .expect("client stream ended");
-    let mut cancelled = false;
-    for _ in 0..100 {
-        cancelled = upstream.cancelled.load(std::sync::atomic::Ordering::SeqCst);
-        if cancelled {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(cancelled, "the upstream stream was closed too");
+    assert!(upstream.saw_cancel().await, "the upstream stream was closed too");
 }

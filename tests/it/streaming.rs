@@ -88,11 +88,7 @@ async fn client_disconnect_cancels_the_upstream_request() {
         ms(0),
         Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n"),
     )];
-    let upstream = mock::start(move |_| Reply::Sse {
-        chunks: chunks.clone(),
-        hold: true,
-    })
-    .await;
+    let upstream = mock::sse(chunks, true).await;
     let gateway = TestGateway::start(&upstream.url("/mcp")).await;
     let response = gateway
         .send(with_body(mcp_post(&gateway.url("/mcp"), CALL), CALL))
@@ -102,16 +98,8 @@ async fn client_disconnect_cancels_the_upstream_request() {
     read_until(&mut body, &mut seen, "progress").await;
     assert!(!upstream.cancelled.load(Ordering::SeqCst));
     drop(body);
-    let mut cancelled = false;
-    for _ in 0..100 {
-        if upstream.cancelled.load(Ordering::SeqCst) {
-            cancelled = true;
-            break;
-        }
-        tokio::time::sleep(ms(20)).await;
-    }
     assert!(
-        cancelled,
+        upstream.saw_cancel().await,
         "the upstream stream must be closed when the client goes away"
     );
     tokio::time::sleep(ms(50)).await;
@@ -137,13 +125,7 @@ async fn client_gone_before_response_head_cancels_the_upstream_too() {
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
         .await
         .unwrap();
-    for _ in 0..100 {
-        if upstream.count() == 1 {
-            break;
-        }
-        tokio::time::sleep(ms(10)).await;
-    }
-    assert_eq!(upstream.count(), 1);
+    assert!(crate::harness::eventually(|| upstream.count() == 1).await);
     drop(stream);
     // The audit event is still written, with the disconnect as its outcome.
     let events = gateway.audit_events(1).await;
@@ -153,11 +135,7 @@ async fn client_gone_before_response_head_cancels_the_upstream_too() {
 #[tokio::test]
 async fn quiet_streams_get_keepalives_and_dead_streams_end_with_an_error_event() {
     let chunks = vec![(ms(0), Bytes::from_static(b"id: 1\ndata: \n\n"))];
-    let upstream = mock::start(move |_| Reply::Sse {
-        chunks: chunks.clone(),
-        hold: true,
-    })
-    .await;
+    let upstream = mock::sse(chunks, true).await;
     let timeouts = "[server.timeouts]\nheader_read = \"1s\"\nupstream_response = \"2s\"\nstream_idle = \"1500ms\"\nsse_keepalive = \"400ms\"\n";
     let gateway = TestGateway::start_full(&upstream.url("/mcp"), "", "", timeouts).await;
     let started = Instant::now();
@@ -297,11 +275,7 @@ async fn oversized_sse_event_ends_the_stream_with_an_error_and_an_audit_event() 
         (ms(0), Bytes::from_static(b"id: 1\ndata: \n\n")),
         (ms(10), Bytes::from(huge)),
     ];
-    let upstream = mock::start(move |_| Reply::Sse {
-        chunks: chunks.clone(),
-        hold: false,
-    })
-    .await;
+    let upstream = mock::sse(chunks, false).await;
     let gateway = TestGateway::start(&upstream.url("/mcp")).await;
     let response = gateway
         .send(with_body(mcp_post(&gateway.url("/mcp"), CALL), CALL))
@@ -336,11 +310,7 @@ async fn stream_closed_before_the_response_without_resume_ids_gets_an_error_even
         ms(0),
         Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n"),
     )];
-    let upstream = mock::start(move |_| Reply::Sse {
-        chunks: chunks.clone(),
-        hold: false,
-    })
-    .await;
+    let upstream = mock::sse(chunks, false).await;
     let gateway = TestGateway::start(&upstream.url("/mcp")).await;
     let response = gateway
         .send(with_body(mcp_post(&gateway.url("/mcp"), CALL), CALL))
