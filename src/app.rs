@@ -51,6 +51,14 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
     let reloader = Arc::new(Reloader::new(&config, path));
     let gateway = Arc::new(Gateway::new(&config, reloader)?);
     let (stop, stopped) = watch::channel(false);
+    if let Some(settings) = &config.server.tls {
+        gateway.reload_tls(false);
+        tokio::spawn(watch_certificates(
+            Arc::clone(&gateway),
+            settings.reload_check,
+            stopped.clone(),
+        ));
+    }
     let admin = tokio::spawn(crate::admin::serve(
         admin_listener,
         Arc::clone(&gateway),
@@ -70,6 +78,16 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
         stop,
         task,
     })
+}
+
+/// Polls the certificate files; new connections get a changed certificate within one period.
+async fn watch_certificates(gateway: Arc<Gateway>, every: std::time::Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => gateway.reload_tls(false),
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 async fn bind(address: SocketAddr, key: &str) -> std::io::Result<TcpListener> {

@@ -2,7 +2,6 @@
 //! and its metrics. Dropping an unfinished context (the client went away while the gateway
 //! waited) still writes the event, with the outcome `client_disconnected`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +11,7 @@ use crate::auth::Principal;
 use crate::config::Upstream;
 use crate::gateway::Gateway;
 use crate::mcp::RequestId;
+use crate::server::ConnInfo;
 use crate::telemetry::AuditEvent;
 use crate::telemetry::metrics::method_label;
 
@@ -21,7 +21,7 @@ pub struct RequestContext {
     gateway: Arc<Gateway>,
     started: Instant,
     pub request_id: String,
-    pub peer: SocketAddr,
+    pub conn: Arc<ConnInfo>,
     pub client_ip: Option<std::net::IpAddr>,
     pub method: Method,
     pub upstream: Option<Arc<Upstream>>,
@@ -35,12 +35,12 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// Starts the context of a request from `peer`.
-    pub fn new(gateway: Arc<Gateway>, peer: SocketAddr, method: Method) -> Self {
+    pub fn new(gateway: Arc<Gateway>, conn: Arc<ConnInfo>, method: Method) -> Self {
         Self {
             gateway,
             started: Instant::now(),
             request_id: new_request_id(),
-            peer,
+            conn,
             client_ip: None,
             method,
             upstream: None,
@@ -67,7 +67,7 @@ impl RequestContext {
             .request(route_name, method_label(&self.method), reason, seconds);
         let mut event = AuditEvent::new("request", if reason == "ok" { "allow" } else { "deny" }, reason);
         event.request_id = Some(&self.request_id);
-        event.peer_ip = Some(self.peer.ip());
+        event.peer_ip = Some(self.conn.peer.ip());
         event.client_ip = self.client_ip;
         event.subject = self.principal.as_ref().map(|p| p.subject.as_str());
         event.auth_method = self.principal.as_ref().map(|p| p.method.label());

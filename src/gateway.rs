@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, Reloader, ServerConfig};
+use crate::config::{Config, MtlsSettings, Reloader, ServerConfig};
 use crate::telemetry::{AuditLog, Metrics};
+use crate::tls::TlsServer;
+use crate::tls::identity::SubjectFrom;
 use crate::upstream::LegacyEndpoints;
 
 /// Shared, long-lived gateway state.
@@ -16,12 +18,20 @@ pub struct Gateway {
     pub(crate) audit: AuditLog,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) legacy: Arc<LegacyEndpoints>,
+    pub(crate) tls: Option<Arc<TlsServer>>,
+    pub(crate) mtls: Option<MtlsSettings>,
 }
 
 impl Gateway {
     /// Builds the gateway from a validated config; `reloader` owns the live snapshot.
     pub fn new(config: &Config, reloader: Arc<Reloader>) -> std::io::Result<Self> {
+        let tls = match &config.server.tls {
+            Some(settings) => Some(Arc::new(TlsServer::new(settings).map_err(std::io::Error::other)?)),
+            None => None,
+        };
         Ok(Self {
+            tls,
+            mtls: config.mtls.clone(),
             reloader,
             server: config.server.clone(),
             audit: AuditLog::start(&config.audit.sink)?,
@@ -45,6 +55,30 @@ impl Gateway {
         &self.audit
     }
 
+    /// The TLS listener state, when `[server.tls]` is set.
+    pub fn tls(&self) -> Option<&Arc<TlsServer>> {
+        self.tls.as_ref()
+    }
+
+    /// The identity of a verified client certificate, per `[auth.mtls].subject_from`
+    /// (SAN URI when `[auth.mtls]` is absent).
+    pub fn client_identity(&self, leaf: &rustls::pki_types::CertificateDer<'_>) -> Option<String> {
+        let from = self.mtls.as_ref().map_or(SubjectFrom::SanUri, |m| m.subject_from);
+        crate::tls::identity::identity(leaf, from)
+    }
+
+    /// The principal of a request: the certificate's holder when one was verified, else the
+    /// anonymous caller of a public route.
+    pub(crate) fn principal(&self, client_identity: Option<&str>) -> crate::auth::Principal {
+        match client_identity {
+            Some(identity) => {
+                let map = self.mtls.as_ref().map_or(&[][..], |m| m.map.as_slice());
+                crate::auth::Principal::from_certificate(identity, map)
+            }
+            None => crate::auth::Principal::anonymous(),
+        }
+    }
+
     /// Static server settings.
     pub fn server_config(&self) -> &ServerConfig {
         &self.server
@@ -56,6 +90,7 @@ impl Gateway {
     /// live for the next request; on failure the running config stays. Logged, audited and
     /// counted either way. Returns the new generation.
     pub fn reload_config(&self) -> Result<u64, crate::config::ConfigError> {
+        self.reload_tls(true);
         let result = self.reloader.reload();
         let mut event = crate::telemetry::AuditEvent::new("config_reload", "allow", "ok");
         let detail;
@@ -78,5 +113,36 @@ impl Gateway {
         }
         self.audit.record(&event);
         result.map(|outcome| outcome.generation)
+    }
+}
+
+impl Gateway {
+    /// Re-reads certificate, key, CA and CRL files if they changed (`force`: always). A broken
+    /// file keeps the running certificate and is logged, audited and counted. Also refreshes
+    /// the certificate expiry gauge.
+    pub fn reload_tls(&self, force: bool) {
+        let Some(tls) = &self.tls else { return };
+        match tls.reload_if_changed(force) {
+            Ok(false) => {}
+            Ok(true) => {
+                self.metrics.tls_reload("ok");
+                tracing::info!("TLS certificates reloaded");
+            }
+            Err(error) => {
+                self.metrics.tls_reload("invalid");
+                tracing::error!(%error, "TLS reload refused; the running certificates stay");
+                let detail = error.to_string();
+                let mut event = crate::telemetry::AuditEvent::new("tls_reload", "deny", "invalid_certificate");
+                event.detail = Some(&detail);
+                self.audit.record(&event);
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        for (path, facts) in tls.certificates() {
+            self.metrics
+                .cert_expiry(&path.display().to_string(), facts.not_after_unix - now);
+        }
     }
 }

@@ -35,6 +35,7 @@ mod pipeline;
 mod request_body;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 pub use app::{Running, start};

@@ -1,28 +1,27 @@
 //! The request flow, top to bottom (see the crate docs for the picture). `handle` never
 //! fails and audits exactly once; `handle_inner` returns `Result` and uses `?`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Request, Response, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
-use crate::auth::Principal;
 use crate::body::GatewayBody;
 use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::headers::Mirror;
 use crate::mcp::{self, Body, EnvelopeError, MessageKind};
+use crate::server::ConnInfo;
 use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
 use crate::{edge, request_body};
 
 impl Gateway {
     /// Serves one request. Never fails: every refusal becomes its response here, and the
     /// request's one audit event is written here (or by the context's drop on disconnect).
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<GatewayBody> {
-        let mut ctx = RequestContext::new(Arc::clone(&self), peer, request.method().clone());
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<GatewayBody> {
+        let mut ctx = RequestContext::new(Arc::clone(&self), conn, request.method().clone());
         let (mut response, reason, detail) = match self.handle_inner(request, &mut ctx).await {
             Ok(response) => (response, "ok", None),
             Err(reject) => {
@@ -55,12 +54,13 @@ impl Gateway {
         edge::check_method(request.method())?;
         edge::check_host(&request)?;
         edge::check_origin(request.headers(), &self.server.allowed_origins)?;
-        let (client_ip, chain) = upstream::client_ip(ctx.peer.ip(), request.headers(), &self.server.trusted_proxies);
+        let (client_ip, chain) =
+            upstream::client_ip(ctx.conn.peer.ip(), request.headers(), &self.server.trusted_proxies);
         ctx.client_ip = Some(client_ip);
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
         //    gateway buffer bodies. Only explicitly public routes exist in this build.
-        ctx.principal = Some(Principal::anonymous());
+        ctx.principal = Some(self.principal(ctx.conn.client_identity.as_deref()));
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, body) = request.into_parts();
@@ -104,7 +104,7 @@ impl Gateway {
                     .authority()
                     .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             }),
-            proto: "http",
+            proto: if ctx.conn.tls { "https" } else { "http" },
         };
         let outgoing = upstream::build_request(&parts, &upstream, legacy_target, bytes, &forwarded, &ctx.request_id)?;
         // Never retried once written: a `tools/call` may not be idempotent.

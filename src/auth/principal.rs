@@ -6,6 +6,8 @@
 pub enum AuthMethod {
     /// A public route: nobody was authenticated.
     None,
+    /// A verified client certificate (mTLS).
+    Mtls,
 }
 
 impl AuthMethod {
@@ -13,6 +15,7 @@ impl AuthMethod {
     pub fn label(self) -> &'static str {
         match self {
             Self::None => "none",
+            Self::Mtls => "mtls",
         }
     }
 }
@@ -24,6 +27,8 @@ pub struct Principal {
     pub subject: String,
     /// How it was authenticated.
     pub method: AuthMethod,
+    /// Roles granted (from `[[auth.mtls.map]]` for certificate identities).
+    pub roles: Vec<String>,
 }
 
 impl Principal {
@@ -32,6 +37,22 @@ impl Principal {
         Self {
             subject: "anonymous".into(),
             method: AuthMethod::None,
+            roles: Vec::new(),
+        }
+    }
+
+    /// The holder of a verified client certificate whose identity is `identity`; roles from
+    /// the first `[[auth.mtls.map]]` entry whose glob matches.
+    pub fn from_certificate(identity: &str, map: &[(String, Vec<String>)]) -> Self {
+        let roles = map
+            .iter()
+            .find(|(pattern, _)| crate::tls::identity::glob_match(pattern, identity))
+            .map(|(_, roles)| roles.clone())
+            .unwrap_or_default();
+        Self {
+            subject: identity.to_string(),
+            method: AuthMethod::Mtls,
+            roles,
         }
     }
 }

@@ -5,6 +5,7 @@ mod duration;
 mod env;
 mod raw;
 mod reload;
+mod tls;
 mod validate;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use duration::parse_duration;
 pub use raw::RawConfig;
 pub use reload::{Reloader, Route, Snapshot};
+pub use tls::{ClientAuth, MtlsSettings, TlsSettings};
 pub use validate::{AdminConfig, AuditConfig, AuditSink, Config, RouteAuth, Secret, ServerConfig, Timeouts, Upstream};
 
 /// A configuration error: the TOML key path it concerns and what is wrong there.

@@ -24,6 +24,79 @@ pub struct RawConfig {
     /// Where audit events go (static).
     #[serde(default)]
     pub audit: RawAudit,
+    /// How callers are identified.
+    #[serde(default)]
+    pub auth: RawAuth,
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Identities from verified client certificates (needs `server.tls.client_ca`).
+    pub mtls: Option<RawMtls>,
+}
+
+/// `[auth.mtls]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMtls {
+    /// Which certificate name is the identity: `"san_uri"` (e.g. a SPIFFE id), `"san_dns"`, `"cn"`.
+    #[serde(default = "default_subject_from")]
+    pub subject_from: String,
+    /// Identity globs (`*` matches any run of characters) → roles; the first match wins.
+    #[serde(default)]
+    pub map: Vec<RawMtlsMap>,
+}
+
+fn default_subject_from() -> String {
+    "san_uri".into()
+}
+
+/// `[[auth.mtls.map]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMtlsMap {
+    /// Glob over the identity, e.g. `spiffe://example.org/agent/*`.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Roles granted to matching identities.
+    pub roles: Vec<String>,
+}
+
+/// `[server.tls]`: TLS on the public listener (omit for plain HTTP).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain (leaf first).
+    pub cert: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1; RSA, ECDSA or Ed25519).
+    pub key: String,
+    /// More certificates, chosen by SNI against each certificate's own DNS names.
+    #[serde(default)]
+    pub sni: Vec<RawSniCert>,
+    /// PEM bundle of CAs that sign client certificates; enables mTLS.
+    pub client_ca: Option<String>,
+    /// `"optional"` or `"required"` (default) when `client_ca` is set.
+    pub client_auth: Option<String>,
+    /// PEM or DER certificate revocation lists for client certificates.
+    #[serde(default)]
+    pub crls: Vec<String>,
+    /// How often certificate, key, CA and CRL files are checked for changes.
+    #[serde(default = "default_reload_check")]
+    pub reload_check: String,
+}
+
+fn default_reload_check() -> String {
+    "2s".into()
+}
+
+/// `[[server.tls.sni]]`
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSniCert {
+    pub cert: String,
+    pub key: String,
 }
 
 /// `[server]`
@@ -52,6 +125,8 @@ pub struct RawServer {
     pub worker_threads: u32,
     /// Deadlines.
     pub timeouts: RawTimeouts,
+    /// TLS termination; absent means plain HTTP (keep that to loopback).
+    pub tls: Option<RawTls>,
 }
 
 impl Default for RawServer {
@@ -68,6 +143,7 @@ impl Default for RawServer {
             max_concurrent_streams: 100,
             worker_threads: 0,
             timeouts: RawTimeouts::default(),
+            tls: None,
         }
     }
 }
@@ -90,6 +166,8 @@ pub struct RawTimeouts {
     pub sse_keepalive: String,
     /// How long open requests may finish after SIGTERM.
     pub shutdown_grace: String,
+    /// Until the TLS handshake is complete.
+    pub tls_handshake: String,
 }
 
 impl Default for RawTimeouts {
@@ -102,6 +180,7 @@ impl Default for RawTimeouts {
             stream_idle: "5m".into(),
             sse_keepalive: "15s".into(),
             shutdown_grace: "30s".into(),
+            tls_handshake: "10s".into(),
         }
     }
 }
@@ -147,6 +226,12 @@ pub struct RawUpstream {
     /// Open connections to this upstream at most (busy and idle).
     #[serde(default = "default_upstream_connections")]
     pub max_connections: u32,
+    /// For `https://` upstreams: PEM CA bundle to trust instead of the system roots.
+    pub ca: Option<String>,
+    /// For `https://` upstreams: client certificate (PEM chain) presented to the upstream.
+    pub client_cert: Option<String>,
+    /// Key for `client_cert`.
+    pub client_key: Option<String>,
 }
 
 fn default_upstream_connections() -> u32 {

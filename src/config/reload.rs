@@ -37,11 +37,7 @@ impl Snapshot {
             .upstreams
             .iter()
             .map(|u| {
-                let pool = ConnPool::new(
-                    u.authority.clone(),
-                    config.server.timeouts.upstream_connect,
-                    u.max_connections,
-                );
+                let pool = ConnPool::new(u, config.server.timeouts.upstream_connect);
                 (
                     u.route.clone(),
                     Route {

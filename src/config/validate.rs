@@ -14,6 +14,8 @@ use ipnet::IpNet;
 use super::ConfigError;
 use super::duration::parse_duration;
 use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
+use super::tls::{MtlsSettings, TlsSettings, mtls, server_tls, upstream_tls};
+use rustls::pki_types::ServerName;
 
 /// The validated configuration.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct Config {
     pub upstreams: Vec<Arc<Upstream>>,
     /// Audit sink (static).
     pub audit: AuditConfig,
+    /// Client-certificate identities (`[auth.mtls]`).
+    pub mtls: Option<MtlsSettings>,
 }
 
 /// `[server]`, validated.
@@ -45,6 +49,8 @@ pub struct ServerConfig {
     /// Runtime worker threads; 0 = one per core.
     pub worker_threads: usize,
     pub timeouts: Timeouts,
+    /// TLS termination; `None` = plain HTTP.
+    pub tls: Option<TlsSettings>,
 }
 
 /// `[server.timeouts]`, validated.
@@ -57,6 +63,7 @@ pub struct Timeouts {
     pub stream_idle: Duration,
     pub sse_keepalive: Duration,
     pub shutdown_grace: Duration,
+    pub tls_handshake: Duration,
 }
 
 /// A secret string: never printed by `Debug`.
@@ -124,6 +131,8 @@ pub struct Upstream {
     pub auth: RouteAuth,
     pub allow_batches: bool,
     pub max_connections: usize,
+    /// For `https://` upstreams: the TLS client config and the name to verify.
+    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
 }
 
 impl TryFrom<RawConfig> for Config {
@@ -154,11 +163,14 @@ impl TryFrom<RawConfig> for Config {
             upstreams.push(Arc::new(upstream));
         }
         let audit = audit(raw.audit)?;
+        let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        let mtls = raw.auth.mtls.map(|m| mtls(m, has_client_ca)).transpose()?;
         Ok(Config {
             server,
             admin,
             upstreams,
             audit,
+            mtls,
         })
     }
 }
@@ -234,6 +246,7 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         max_concurrent_streams: positive(raw.max_concurrent_streams.into(), "server.max_concurrent_streams")? as u32,
         worker_threads: raw.worker_threads as usize,
         timeouts: timeouts(raw.timeouts)?,
+        tls: raw.tls.map(server_tls).transpose()?,
     })
 }
 
@@ -253,6 +266,7 @@ fn timeouts(raw: RawTimeouts) -> Result<Timeouts, ConfigError> {
         stream_idle: nonzero(&raw.stream_idle, "server.timeouts.stream_idle")?,
         sse_keepalive: nonzero(&raw.sse_keepalive, "server.timeouts.sse_keepalive")?,
         shutdown_grace: duration(&raw.shutdown_grace, "server.timeouts.shutdown_grace")?,
+        tls_handshake: nonzero(&raw.tls_handshake, "server.timeouts.tls_handshake")?,
     })
 }
 
@@ -315,12 +329,22 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
             "must be an absolute URL like http://127.0.0.1:8001/mcp",
         ));
     };
-    if scheme != Scheme::HTTP {
-        return Err(ConfigError::at(
-            url_key,
-            "only http:// upstreams are supported in this version",
-        ));
-    }
+    let tls = if scheme == Scheme::HTTPS {
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ConfigError::at(&url_key, format!("`{host}` is not a valid TLS server name")))?;
+        Some((upstream_tls(&raw, key)?, name))
+    } else if scheme == Scheme::HTTP {
+        if raw.ca.is_some() || raw.client_cert.is_some() || raw.client_key.is_some() {
+            return Err(ConfigError::at(
+                format!("{key}.ca"),
+                "ca, client_cert and client_key need an https:// url",
+            ));
+        }
+        None
+    } else {
+        return Err(ConfigError::at(url_key, "must be an http:// or https:// URL"));
+    };
     let host_header = HeaderValue::from_str(authority.as_str())
         .map_err(|_| ConfigError::at(format!("{key}.url"), "authority is not a valid Host header"))?;
     let mut headers = Vec::with_capacity(raw.headers.len());
@@ -369,6 +393,7 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
         auth,
         allow_batches: raw.allow_batches,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
+        tls,
     })
 }
 

@@ -73,9 +73,13 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
             }
         };
         let _ = stream.set_nodelay(true);
-        let gateway = Arc::clone(&gateway);
-        let (builder, watcher, gauge) = (Arc::clone(&builder), graceful.watcher(), open_connections.clone());
-        let first_byte = server.timeouts.header_read;
+        let connection = Connection {
+            gateway: Arc::clone(&gateway),
+            builder: Arc::clone(&builder),
+            watcher: graceful.watcher(),
+            peer,
+        };
+        let gauge = open_connections.clone();
         gauge.inc();
         tasks.spawn(async move {
             // Drop guards: they also run when the task is aborted at the end of a drain.
@@ -83,20 +87,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
             let _open = crate::upstream::OnClose::new(move || {
                 gauge.dec();
             });
-            // hyper-util reads the first bytes (HTTP/1 or h2 preface?) without a deadline; a
-            // connection that says nothing must not hold its slot for ever.
-            let mut probe = [0u8; 1];
-            let spoke = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await;
-            if matches!(spoke, Ok(Ok(n)) if n > 0) {
-                let service = service_fn(move |request| {
-                    let gateway = Arc::clone(&gateway);
-                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, peer).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = watcher.watch(connection.into_owned()).await {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
-                }
-            }
+            connection.run(stream).await;
         });
     }
     drop(listener);
@@ -105,6 +96,91 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         .await
         .is_err()
     {
-        tracing::warn!("shutdown grace period over; closing remaining connections");
+        tracing::warn!(
+            open = tasks.len(),
+            "shutdown grace period over; closing remaining connections"
+        );
     }
+    tasks.shutdown().await;
+}
+
+/// One accepted connection on its way to hyper.
+struct Connection {
+    gateway: Arc<Gateway>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    async fn run(self, stream: tokio::net::TcpStream) {
+        let timeouts = &self.gateway.server_config().timeouts;
+        // hyper-util reads the first bytes (HTTP/1 or h2 preface?) without a deadline; a
+        // connection that says nothing must not hold its slot for ever.
+        let mut probe = [0u8; 1];
+        let spoke = tokio::time::timeout(timeouts.header_read, stream.peek(&mut probe)).await;
+        if !matches!(spoke, Ok(Ok(n)) if n > 0) {
+            return;
+        }
+        let Some(tls) = self.gateway.tls() else {
+            let info = Arc::new(ConnInfo {
+                peer: self.peer,
+                tls: false,
+                client_identity: None,
+            });
+            return self.serve(stream, info).await;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+        let stream = match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::info!(peer = %self.peer, %error, "TLS handshake failed");
+                self.gateway.metrics().tls_handshake_failure();
+                return;
+            }
+            Err(_) => {
+                tracing::info!(peer = %self.peer, "TLS handshake timed out");
+                self.gateway.metrics().tls_handshake_failure();
+                return;
+            }
+        };
+        let client_identity = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| self.gateway.client_identity(leaf));
+        let info = Arc::new(ConnInfo {
+            peer: self.peer,
+            tls: true,
+            client_identity,
+        });
+        self.serve(stream, info).await;
+    }
+
+    async fn serve<I>(self, io: I, info: Arc<ConnInfo>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let gateway = self.gateway;
+        let peer = self.peer;
+        let service = service_fn(move |request| {
+            let (gateway, info) = (Arc::clone(&gateway), Arc::clone(&info));
+            async move { Ok::<_, std::convert::Infallible>(gateway.handle(request, info).await) }
+        });
+        let connection = self.builder.serve_connection(TokioIo::new(io), service);
+        if let Err(error) = self.watcher.watch(connection.into_owned()).await {
+            tracing::debug!(%peer, %error, "connection ended with an error");
+        }
+    }
+}
+
+/// What the connection tells every request on it.
+#[derive(Debug)]
+pub struct ConnInfo {
+    pub peer: std::net::SocketAddr,
+    /// The connection is TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
+    /// The verified client certificate's identity (mTLS), per `[auth.mtls].subject_from`.
+    pub client_identity: Option<String>,
 }

@@ -217,7 +217,8 @@ pub fn rfc3339_now() -> String {
     })
 }
 
-fn format_rfc3339(secs: u64, millis: u32) -> String {
+/// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_rfc3339(secs: u64, millis: u32) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     // Civil-from-days (H. Hinnant's algorithm), proleptic Gregorian calendar.

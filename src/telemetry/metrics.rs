@@ -42,7 +42,16 @@ pub struct Metrics {
     open_connections: Gauge,
     refused_connections: Family<ReasonLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
+    tls_handshake_failures: Counter,
+    tls_reloads: Family<ResultLabels, Counter>,
+    cert_expiry: Family<CertLabels, Gauge>,
     unmatched: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertLabels {
+    /// The certificate file, from the config (bounded).
+    cert: String,
 }
 
 /// Maps an HTTP method to a bounded label.
@@ -89,6 +98,20 @@ impl Metrics {
         );
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register("config_reloads", "Config reloads by result", reloads.clone());
+        let tls_handshake_failures = Counter::default();
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out (bad client certificate, old protocol, ...)",
+            tls_handshake_failures.clone(),
+        );
+        let tls_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register("tls_reloads", "Certificate reloads by result", tls_reloads.clone());
+        let cert_expiry = Family::<CertLabels, Gauge>::default();
+        registry.register(
+            "tls_certificate_expiry_seconds",
+            "Seconds until a served certificate expires (negative: expired)",
+            cert_expiry.clone(),
+        );
         Self {
             registry,
             requests,
@@ -97,6 +120,9 @@ impl Metrics {
             open_connections,
             refused_connections,
             reloads,
+            tls_handshake_failures,
+            tls_reloads,
+            cert_expiry,
             unmatched: Arc::from("unmatched"),
         }
     }
@@ -132,6 +158,23 @@ impl Metrics {
     /// Counts a reload attempt (`ok`, `invalid`).
     pub fn reload(&self, result: &'static str) {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Counts a failed TLS handshake.
+    pub fn tls_handshake_failure(&self) {
+        self.tls_handshake_failures.inc();
+    }
+
+    /// Counts a certificate reload (`ok`, `invalid`).
+    pub fn tls_reload(&self, result: &'static str) {
+        self.tls_reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Sets the seconds until `cert` expires.
+    pub fn cert_expiry(&self, cert: &str, seconds: i64) {
+        self.cert_expiry
+            .get_or_create(&CertLabels { cert: cert.to_string() })
+            .set(seconds);
     }
 
     /// Prometheus text exposition.

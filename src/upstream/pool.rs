@@ -17,7 +17,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::config::Upstream;
 use crate::error::Reject;
+use rustls::pki_types::ServerName;
 
 /// Idle connections kept per upstream.
 const MAX_IDLE: usize = 256;
@@ -40,6 +42,8 @@ pub struct ConnPool {
     /// Caps open connections to this upstream (busy and idle), so a flood of concurrent
     /// requests cannot exhaust file descriptors.
     permits: Arc<Semaphore>,
+    /// For `https://` upstreams: TLS config and the name the certificate must carry.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
 }
 
 /// A connection in use; [`Lease::release`] returns it once its response is complete.
@@ -65,12 +69,13 @@ impl Lease {
 
 impl ConnPool {
     /// A pool for the upstream at `authority` with at most `max_connections` open.
-    pub fn new(authority: Authority, connect_timeout: Duration, max_connections: usize) -> Arc<Self> {
+    pub fn new(upstream: &Upstream, connect_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
-            authority,
+            authority: upstream.authority.clone(),
             connect_timeout,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(max_connections)),
+            permits: Arc::new(Semaphore::new(upstream.max_connections)),
+            tls: upstream.tls.clone(),
         })
     }
 
@@ -145,9 +150,36 @@ impl ConnPool {
             }
         };
         let _ = stream.set_nodelay(true);
+        let send = match &self.tls {
+            None => self.handshake(stream).await?,
+            Some((config, name)) => {
+                let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
+                let left = self.connect_timeout.saturating_sub(started.elapsed());
+                let stream = match tokio::time::timeout(left, connector.connect(name.clone(), stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, upstream = %self.authority, "upstream TLS handshake failed (certificate?)");
+                        return Err(Reject::UpstreamUnavailable);
+                    }
+                    Err(_) => {
+                        tracing::warn!(upstream = %self.authority, "upstream TLS handshake timed out");
+                        return Err(Reject::UpstreamUnavailable);
+                    }
+                };
+                self.handshake(stream).await?
+            }
+        };
+        Ok(Sender { send, _permit: permit })
+    }
+
+    /// HTTP/1.1 over an open stream; the connection runs in its own task.
+    async fn handshake<I>(&self, io: I) -> Result<SendRequest<Full<Bytes>>, Reject>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (send, connection) = http1::Builder::new()
             .max_buf_size(MAX_RESPONSE_HEAD)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|error| {
                 tracing::warn!(%error, upstream = %self.authority, "upstream handshake failed");
@@ -159,6 +191,6 @@ impl ConnPool {
                 tracing::debug!(%error, upstream = %authority, "upstream connection ended");
             }
         });
-        Ok(Sender { send, _permit: permit })
+        Ok(send)
     }
 }

@@ -14,6 +14,7 @@ Env:
                       (-H wins on a name clash)
   MCP_CLIENT_TIMEOUT  overall timeout in seconds (default 30)
   SSL_CERT_FILE / SSL_CERT_DIR  custom CA for https URLs (honoured by httpx2)
+  MCP_CLIENT_CERT / MCP_CLIENT_KEY  PEM client certificate and key for mTLS
 
 Steps: list tools, call add(2, 3), call slow_count(n=3) with a progress callback.
 Prints ONE JSON line on stdout:
@@ -78,6 +79,15 @@ async def log_http_errors(response: Any) -> None:
 
 def http_client_factory(**kwargs: Any) -> Any:
     http = create_mcp_http_client(**kwargs)
+    cert, key = os.environ.get("MCP_CLIENT_CERT"), os.environ.get("MCP_CLIENT_KEY")
+    if cert and key:
+        # mTLS: present a client certificate (CA from SSL_CERT_FILE as usual).
+        import ssl
+        import httpx2
+
+        context = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE"))
+        context.load_cert_chain(cert, key)
+        http = httpx2.AsyncClient(verify=context, timeout=http.timeout, headers=kwargs.get("headers"))
     http.event_hooks["response"] = [log_http_errors]
     return http
 

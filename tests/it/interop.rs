@@ -26,7 +26,7 @@ fn require(path: PathBuf) -> PathBuf {
     path
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     require(interop_dir().join(".venv/bin/python"))
 }
 
@@ -35,9 +35,9 @@ fn everything() -> PathBuf {
 }
 
 /// A spawned server, killed on drop.
-struct Server {
+pub struct Server {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Drop for Server {
@@ -68,7 +68,7 @@ fn base_command(program: &std::path::Path) -> Command {
     command
 }
 
-async fn python_server(mode: &str) -> Server {
+pub async fn python_server(mode: &str) -> Server {
     let port = free_port();
     let mut command = base_command(&python());
     command
@@ -103,7 +103,19 @@ async fn everything_server(mode: &str) -> Server {
 
 /// Runs a client script; returns its one JSON line.
 async fn run_client(program: &std::path::Path, script: &str, url: &str, mode: &str) -> Value {
+    run_client_with(program, script, url, mode, &[]).await
+}
+
+/// Same, with extra environment variables (custom CA, client certificate).
+pub async fn run_client_with(
+    program: &std::path::Path,
+    script: &str,
+    url: &str,
+    mode: &str,
+    env: &[(&str, String)],
+) -> Value {
     let mut command = base_command(program);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     command
         .arg(interop_dir().join(script))
         .arg(url)
@@ -125,7 +137,7 @@ async fn run_client(program: &std::path::Path, script: &str, url: &str, mode: &s
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
 }
 
-fn py_expected(protocol: &str) -> Value {
+pub fn py_expected(protocol: &str) -> Value {
     serde_json::json!({
         "protocol": protocol,
         "tools": ["add", "delete_file", "echo", "get_weather", "list_users", "read_file", "set_weather", "slow_count", "write_file"],

@@ -10,6 +10,7 @@
 mod harness;
 mod mock;
 
+mod certs;
 mod config_file;
 mod framing;
 mod headers;
@@ -20,3 +21,5 @@ mod refusals;
 mod reload;
 mod slowloris;
 mod streaming;
+mod tls;
+mod tls_interop;

@@ -109,6 +109,15 @@ pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static)
 
 /// Same; with `keep_alive` false, every response closes its connection.
 pub async fn start_with(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static, keep_alive: bool) -> Mock {
+    start_full(handler, keep_alive, None).await
+}
+
+/// Same, serving TLS with `tls` when given.
+pub async fn start_full(
+    handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    keep_alive: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Mock {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -122,7 +131,7 @@ pub async fn start_with(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'st
                 return;
             };
             conns.fetch_add(1, Ordering::SeqCst);
-            let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
+            let (handler, rec, can, tls) = (handler.clone(), rec.clone(), can.clone(), tls.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
                     let (handler, rec, can) = (handler.clone(), rec.clone(), can.clone());
@@ -130,7 +139,16 @@ pub async fn start_with(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'st
                 });
                 let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 builder.http1().keep_alive(keep_alive);
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                match tls {
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                    Some(config) => {
+                        if let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                }
             });
         }
     });

@@ -1,0 +1,434 @@
+//! TLS termination and mTLS: certificates made at test time, real handshakes on 127.0.0.1,
+//! refusals at the handshake, identities in the audit, certificate hot reload under load,
+//! and an https upstream with a private CA.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Version};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use crate::certs::{self, Ca, Leaf};
+use crate::harness::{FAST_TIMEOUTS, TestGateway, config_text};
+use crate::mock;
+
+const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+
+/// What a TLS client saw.
+#[derive(Debug)]
+pub struct TlsAnswer {
+    pub status: StatusCode,
+    pub version: Version,
+    pub body: String,
+    /// DER of the server's leaf certificate.
+    pub server_cert: Vec<u8>,
+}
+
+/// One POST over a fresh TLS connection (h2 when ALPN picks it).
+pub async fn tls_post(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<TlsAnswer, String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
+        .await
+        .map_err(|_| "handshake timed out".to_string())?
+        .map_err(|e| format!("handshake: {e}"))?;
+    let server_cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let request = Request::post(format!("https://localhost:{}/mcp", addr.port()))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(Full::new(Bytes::from_static(PING.as_bytes())))
+        .unwrap();
+    let response = if h2 {
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        send.send_request(request).await.map_err(|e| format!("request: {e}"))?
+    } else {
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let mut request = request;
+        request
+            .headers_mut()
+            .insert("host", format!("localhost:{}", addr.port()).parse().unwrap());
+        *request.uri_mut() = "/mcp".parse().unwrap();
+        send.send_request(request).await.map_err(|e| format!("request: {e}"))?
+    };
+    let (status, version) = (response.status(), response.version());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(TlsAnswer {
+        status,
+        version,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        server_cert,
+    })
+}
+
+/// A TLS gateway: server CA + cert in `dir`; `tls_extra` lands inside `[server.tls]`,
+/// `extra` at the end of the file.
+pub struct TlsSetup {
+    pub server_ca: Ca,
+    pub client_ca: Ca,
+    pub gateway: TestGateway,
+    pub upstream: mock::Mock,
+}
+
+pub async fn tls_gateway(tls_extra: &str, extra: &str, client_ca: Ca, crl: Option<&str>) -> TlsSetup {
+    let upstream = mock::start(mock::ok_json).await;
+    let server_ca = Ca::new("test server CA");
+    let server = server_ca.server(&[], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let cert = certs::write(dir.path(), "server.pem", &server.cert);
+    let key = certs::write(dir.path(), "server-key.pem", &server.key);
+    certs::write(dir.path(), "clients-ca.pem", &client_ca.pem);
+    if let Some(crl) = crl {
+        certs::write(dir.path(), "clients.crl", crl);
+    }
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    );
+    let tls = format!(
+        "[server.tls]\ncert = \"{}\"\nkey = \"{}\"\nreload_check = \"200ms\"\n{}\n",
+        cert.display(),
+        key.display(),
+        tls_extra.replace("$DIR", &dir.path().display().to_string())
+    );
+    text = text.replace("[admin]", &format!("{tls}\n[admin]"));
+    text.push_str(&extra.replace("$DIR", &dir.path().display().to_string()));
+    let gateway = TestGateway::start_text(dir, &text).await;
+    TlsSetup {
+        server_ca,
+        client_ca,
+        gateway,
+        upstream,
+    }
+}
+
+#[tokio::test]
+async fn tls_serves_http1_and_h2_and_says_https_upstream() {
+    let setup = tls_gateway("", "", Ca::new("unused"), None).await;
+    let addr = setup.gateway.addr();
+    for (alpn, version) in [
+        (&[&b"h2"[..]][..], Version::HTTP_2),
+        (&[&b"http/1.1"[..]][..], Version::HTTP_11),
+    ] {
+        let answer = tls_post(addr, certs::client_config(&setup.server_ca.pem, None, alpn))
+            .await
+            .unwrap();
+        assert_eq!((answer.status, answer.version), (StatusCode::OK, version));
+        assert!(answer.body.contains("\"result\""), "{}", answer.body);
+    }
+    assert_eq!(setup.upstream.count(), 2);
+    assert_eq!(setup.upstream.last().headers["x-forwarded-proto"], "https");
+    // A client that does not trust the CA cannot talk to it.
+    let stranger = Ca::new("someone else");
+    assert!(
+        tls_post(addr, certs::client_config(&stranger.pem, None, &[b"http/1.1"]))
+            .await
+            .is_err()
+    );
+    // Plain HTTP (and h2c) on the TLS port is not served.
+    for preface in [
+        "POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, preface.as_bytes())
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut reply),
+        )
+        .await;
+        assert!(
+            !String::from_utf8_lossy(&reply).contains("HTTP/"),
+            "{:?}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    assert_eq!(setup.upstream.count(), 2);
+}
+
+fn openssl_connects(addr: SocketAddr, version_flag: &str) -> bool {
+    let output = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            version_flag,
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+            "-servername",
+            "localhost",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl is installed");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    text.contains("Cipher is ") && !text.contains("Cipher is (NONE)")
+}
+
+#[tokio::test]
+async fn only_tls_1_2_and_1_3_are_offered() {
+    let setup = tls_gateway("", "", Ca::new("unused"), None).await;
+    let addr = setup.gateway.addr();
+    let (tls10, tls11, tls12, tls13) = tokio::task::spawn_blocking(move || {
+        (
+            openssl_connects(addr, "-tls1"),
+            openssl_connects(addr, "-tls1_1"),
+            openssl_connects(addr, "-tls1_2"),
+            openssl_connects(addr, "-tls1_3"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!tls10 && !tls11, "TLS 1.0 / 1.1 must be refused");
+    assert!(tls12 && tls13, "TLS 1.2 and 1.3 work (the control)");
+}
+
+async fn mtls_setup(mode: &str, crl_serials: &[u64]) -> (TlsSetup, Leaf, Leaf, Leaf, Leaf) {
+    let client_ca = Ca::new("test clients CA");
+    let good = client_ca.client("spiffe://example.org/agent/a1", "agent-a1", 100);
+    let revoked = client_ca.client("spiffe://example.org/agent/a2", "agent-a2", 101);
+    let expired = client_ca.expired_client("spiffe://example.org/agent/a3", 102);
+    let foreign = Ca::new("foreign CA").client("spiffe://example.org/agent/a1", "agent-a1", 100);
+    let crl = client_ca.crl(crl_serials);
+    let tls_extra =
+        format!("client_ca = \"$DIR/clients-ca.pem\"\nclient_auth = \"{mode}\"\ncrls = [\"$DIR/clients.crl\"]\n");
+    let extra = "\n[auth.mtls]\nsubject_from = \"san_uri\"\n[[auth.mtls.map]]\nmatch = \"spiffe://example.org/agent/*\"\nroles = [\"user\"]\n";
+    let setup = tls_gateway(&tls_extra, extra, client_ca, Some(&crl)).await;
+    (setup, good, revoked, expired, foreign)
+}
+
+#[tokio::test]
+async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates() {
+    let (setup, good, revoked, expired, foreign) = mtls_setup("required", &[101]).await;
+    let addr = setup.gateway.addr();
+    let ca = &setup.server_ca.pem;
+    let alpn: &[&[u8]] = &[b"http/1.1"];
+    assert!(
+        tls_post(addr, certs::client_config(ca, None, alpn)).await.is_err(),
+        "no certificate"
+    );
+    assert!(
+        tls_post(addr, certs::client_config(ca, Some(&foreign), alpn))
+            .await
+            .is_err(),
+        "wrong CA"
+    );
+    assert!(
+        tls_post(addr, certs::client_config(ca, Some(&expired), alpn))
+            .await
+            .is_err(),
+        "expired"
+    );
+    assert!(
+        tls_post(addr, certs::client_config(ca, Some(&revoked), alpn))
+            .await
+            .is_err(),
+        "revoked"
+    );
+    assert_eq!(setup.upstream.count(), 0, "nothing forwarded for refused clients");
+    let answer = tls_post(addr, certs::client_config(ca, Some(&good), alpn))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(setup.upstream.count(), 1);
+    let events = setup.gateway.audit_events(1).await;
+    let event = events.iter().find(|e| e["event"] == "request").unwrap();
+    assert_eq!(event["subject"], "spiffe://example.org/agent/a1");
+    assert_eq!(event["auth_method"], "mtls");
+    let metrics = setup
+        .gateway
+        .call(crate::harness::empty(
+            Request::get(setup.gateway.admin_url("/metrics")).header("authorization", "Bearer admin-token-0123456789"),
+        ))
+        .await
+        .text();
+    assert!(
+        metrics.contains("portcullis_tls_handshake_failures_total 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_tls_certificate_expiry_seconds{cert="),
+        "{metrics}"
+    );
+    drop(setup.client_ca);
+}
+
+#[tokio::test]
+async fn mtls_optional_lets_anonymous_clients_in_and_identifies_the_others() {
+    let (setup, good, revoked, _, _) = mtls_setup("optional", &[101]).await;
+    let addr = setup.gateway.addr();
+    let ca = &setup.server_ca.pem;
+    let alpn: &[&[u8]] = &[b"h2"];
+    assert_eq!(
+        tls_post(addr, certs::client_config(ca, None, alpn))
+            .await
+            .unwrap()
+            .status,
+        StatusCode::OK
+    );
+    assert!(
+        tls_post(addr, certs::client_config(ca, Some(&revoked), alpn))
+            .await
+            .is_err(),
+        "a bad certificate is still refused"
+    );
+    assert_eq!(
+        tls_post(addr, certs::client_config(ca, Some(&good), alpn))
+            .await
+            .unwrap()
+            .status,
+        StatusCode::OK
+    );
+    let events = setup.gateway.audit_events(2).await;
+    let subjects: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "request")
+        .map(|e| e["subject"].clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![
+            serde_json::json!("anonymous"),
+            serde_json::json!("spiffe://example.org/agent/a1")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn certificate_swap_under_load_fails_no_request_and_a_broken_file_keeps_the_old_one() {
+    let setup = tls_gateway("", "", Ca::new("unused"), None).await;
+    let addr = setup.gateway.addr();
+    let client = certs::client_config(&setup.server_ca.pem, None, &[b"http/1.1"]);
+    let dir = setup.gateway.dir.path().to_path_buf();
+    let first = tls_post(addr, Arc::clone(&client)).await.unwrap().server_cert;
+    // Load: 4 workers, each a loop of fresh TLS connections, while the certificate changes.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            for _ in 0..2000 {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                match tls_post(addr, Arc::clone(&client)).await {
+                    Ok(answer) if answer.status == StatusCode::OK => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renewed = setup.server_ca.server(&[], 2);
+    // Write the new pair next to the old and rename over it (how certificate tools do it).
+    certs::write(&dir, "new-key.pem", &renewed.key);
+    certs::write(&dir, "new.pem", &renewed.cert);
+    std::fs::rename(dir.join("new-key.pem"), dir.join("server-key.pem")).unwrap();
+    std::fs::rename(dir.join("new.pem"), dir.join("server.pem")).unwrap();
+    let mut rotated = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let seen = tls_post(addr, Arc::clone(&client)).await.unwrap().server_cert;
+        if seen != first {
+            rotated = true;
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut total = 0;
+    for worker in workers {
+        let (ok, failed) = worker.await.unwrap();
+        assert!(failed.is_empty(), "requests failed during the swap: {failed:?}");
+        total += ok;
+    }
+    assert!(rotated, "new connections get the new certificate");
+    assert!(total > 20, "the load actually ran ({total} requests)");
+    // A broken file is refused; the running certificate stays.
+    let current = tls_post(addr, Arc::clone(&client)).await.unwrap().server_cert;
+    std::fs::write(dir.join("server.pem"), "not a certificate").unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = tls_post(addr, Arc::clone(&client)).await.unwrap();
+    assert_eq!((after.status, after.server_cert), (StatusCode::OK, current));
+    let events = setup.gateway.audit_events(1).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "tls_reload" && e["decision"] == "deny"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn https_upstream_with_a_private_ca() {
+    let upstream_ca = Ca::new("upstream CA");
+    let leaf = upstream_ca.server(&[], 7);
+    let upstream = mock::start_full(mock::ok_json, true, Some(certs::server_config(&leaf))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::write(dir.path(), "upstream-ca.pem", &upstream_ca.pem);
+    let url = format!("https://localhost:{}/mcp", upstream.addr.port());
+    let audit = dir.path().join("audit.jsonl");
+    let text = config_text(
+        &url,
+        "",
+        &format!("ca = \"{}\"", ca.display()),
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    );
+    let gateway = TestGateway::start_text(dir, &text).await;
+    let answer = gateway.post(PING).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(
+        upstream.last().headers["host"],
+        format!("localhost:{}", upstream.addr.port())
+    );
+    // The same upstream without its CA: certificate error → 502, nothing served.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = certs::write(dir.path(), "other-ca.pem", &Ca::new("other").pem);
+    let audit = dir.path().join("audit.jsonl");
+    let text = config_text(
+        &url,
+        "",
+        &format!("ca = \"{}\"", stranger.display()),
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    );
+    let untrusting = TestGateway::start_text(dir, &text).await;
+    let answer = untrusting.post(PING).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(answer.json()["error"]["code"], -31503);
+    assert_eq!(upstream.count(), 1);
+}
