@@ -66,6 +66,15 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A server certificate for localhost that expires in `days` days.
+    pub fn server_expiring(&self, days: i64) -> Leaf {
+        let mut params = CertificateParams::new(vec!["localhost".to_string(), "mcp.example.test".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "soon-expiring");
+        params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        params.not_after = OffsetDateTime::now_utc() + Duration::days(days);
+        self.issue(params)
+    }
+
     /// A client certificate with a URI SAN (e.g. a SPIFFE id) and a CN.
     pub fn client(&self, uri: &str, cn: &str, serial: u64) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();

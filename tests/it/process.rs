@@ -227,3 +227,31 @@ async fn drain_closes_streams_still_open_after_the_grace_period() {
         .expect("client stream ended");
     assert!(upstream.saw_cancel().await, "the upstream stream was closed too");
 }
+
+#[tokio::test]
+async fn check_reports_certificates_and_warns_before_expiry() {
+    let ca = crate::certs::Ca::new("check CA");
+    let leaf = ca.server_expiring(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cert = crate::certs::write(dir.path(), "gw.pem", &leaf.cert);
+    let key = crate::certs::write(dir.path(), "gw-key.pem", &leaf.key);
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:8443\"\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let path = crate::certs::write(dir.path(), "gateway.toml", &config);
+    let output = Command::new(BIN).args(["check", "--config"]).arg(&path).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("CN=soon-expiring"), "{stdout}");
+    assert!(stdout.contains("mcp.example.test"), "{stdout}");
+    assert!(stdout.contains("(4 days)") || stdout.contains("(5 days)"), "{stdout}");
+    assert!(stdout.contains("WARNING") && stdout.contains("expires within 14 days"), "{stdout}");
+    // A key that does not belong to the certificate is a config error naming the key.
+    let other = ca.server_expiring(30);
+    std::fs::write(&key, &other.key).unwrap();
+    let output = Command::new(BIN).args(["check", "--config"]).arg(&path).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`server.tls.key`"), "{}", String::from_utf8_lossy(&output.stderr));
+}
