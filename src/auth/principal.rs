@@ -56,3 +56,26 @@ impl Principal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AuthMethod, Principal};
+
+    #[test]
+    fn certificate_identities_take_the_first_matching_roles() {
+        let map = vec![
+            ("spiffe://example.org/admin/*".to_string(), vec!["admin".to_string()]),
+            ("spiffe://example.org/*".to_string(), vec!["user".to_string()]),
+        ];
+        let admin = Principal::from_certificate("spiffe://example.org/admin/ops", &map);
+        assert_eq!(
+            (admin.method, admin.roles),
+            (AuthMethod::Mtls, vec!["admin".to_string()])
+        );
+        let agent = Principal::from_certificate("spiffe://example.org/agent/a1", &map);
+        assert_eq!(agent.roles, vec!["user".to_string()]);
+        let stranger = Principal::from_certificate("spiffe://other.org/x", &map);
+        assert!(stranger.roles.is_empty());
+        assert_eq!(stranger.subject, "spiffe://other.org/x");
+    }
+}

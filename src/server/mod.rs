@@ -133,16 +133,8 @@ impl Connection {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
         let stream = match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                tracing::info!(peer = %self.peer, %error, "TLS handshake failed");
-                self.gateway.metrics().tls_handshake_failure();
-                return;
-            }
-            Err(_) => {
-                tracing::info!(peer = %self.peer, "TLS handshake timed out");
-                self.gateway.metrics().tls_handshake_failure();
-                return;
-            }
+            Ok(Err(error)) => return self.handshake_failed("handshake_failed", &error.to_string()),
+            Err(_) => return self.handshake_failed("handshake_timeout", "no complete handshake in time"),
         };
         let client_identity = stream
             .get_ref()
@@ -156,6 +148,17 @@ impl Connection {
             client_identity,
         });
         self.serve(stream, info).await;
+    }
+
+    /// A refused or abandoned handshake (bad client certificate, old protocol, scanner):
+    /// logged, counted and audited, since a refused client certificate is a failed login.
+    fn handshake_failed(&self, reason: &'static str, detail: &str) {
+        tracing::info!(peer = %self.peer, reason, detail, "TLS handshake failed");
+        self.gateway.metrics().tls_handshake_failure();
+        let mut event = crate::telemetry::AuditEvent::new("tls_handshake", "deny", reason);
+        event.peer_ip = Some(self.peer.ip());
+        event.detail = Some(detail);
+        self.gateway.audit().record(&event);
     }
 
     async fn serve<I>(self, io: I, info: Arc<ConnInfo>)

@@ -94,6 +94,16 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A client certificate that becomes valid tomorrow.
+    pub fn future_client(&self, uri: &str, serial: u64) -> Leaf {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names.push(SanType::URI(uri.try_into().unwrap()));
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.not_before = OffsetDateTime::now_utc() + Duration::days(1);
+        params.not_after = OffsetDateTime::now_utc() + Duration::days(30);
+        self.issue(params)
+    }
+
     /// A CRL revoking `serials`.
     pub fn crl(&self, serials: &[u64]) -> String {
         let now = OffsetDateTime::now_utc();
@@ -148,6 +158,31 @@ pub fn client_config(ca_pem: &str, identity: Option<&Leaf>, alpn: &[&[u8]]) -> A
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// A rustls server config serving `leaf` that requires client certificates from `clients_ca`.
+pub fn server_config_mtls(leaf: &Leaf, clients_ca: &str) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(clients_ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+        .build()
+        .unwrap();
+    let chain = CertificateDer::pem_slice_iter(leaf.cert.as_bytes())
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
     Arc::new(config)
 }
 

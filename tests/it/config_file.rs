@@ -42,11 +42,23 @@ fn errors_name_the_key_path() {
             "upstreams[0].route",
         ),
         ("[audit]\nsink = \"file\"\n", "audit.path"),
-        ("[server.tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n", "server.tls.cert"),
-        ("[server.tls]\ncert = \"/dev/null\"\nkey = \"/dev/null\"\nclient_auth = \"required\"\n", "server.tls.client_auth"),
+        (
+            "[server.tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
+            "server.tls.cert",
+        ),
+        (
+            "[server.tls]\ncert = \"/dev/null\"\nkey = \"/dev/null\"\nclient_auth = \"required\"\n",
+            "server.tls.client_auth",
+        ),
         ("[auth.mtls]\nsubject_from = \"san_uri\"\n", "auth.mtls"),
-        ("[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nca = \"/x.pem\"\n", "upstreams[0].ca"),
-        ("[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"https://127.0.0.1:1/mcp\"\nauth = \"none\"\nca = \"/nonexistent.pem\"\n", "upstreams[0].ca"),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nca = \"/x.pem\"\n",
+            "upstreams[0].ca",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"https://127.0.0.1:1/mcp\"\nauth = \"none\"\nca = \"/nonexistent.pem\"\n",
+            "upstreams[0].ca",
+        ),
         ("[admin]\ntoken = \"short\"\n", "admin.token"),
         (
             "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nheaders = { \"Content-Length\" = \"1\" }\n",

@@ -241,17 +241,39 @@ async fn check_reports_certificates_and_warns_before_expiry() {
         key.display()
     );
     let path = crate::certs::write(dir.path(), "gateway.toml", &config);
-    let output = Command::new(BIN).args(["check", "--config"]).arg(&path).output().await.unwrap();
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("CN=soon-expiring"), "{stdout}");
     assert!(stdout.contains("mcp.example.test"), "{stdout}");
     assert!(stdout.contains("(4 days)") || stdout.contains("(5 days)"), "{stdout}");
-    assert!(stdout.contains("WARNING") && stdout.contains("expires within 14 days"), "{stdout}");
+    assert!(
+        stdout.contains("WARNING") && stdout.contains("expires within 14 days"),
+        "{stdout}"
+    );
     // A key that does not belong to the certificate is a config error naming the key.
     let other = ca.server_expiring(30);
     std::fs::write(&key, &other.key).unwrap();
-    let output = Command::new(BIN).args(["check", "--config"]).arg(&path).output().await.unwrap();
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`server.tls.key`"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`server.tls.key`"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

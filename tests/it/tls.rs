@@ -213,23 +213,24 @@ async fn only_tls_1_2_and_1_3_are_offered() {
     assert!(tls12 && tls13, "TLS 1.2 and 1.3 work (the control)");
 }
 
-async fn mtls_setup(mode: &str, crl_serials: &[u64]) -> (TlsSetup, Leaf, Leaf, Leaf, Leaf) {
+async fn mtls_setup(mode: &str, crl_serials: &[u64]) -> (TlsSetup, Leaf, Leaf, Leaf, Leaf, Leaf) {
     let client_ca = Ca::new("test clients CA");
     let good = client_ca.client("spiffe://example.org/agent/a1", "agent-a1", 100);
     let revoked = client_ca.client("spiffe://example.org/agent/a2", "agent-a2", 101);
     let expired = client_ca.expired_client("spiffe://example.org/agent/a3", 102);
     let foreign = Ca::new("foreign CA").client("spiffe://example.org/agent/a1", "agent-a1", 100);
+    let early = client_ca.future_client("spiffe://example.org/agent/a4", 103);
     let crl = client_ca.crl(crl_serials);
     let tls_extra =
         format!("client_ca = \"$DIR/clients-ca.pem\"\nclient_auth = \"{mode}\"\ncrls = [\"$DIR/clients.crl\"]\n");
     let extra = "\n[auth.mtls]\nsubject_from = \"san_uri\"\n[[auth.mtls.map]]\nmatch = \"spiffe://example.org/agent/*\"\nroles = [\"user\"]\n";
     let setup = tls_gateway(&tls_extra, extra, client_ca, Some(&crl)).await;
-    (setup, good, revoked, expired, foreign)
+    (setup, good, revoked, expired, foreign, early)
 }
 
 #[tokio::test]
 async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates() {
-    let (setup, good, revoked, expired, foreign) = mtls_setup("required", &[101]).await;
+    let (setup, good, revoked, expired, foreign, early) = mtls_setup("required", &[101]).await;
     let addr = setup.gateway.addr();
     let ca = &setup.server_ca.pem;
     let alpn: &[&[u8]] = &[b"http/1.1"];
@@ -255,14 +256,24 @@ async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates(
             .is_err(),
         "revoked"
     );
+    let early_result = tls_post(addr, certs::client_config(ca, Some(&early), alpn)).await;
+    assert!(early_result.is_err(), "not yet valid: {early_result:?}");
     assert_eq!(setup.upstream.count(), 0, "nothing forwarded for refused clients");
     let answer = tls_post(addr, certs::client_config(ca, Some(&good), alpn))
         .await
         .unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(setup.upstream.count(), 1);
-    let events = setup.gateway.audit_events(1).await;
+    let events = setup.gateway.audit_events(6).await;
     let event = events.iter().find(|e| e["event"] == "request").unwrap();
+    let refused: Vec<_> = events.iter().filter(|e| e["event"] == "tls_handshake").collect();
+    assert_eq!(refused.len(), 5, "each refused handshake is audited: {events:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|e| e["detail"].as_str().is_some_and(|d| d.contains("xpired"))),
+        "{refused:?}"
+    );
     assert_eq!(event["subject"], "spiffe://example.org/agent/a1");
     assert_eq!(event["auth_method"], "mtls");
     let metrics = setup
@@ -273,7 +284,7 @@ async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates(
         .await
         .text();
     assert!(
-        metrics.contains("portcullis_tls_handshake_failures_total 4"),
+        metrics.contains("portcullis_tls_handshake_failures_total 5"),
         "{metrics}"
     );
     assert!(
@@ -285,7 +296,7 @@ async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates(
 
 #[tokio::test]
 async fn mtls_optional_lets_anonymous_clients_in_and_identifies_the_others() {
-    let (setup, good, revoked, _, _) = mtls_setup("optional", &[101]).await;
+    let (setup, good, revoked, _, _, _) = mtls_setup("optional", &[101]).await;
     let addr = setup.gateway.addr();
     let ca = &setup.server_ca.pem;
     let alpn: &[&[u8]] = &[b"h2"];
@@ -430,5 +441,50 @@ async fn https_upstream_with_a_private_ca() {
     let answer = untrusting.post(PING).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert_eq!(answer.json()["error"]["code"], -31503);
+    assert_eq!(upstream.count(), 1);
+}
+
+#[tokio::test]
+async fn https_upstream_that_requires_a_client_certificate() {
+    let upstream_ca = Ca::new("upstream CA");
+    let gateway_ca = Ca::new("gateway identity CA");
+    let leaf = upstream_ca.server(&[], 8);
+    let identity = gateway_ca.client("spiffe://example.org/gateway", "gateway", 1);
+    let upstream = mock::start_full(
+        mock::ok_json,
+        true,
+        Some(certs::server_config_mtls(&leaf, &gateway_ca.pem)),
+    )
+    .await;
+    let url = format!("https://localhost:{}/mcp", upstream.addr.port());
+    for with_identity in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = certs::write(dir.path(), "upstream-ca.pem", &upstream_ca.pem);
+        let cert = certs::write(dir.path(), "gw.pem", &identity.cert);
+        let key = certs::write(dir.path(), "gw-key.pem", &identity.key);
+        let mut extra = format!("ca = \"{}\"", ca.display());
+        if with_identity {
+            extra.push_str(&format!(
+                "\nclient_cert = \"{}\"\nclient_key = \"{}\"",
+                cert.display(),
+                key.display()
+            ));
+        }
+        let audit = dir.path().join("audit.jsonl");
+        let text = config_text(&url, "", &extra, &audit.display().to_string(), FAST_TIMEOUTS);
+        let gateway = TestGateway::start_text(dir, &text).await;
+        let answer = gateway.post(PING).await;
+        let expected = if with_identity {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
+        assert_eq!(
+            answer.status,
+            expected,
+            "with client certificate: {with_identity}: {}",
+            answer.text()
+        );
+    }
     assert_eq!(upstream.count(), 1);
 }
