@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Side-by-side proxy benchmark: direct vs nginx vs portcullis, all on loopback, against one
-# nginx upstream that returns a fixed JSON-RPC reply. See bench/README.md.
+# Side-by-side proxy benchmark: direct vs nginx vs portcullis (and, with --tls, both again
+# terminating TLS), all on loopback, against one nginx upstream that returns a fixed JSON-RPC
+# reply. See bench/README.md.
 #
-#   bench/proxy.sh [--rounds N] [--duration S] [--portcullis PATH] [--fronts LIST] [--no-build]
+#   bench/proxy.sh [--rounds N] [--duration S] [--portcullis PATH] [--fronts LIST] [--tls] [--no-build]
 #
 # Everything it starts lives in a temp dir and is killed on exit (normal, error, Ctrl-C).
 set -euo pipefail
@@ -22,9 +23,11 @@ SAVE=1
 RATE=0
 # Fronts, measured interleaved in this order in every round. Each NAME needs functions
 # front_NAME_setup (start it, set FRONT_URL[NAME]; return non-zero with SKIP_REASON set to skip)
-# and front_NAME_pids (PIDs whose CPU time counts as the front's). A later TLS variant is one
-# more entry, e.g. "nginx_tls" / "portcullis_tls" (wrk takes https:// URLs as they are).
+# and front_NAME_pids (PIDs whose CPU time counts as the front's). --tls adds the TLS-terminating
+# variants nginx_tls and portcullis_tls (https:// URLs; wrk keeps its connections alive, so they
+# measure TLS record cost, not handshakes).
 FRONTS="direct nginx portcullis"
+TLS=0
 EXTRA_HEADERS=()
 
 usage() {
@@ -36,7 +39,10 @@ usage: bench/proxy.sh [options]
   --portcullis PATH  portcullis binary (default: target/release/portcullis, built if missing)
   --pc-threads N     portcullis worker threads (default 1: the core budget of nginx's one worker; 0 = one per core)
   --no-build         never run cargo; skip portcullis if the binary is missing
-  --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis)
+  --tls              also measure nginx_tls and portcullis_tls: the same two proxies terminating
+                     TLS 1.2/1.3 with a throwaway ECDSA P-256 certificate (made with openssl)
+  --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis; with --tls
+                     also nginx_tls,portcullis_tls)
   --connections N    wrk connections (default 32)
   --threads N        wrk threads (default 2)
   --header 'K: V'    extra request header (repeatable)
@@ -62,6 +68,7 @@ while (($#)); do
         --pc-threads) PC_THREADS="${2:?}"; shift 2 ;;
         --no-build) NO_BUILD=1; shift ;;
         --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
+        --tls) TLS=1; shift ;;
         --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
         --rate) RATE="${2:?}"; shift 2 ;;
         --no-save) SAVE=0; shift ;;
@@ -74,6 +81,11 @@ for v in ROUNDS DURATION WARMUP THREADS CONNS RATE; do
     is_uint "${!v}" || die "$v wants a non-negative integer, got '${!v}'"
 done
 ((ROUNDS >= 1 && DURATION >= 1 && THREADS >= 1 && CONNS >= THREADS)) || die "bad load parameters"
+if ((TLS)); then   # add the TLS fronts (to --fronts too, unless listed there already)
+    for f in nginx_tls portcullis_tls; do
+        [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
+    done
+fi
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname "$BENCH_DIR")"
@@ -132,6 +144,7 @@ install_tools() {
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     ((${#missing[@]})) || return 0
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
     if [[ "$(id -u)" != 0 && -z "$SUDO" ]]; then die "missing ${missing[*]}; run as root or install them"; fi
@@ -198,12 +211,15 @@ cpu_ticks() {
     echo "$total"
 }
 
+# curl options for https:// fronts: trust the throwaway CA (set by make_tls_cert)
+CURL_TLS=()
+
 # wait until METHOD URL answers EXPECT (http code), at most SECS seconds
 wait_http() {
     local url="$1" expect="$2" secs="$3" pid="${4:-}" code i
     for ((i = 0; i < secs * 10; i++)); do
         if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-        code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null || true)"
+        code="$(curl -s "${CURL_TLS[@]}" -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null || true)"
         [[ "$code" == "$expect" ]] && return 0
         sleep 0.1
     done
@@ -216,7 +232,7 @@ REPLY_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"
 post_once() {   # prints "HTTPCODE BODY"
     local hargs=() h
     for h in "${EXTRA_HEADERS[@]}"; do hargs+=(-H "$h"); done
-    curl -s -m 5 -X POST -H 'Content-Type: application/json' \
+    curl -s "${CURL_TLS[@]}" --http1.1 -m 5 -X POST -H 'Content-Type: application/json' \
         -H 'Accept: application/json, text/event-stream' "${hargs[@]}" \
         --data-binary "$REQ_BODY" -w '\n%{http_code}' "$1" 2>/dev/null || true
 }
@@ -274,7 +290,8 @@ nginx_pids() { local m="${NGX_PID[$1]}"; echo "$m" $(child_pids "$m"); }
 
 # ---------------------------------------------------------------------------------------------
 # ports and the upstream
-read -r P_UP P_NGX P_PC P_PC_ADMIN P_SPARE1 P_SPARE2 <<<"$(free_ports 6)"
+read -r P_UP P_NGX P_PC P_PC_ADMIN P_NGX_TLS P_PC_TLS P_PC_TLS_ADMIN P_SPARE1 P_SPARE2 \
+    <<<"$(free_ports 9)"
 UPSTREAM_URL="http://127.0.0.1:$P_UP/mcp"
 
 start_nginx upstream "
@@ -298,55 +315,126 @@ SKIP_REASON=""
 front_direct_setup() { FRONT_URL[direct]="$UPSTREAM_URL"; }
 front_direct_pids() { :; }   # no process of its own
 
-front_nginx_setup() {
-    start_nginx proxy "
+# throwaway CA + ECDSA P-256 server certificate for 127.0.0.1/localhost, made once per run (on
+# first use) in $TMP/tls; both TLS fronts serve it (leaf only), curl checks it against the CA
+TLS_DIR=""
+make_tls_cert() {
+    [[ -n "$TLS_DIR" ]] && return 0
+    local d="$TMP/tls"
+    mkdir -p "$d"
+    chmod 755 "$d"
+    (
+        # (set -e does not apply inside a function called from `if`, hence the && chain)
+        cd "$d" &&
+        openssl ecparam -name prime256v1 -genkey -noout -out ca-key.pem &&
+        openssl req -x509 -new -key ca-key.pem -sha256 -days 30 -subj "/CN=portcullis bench CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+            -out ca.pem &&
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server-key.pem &&
+        openssl req -new -key server-key.pem -subj "/CN=localhost" -out server.csr &&
+        printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+            "extendedKeyUsage = serverAuth" "subjectAltName = DNS:localhost, IP:127.0.0.1" >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 \
+            -days 30 -extfile server.ext -out server.pem &&
+        openssl verify -CAfile ca.pem server.pem
+    ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "certificate generation with openssl failed"; }
+    TLS_DIR="$d"
+    CURL_TLS=(--cacert "$d/ca.pem")
+}
+
+# what a TLS front negotiates with an OpenSSL client on defaults (what wrk uses): for the report
+declare -A TLS_NEGOTIATED=()
+tls_probe() {   # NAME PORT
+    local out proto cipher group
+    out="$(timeout 10 openssl s_client -connect "127.0.0.1:$2" -servername localhost \
+        -CAfile "$TLS_DIR/ca.pem" </dev/null 2>&1 || true)"
+    proto="$(sed -n 's/^New, \(TLS[^,]*\), Cipher is \(.*\)$/\1/p' <<<"$out" | head -n1)"
+    cipher="$(sed -n 's/^New, TLS[^,]*, Cipher is \(.*\)$/\1/p' <<<"$out" | head -n1)"
+    group="$(sed -n 's/^Server Temp Key: \(.*\)$/\1/p' <<<"$out" | head -n1)"
+    TLS_NEGOTIATED[$1]="${proto:-?} ${cipher:-?}, key exchange ${group:-?}"
+}
+
+nginx_proxy_conf() {   # LISTEN_DIRECTIVES...: one server proxying to a keep-alive upstream pool
+    printf '
     upstream u {
-        server 127.0.0.1:$P_UP;
+        server 127.0.0.1:%s;
         keepalive 64;
         keepalive_requests 100000000;
     }
     server {
-        listen 127.0.0.1:$P_NGX;
+%s
         location / {
             proxy_pass http://u;
             proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
+            proxy_set_header Connection "";
         }
-    }"
+    }' "$P_UP" "$1"
+}
+
+front_nginx_setup() {
+    start_nginx proxy "$(nginx_proxy_conf "        listen 127.0.0.1:$P_NGX;")"
     FRONT_URL[nginx]="http://127.0.0.1:$P_NGX/mcp"
     wait_http "${FRONT_URL[nginx]}" 200 10 "${NGX_PID[proxy]}" \
         || { SKIP_REASON="nginx proxy did not come up (see $TMP/proxy/error.log)"; return 1; }
 }
 front_nginx_pids() { nginx_pids proxy; }
 
-PC_PID=""
+# nginx_tls: the nginx front plus TLS 1.2/1.3 termination (ssl_session_cache left at its default,
+# none; ciphers and curves at nginx's defaults)
+front_nginx_tls_setup() {
+    make_tls_cert
+    start_nginx proxy_tls "$(nginx_proxy_conf "        listen 127.0.0.1:$P_NGX_TLS ssl;
+        ssl_certificate $TLS_DIR/server.pem;
+        ssl_certificate_key $TLS_DIR/server-key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;")"
+    FRONT_URL[nginx_tls]="https://127.0.0.1:$P_NGX_TLS/mcp"
+    wait_http "${FRONT_URL[nginx_tls]}" 200 10 "${NGX_PID[proxy_tls]}" \
+        || { SKIP_REASON="nginx TLS proxy did not come up (see $TMP/proxy_tls/error.log)"; return 1; }
+    tls_probe nginx_tls "$P_NGX_TLS"
+}
+front_nginx_tls_pids() { nginx_pids proxy_tls; }
+
+# the portcullis binary, built once if missing (unless --no-build); sets PC_BIN or PC_BIN_ERR
 PC_BIN=""
-front_portcullis_setup() {
+PC_BIN_ERR=""
+resolve_portcullis() {
+    [[ -n "$PC_BIN" ]] && return 0
+    [[ -n "$PC_BIN_ERR" ]] && { SKIP_REASON="$PC_BIN_ERR"; return 1; }
     local bin="${PORTCULLIS:-$REPO_DIR/target/release/portcullis}"
     if [[ ! -x "$bin" ]]; then
         if [[ -n "$PORTCULLIS" ]]; then die "--portcullis $PORTCULLIS is not an executable file"; fi
         if ((NO_BUILD)); then
-            SKIP_REASON="binary $bin missing (--no-build)"; return 1
+            PC_BIN_ERR="binary $bin missing (--no-build)"
+        elif ! command -v cargo >/dev/null 2>&1; then
+            PC_BIN_ERR="binary $bin missing and no cargo to build it"
+        else
+            log "building portcullis: cargo build --release (this can take minutes)"
+            if ! (cd "$REPO_DIR" && timeout 1800 cargo build --release >&2); then
+                PC_BIN_ERR="cargo build --release failed"
+            elif [[ ! -x "$bin" ]]; then
+                PC_BIN_ERR="binary $bin still missing after build"
+            fi
         fi
-        if ! command -v cargo >/dev/null 2>&1; then
-            SKIP_REASON="binary $bin missing and no cargo to build it"; return 1
-        fi
-        log "building portcullis: cargo build --release (this can take minutes)"
-        if ! (cd "$REPO_DIR" && timeout 1800 cargo build --release >&2); then
-            SKIP_REASON="cargo build --release failed"; return 1
-        fi
-        [[ -x "$bin" ]] || { SKIP_REASON="binary $bin still missing after build"; return 1; }
+        [[ -n "$PC_BIN_ERR" ]] && { SKIP_REASON="$PC_BIN_ERR"; return 1; }
     fi
     PC_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-    local dir="$TMP/portcullis"
-    mkdir -p "$dir"
-    cat >"$dir/gateway.toml" <<EOF
-[server]
-listen = "127.0.0.1:$P_PC"
-worker_threads = $PC_THREADS
+}
 
+# portcullis instance NAME on PORT/ADMIN_PORT, with [server.tls] if TLS=1; sets PC_PID[NAME]
+declare -A PC_PID=()
+start_portcullis() {   # NAME PORT ADMIN_PORT TLS
+    local name="$1" port="$2" admin="$3" tls="$4" dir="$TMP/$1" scheme=http
+    resolve_portcullis || return 1
+    mkdir -p "$dir"
+    {
+        printf '[server]\nlisten = "127.0.0.1:%s"\nworker_threads = %s\n\n' "$port" "$PC_THREADS"
+        if ((tls)); then
+            printf '[server.tls]\ncert = "%s"\nkey = "%s"\n\n' "$TLS_DIR/server.pem" "$TLS_DIR/server-key.pem"
+            scheme=https
+        fi
+        cat <<EOF
 [admin]
-listen = "127.0.0.1:$P_PC_ADMIN"
+listen = "127.0.0.1:$admin"
 
 [[upstreams]]
 name = "bench"
@@ -358,22 +446,32 @@ auth = "none"
 sink = "file"
 path = "$dir/audit.jsonl"
 EOF
-    (cd "$dir" && exec "$PC_BIN" run --config "$dir/gateway.toml") >"$dir/portcullis.log" 2>&1 &
-    PC_PID=$!
-    STARTED_PIDS+=("$PC_PID")
-    FRONT_URL[portcullis]="http://127.0.0.1:$P_PC/mcp"
-    if ! wait_http "http://127.0.0.1:$P_PC_ADMIN/readyz" 200 30 "$PC_PID"; then
-        log "portcullis log (last 20 lines):"; tail -n 20 "$dir/portcullis.log" >&2 || true
-        SKIP_REASON="portcullis not ready on /readyz within 30 s"
-        kill -TERM "$PC_PID" 2>/dev/null || true
+    } >"$dir/gateway.toml"
+    (cd "$dir" && exec "$PC_BIN" run --config "$dir/gateway.toml") >"$dir/$name.log" 2>&1 &
+    PC_PID[$name]=$!
+    STARTED_PIDS+=("$!")
+    FRONT_URL[$name]="$scheme://127.0.0.1:$port/mcp"
+    if ! wait_http "http://127.0.0.1:$admin/readyz" 200 30 "${PC_PID[$name]}"; then
+        log "$name log (last 20 lines):"; tail -n 20 "$dir/$name.log" >&2 || true
+        SKIP_REASON="$name not ready on /readyz within 30 s"
+        kill -TERM "${PC_PID[$name]}" 2>/dev/null || true
         return 1
     fi
 }
-front_portcullis_pids() { [[ -n "$PC_PID" ]] && echo "$PC_PID"; }
+
+front_portcullis_setup() { start_portcullis portcullis "$P_PC" "$P_PC_ADMIN" 0; }
+front_portcullis_pids() { [[ -n "${PC_PID[portcullis]:-}" ]] && echo "${PC_PID[portcullis]}"; }
+
+front_portcullis_tls_setup() {
+    make_tls_cert
+    start_portcullis portcullis_tls "$P_PC_TLS" "$P_PC_TLS_ADMIN" 1 || return 1
+    tls_probe portcullis_tls "$P_PC_TLS"
+}
+front_portcullis_tls_pids() { [[ -n "${PC_PID[portcullis_tls]:-}" ]] && echo "${PC_PID[portcullis_tls]}"; }
 
 ACTIVE=()
 for f in $FRONTS; do
-    declare -F "front_${f}_setup" >/dev/null || die "unknown front '$f' (have: direct nginx portcullis)"
+    declare -F "front_${f}_setup" >/dev/null || die "unknown front '$f' (have: direct nginx portcullis nginx_tls portcullis_tls)"
     SKIP_REASON=""
     if "front_${f}_setup"; then
         # the reply must be the upstream's, as a plain 200
@@ -440,7 +538,7 @@ measure() {   # ROUND FRONT [paced]
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$round" "$f" "$rps" "$reqs" "$p50" "$p99" "$fcpu" "$ucpu" "$non2xx" "$sockerr" >>"$runs"
     local line
-    line="$(printf 'round %d/%d  %-12s %9.0f req/s  p50 %6s µs  p99 %6s µs  front CPU %6s µs/req  upstream CPU %5s µs/req  errors %s' \
+    line="$(printf 'round %d/%d  %-14s %9.0f req/s  p50 %6s µs  p99 %6s µs  front CPU %6s µs/req  upstream CPU %5s µs/req  errors %s' \
         "$round" "$ROUNDS" "$f$tag" "$rps" "$p50" "$p99" "$fcpu" "$ucpu" "$((non2xx + sockerr))")"
     ROUND_LINES+=("$line")
     printf '%s\n' "$line"
@@ -492,6 +590,14 @@ REPORT="$TMP/report.md"
     echo "- request: POST /mcp tools/call (${#REQ_BODY} B), reply ${#REPLY_BODY} B application/json"
     echo "- upstream: $NGINX_VER, 1 worker, \`return 200\`"
     [[ " ${ACTIVE[*]} " == *" nginx "* ]] && echo "- nginx front: $NGINX_VER, 1 worker, keep-alive upstream pool (64)"
+    [[ " ${ACTIVE[*]} " == *" nginx_tls "* ]] && echo "- nginx_tls front: the nginx front plus \`listen ... ssl\`, TLS 1.2/1.3, default ciphers and ssl_session_cache"
+    [[ " ${ACTIVE[*]} " == *" portcullis_tls "* ]] && echo "- portcullis_tls front: the portcullis front plus \`[server.tls]\`"
+    if [[ -n "$TLS_DIR" ]]; then
+        echo "- TLS: throwaway ECDSA P-256 certificate (leaf only, own CA), wrk keeps its $CONNS connections alive ($CONNS handshakes per run)"
+        for f in "${ACTIVE[@]}"; do
+            [[ -n "${TLS_NEGOTIATED[$f]:-}" ]] && echo "  - $f negotiates with OpenSSL $(openssl version | awk '{print $2}') defaults (as wrk): ${TLS_NEGOTIATED[$f]}"
+        done
+    fi
     echo "- portcullis: $PC_DESC"
     for f in "${!SKIPPED[@]}"; do echo "- **skipped $f**: ${SKIPPED[$f]}"; done
     echo
