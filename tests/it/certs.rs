@@ -43,7 +43,10 @@ impl Ca {
     }
 
     fn issue(&self, params: CertificateParams) -> Leaf {
-        let key = KeyPair::generate().unwrap();
+        self.issue_with(params, KeyPair::generate().unwrap())
+    }
+
+    fn issue_with(&self, params: CertificateParams, key: KeyPair) -> Leaf {
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {
             cert: cert.pem(),
@@ -64,6 +67,16 @@ impl Ca {
             .push(DnType::CommonName, "portcullis test server");
         params.serial_number = Some(SerialNumber::from(serial));
         self.issue(params)
+    }
+
+    /// A server certificate with a key of `alg` (RSA, ECDSA, Ed25519) and `names` as DNS SANs.
+    pub fn server_with(&self, alg: &'static rcgen::SignatureAlgorithm, names: &[&str]) -> Leaf {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "portcullis key-type test");
+        self.issue_with(params, KeyPair::generate_for(alg).unwrap())
     }
 
     /// A server certificate for localhost that expires in `days` days.

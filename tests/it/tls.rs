@@ -213,128 +213,6 @@ async fn only_tls_1_2_and_1_3_are_offered() {
     assert!(tls12 && tls13, "TLS 1.2 and 1.3 work (the control)");
 }
 
-async fn mtls_setup(mode: &str, crl_serials: &[u64]) -> (TlsSetup, Leaf, Leaf, Leaf, Leaf, Leaf) {
-    let client_ca = Ca::new("test clients CA");
-    let good = client_ca.client("spiffe://example.org/agent/a1", "agent-a1", 100);
-    let revoked = client_ca.client("spiffe://example.org/agent/a2", "agent-a2", 101);
-    let expired = client_ca.expired_client("spiffe://example.org/agent/a3", 102);
-    let foreign = Ca::new("foreign CA").client("spiffe://example.org/agent/a1", "agent-a1", 100);
-    let early = client_ca.future_client("spiffe://example.org/agent/a4", 103);
-    let crl = client_ca.crl(crl_serials);
-    let tls_extra =
-        format!("client_ca = \"$DIR/clients-ca.pem\"\nclient_auth = \"{mode}\"\ncrls = [\"$DIR/clients.crl\"]\n");
-    let extra = "\n[auth.mtls]\nsubject_from = \"san_uri\"\n[[auth.mtls.map]]\nmatch = \"spiffe://example.org/agent/*\"\nroles = [\"user\"]\n";
-    let setup = tls_gateway(&tls_extra, extra, client_ca, Some(&crl)).await;
-    (setup, good, revoked, expired, foreign, early)
-}
-
-#[tokio::test]
-async fn mtls_required_refuses_missing_foreign_expired_and_revoked_certificates() {
-    let (setup, good, revoked, expired, foreign, early) = mtls_setup("required", &[101]).await;
-    let addr = setup.gateway.addr();
-    let ca = &setup.server_ca.pem;
-    let alpn: &[&[u8]] = &[b"http/1.1"];
-    assert!(
-        tls_post(addr, certs::client_config(ca, None, alpn)).await.is_err(),
-        "no certificate"
-    );
-    assert!(
-        tls_post(addr, certs::client_config(ca, Some(&foreign), alpn))
-            .await
-            .is_err(),
-        "wrong CA"
-    );
-    assert!(
-        tls_post(addr, certs::client_config(ca, Some(&expired), alpn))
-            .await
-            .is_err(),
-        "expired"
-    );
-    assert!(
-        tls_post(addr, certs::client_config(ca, Some(&revoked), alpn))
-            .await
-            .is_err(),
-        "revoked"
-    );
-    let early_result = tls_post(addr, certs::client_config(ca, Some(&early), alpn)).await;
-    assert!(early_result.is_err(), "not yet valid: {early_result:?}");
-    assert_eq!(setup.upstream.count(), 0, "nothing forwarded for refused clients");
-    let answer = tls_post(addr, certs::client_config(ca, Some(&good), alpn))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(setup.upstream.count(), 1);
-    let events = setup.gateway.audit_events(6).await;
-    let event = events.iter().find(|e| e["event"] == "request").unwrap();
-    let refused: Vec<_> = events.iter().filter(|e| e["event"] == "tls_handshake").collect();
-    assert_eq!(refused.len(), 5, "each refused handshake is audited: {events:?}");
-    assert!(
-        refused
-            .iter()
-            .any(|e| e["detail"].as_str().is_some_and(|d| d.contains("xpired"))),
-        "{refused:?}"
-    );
-    assert_eq!(event["subject"], "spiffe://example.org/agent/a1");
-    assert_eq!(event["auth_method"], "mtls");
-    let metrics = setup
-        .gateway
-        .call(crate::harness::empty(
-            Request::get(setup.gateway.admin_url("/metrics")).header("authorization", "Bearer admin-token-0123456789"),
-        ))
-        .await
-        .text();
-    assert!(
-        metrics.contains("portcullis_tls_handshake_failures_total 5"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("portcullis_tls_certificate_expiry_seconds{cert="),
-        "{metrics}"
-    );
-    drop(setup.client_ca);
-}
-
-#[tokio::test]
-async fn mtls_optional_lets_anonymous_clients_in_and_identifies_the_others() {
-    let (setup, good, revoked, _, _, _) = mtls_setup("optional", &[101]).await;
-    let addr = setup.gateway.addr();
-    let ca = &setup.server_ca.pem;
-    let alpn: &[&[u8]] = &[b"h2"];
-    assert_eq!(
-        tls_post(addr, certs::client_config(ca, None, alpn))
-            .await
-            .unwrap()
-            .status,
-        StatusCode::OK
-    );
-    assert!(
-        tls_post(addr, certs::client_config(ca, Some(&revoked), alpn))
-            .await
-            .is_err(),
-        "a bad certificate is still refused"
-    );
-    assert_eq!(
-        tls_post(addr, certs::client_config(ca, Some(&good), alpn))
-            .await
-            .unwrap()
-            .status,
-        StatusCode::OK
-    );
-    let events = setup.gateway.audit_events(2).await;
-    let subjects: Vec<_> = events
-        .iter()
-        .filter(|e| e["event"] == "request")
-        .map(|e| e["subject"].clone())
-        .collect();
-    assert_eq!(
-        subjects,
-        vec![
-            serde_json::json!("anonymous"),
-            serde_json::json!("spiffe://example.org/agent/a1")
-        ]
-    );
-}
-
 #[tokio::test]
 async fn certificate_swap_under_load_fails_no_request_and_a_broken_file_keeps_the_old_one() {
     let setup = tls_gateway("", "", Ca::new("unused"), None).await;
@@ -402,89 +280,119 @@ async fn certificate_swap_under_load_fails_no_request_and_a_broken_file_keeps_th
     );
 }
 
-#[tokio::test]
-async fn https_upstream_with_a_private_ca() {
-    let upstream_ca = Ca::new("upstream CA");
-    let leaf = upstream_ca.server(&[], 7);
-    let upstream = mock::start_full(mock::ok_json, true, Some(certs::server_config(&leaf))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = certs::write(dir.path(), "upstream-ca.pem", &upstream_ca.pem);
-    let url = format!("https://localhost:{}/mcp", upstream.addr.port());
-    let audit = dir.path().join("audit.jsonl");
-    let text = config_text(
-        &url,
-        "",
-        &format!("ca = \"{}\"", ca.display()),
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
-    );
-    let gateway = TestGateway::start_text(dir, &text).await;
-    let answer = gateway.post(PING).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert_eq!(upstream.count(), 1);
-    assert_eq!(
-        upstream.last().headers["host"],
-        format!("localhost:{}", upstream.addr.port())
-    );
-    // The same upstream without its CA: certificate error → 502, nothing served.
-    let dir = tempfile::tempdir().unwrap();
-    let stranger = certs::write(dir.path(), "other-ca.pem", &Ca::new("other").pem);
-    let audit = dir.path().join("audit.jsonl");
-    let text = config_text(
-        &url,
-        "",
-        &format!("ca = \"{}\"", stranger.display()),
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
-    );
-    let untrusting = TestGateway::start_text(dir, &text).await;
-    let answer = untrusting.post(PING).await;
-    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
-    assert_eq!(answer.json()["error"]["code"], -31503);
-    assert_eq!(upstream.count(), 1);
+/// A TLS client connection kept open across several requests (HTTP/1.1).
+async fn keep_alive_client(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    send
+}
+
+async fn keep_alive_post(send: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>, port: u16) -> StatusCode {
+    let request = Request::post("/mcp")
+        .header("host", format!("localhost:{port}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(PING.as_bytes())))
+        .unwrap();
+    let response = send.send_request(request).await.unwrap();
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    status
 }
 
 #[tokio::test]
-async fn https_upstream_that_requires_a_client_certificate() {
-    let upstream_ca = Ca::new("upstream CA");
-    let gateway_ca = Ca::new("gateway identity CA");
-    let leaf = upstream_ca.server(&[], 8);
-    let identity = gateway_ca.client("spiffe://example.org/gateway", "gateway", 1);
-    let upstream = mock::start_full(
-        mock::ok_json,
-        true,
-        Some(certs::server_config_mtls(&leaf, &gateway_ca.pem)),
-    )
-    .await;
-    let url = format!("https://localhost:{}/mcp", upstream.addr.port());
-    for with_identity in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = certs::write(dir.path(), "upstream-ca.pem", &upstream_ca.pem);
-        let cert = certs::write(dir.path(), "gw.pem", &identity.cert);
-        let key = certs::write(dir.path(), "gw-key.pem", &identity.key);
-        let mut extra = format!("ca = \"{}\"", ca.display());
-        if with_identity {
-            extra.push_str(&format!(
-                "\nclient_cert = \"{}\"\nclient_key = \"{}\"",
-                cert.display(),
-                key.display()
-            ));
+async fn open_connections_survive_a_certificate_swap() {
+    let setup = tls_gateway("", "", Ca::new("unused"), None).await;
+    let addr = setup.gateway.addr();
+    let client = certs::client_config(&setup.server_ca.pem, None, &[b"http/1.1"]);
+    let mut open = keep_alive_client(addr, Arc::clone(&client)).await;
+    assert_eq!(keep_alive_post(&mut open, addr.port()).await, StatusCode::OK);
+    let first = tls_post(addr, Arc::clone(&client)).await.unwrap().server_cert;
+    let dir = setup.gateway.dir.path().to_path_buf();
+    let renewed = setup.server_ca.server(&[], 9);
+    certs::write(&dir, "server-key.pem", &renewed.key);
+    certs::write(&dir, "server.pem", &renewed.cert);
+    let mut rotated = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tls_post(addr, Arc::clone(&client))
+            .await
+            .is_ok_and(|a| a.server_cert != first)
+        {
+            rotated = true;
+            break;
         }
-        let audit = dir.path().join("audit.jsonl");
-        let text = config_text(&url, "", &extra, &audit.display().to_string(), FAST_TIMEOUTS);
-        let gateway = TestGateway::start_text(dir, &text).await;
-        let answer = gateway.post(PING).await;
-        let expected = if with_identity {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_GATEWAY
-        };
-        assert_eq!(
-            answer.status,
-            expected,
-            "with client certificate: {with_identity}: {}",
-            answer.text()
-        );
     }
-    assert_eq!(upstream.count(), 1);
+    assert!(rotated);
+    assert_eq!(
+        keep_alive_post(&mut open, addr.port()).await,
+        StatusCode::OK,
+        "the old connection still works"
+    );
+}
+
+#[tokio::test]
+async fn rsa_ecdsa_and_ed25519_certificates_and_sni_selection() {
+    let ca = Ca::new("key types CA");
+    let rsa = ca.server_with(&rcgen::PKCS_RSA_SHA256, &["localhost", "rsa.test"]);
+    let ed = ca.server_with(&rcgen::PKCS_ED25519, &["ed.test"]);
+    let ecdsa = ca.server_with(&rcgen::PKCS_ECDSA_P384_SHA384, &["*.ecdsa.test"]);
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    for (name, leaf) in [("rsa", &rsa), ("ed", &ed), ("ecdsa", &ecdsa)] {
+        certs::write(&d, &format!("{name}.pem"), &leaf.cert);
+        certs::write(&d, &format!("{name}-key.pem"), &leaf.key);
+    }
+    let audit = d.join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    );
+    let tls = format!(
+        "[server.tls]\ncert = \"{0}/rsa.pem\"\nkey = \"{0}/rsa-key.pem\"\n[[server.tls.sni]]\ncert = \"{0}/ed.pem\"\nkey = \"{0}/ed-key.pem\"\n[[server.tls.sni]]\ncert = \"{0}/ecdsa.pem\"\nkey = \"{0}/ecdsa-key.pem\"\n",
+        d.display()
+    );
+    text = text.replace("[admin]", &format!("{tls}\n[admin]"));
+    let gateway = TestGateway::start_text(dir, &text).await;
+    let addr = gateway.addr();
+    let client = certs::client_config(&ca.pem, None, &[b"http/1.1"]);
+    let served = |sni: &'static str| {
+        let client = Arc::clone(&client);
+        async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let tls = tokio_rustls::TlsConnector::from(client)
+                .connect(ServerName::try_from(sni).unwrap(), tcp)
+                .await
+                .unwrap();
+            tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+        }
+    };
+    let der = |leaf: &Leaf| {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(leaf.cert.as_bytes())
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(served("localhost").await, der(&rsa), "default certificate (RSA)");
+    assert_eq!(served("ed.test").await, der(&ed), "SNI picks the Ed25519 certificate");
+    assert_eq!(
+        served("api.ecdsa.test").await,
+        der(&ecdsa),
+        "wildcard SNI picks the ECDSA certificate"
+    );
+    assert_eq!(
+        tls_post(addr, Arc::clone(&client)).await.unwrap().status,
+        StatusCode::OK
+    );
 }
