@@ -35,7 +35,7 @@ impl Running {
 }
 
 /// Binds both listeners and serves in the background. `path` is re-read on reload.
-pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Running> {
+pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result<Running> {
     for upstream in &config.upstreams {
         if upstream.auth == RouteAuth::None {
             tracing::warn!(route = %upstream.route, upstream = %upstream.name, "route is public (auth = \"none\"): every caller is anonymous");
@@ -48,6 +48,10 @@ pub async fn start(config: Config, path: Option<PathBuf>) -> std::io::Result<Run
     let admin_listener = bind(config.admin.listen, "admin.listen").await?;
     let addr = listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    // Listening on port 0 (tests): the default public URL names the port actually bound.
+    if config.server.public_url == format!("http://{}", config.server.listen) && config.server.listen.port() == 0 {
+        config.server.public_url = format!("http://{addr}");
+    }
     let reloader = Arc::new(Reloader::new(&config, path));
     let gateway = Arc::new(Gateway::new(&config, reloader)?);
     let (stop, stopped) = watch::channel(false);

@@ -34,6 +34,40 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Tokens signed with the configured `[auth.jwt]` keys.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The `sha256:` form of an API key for `[[auth.api_keys.static]]`; without KEY, a new
+    /// random key is generated and printed once with its hash.
+    HashKey { key: Option<String> },
+    /// A 64-byte random secret, URL-safe base64 (for HS256 keys and admin tokens).
+    GenSecret,
+}
+
+/// `portcullis token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an access + refresh token pair.
+    Issue {
+        #[arg(long)]
+        sub: String,
+        /// Role (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Extra permission (repeat for several).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long)]
+        username: Option<String>,
+        /// Access-token lifetime, e.g. 30m (default: auth.jwt.access_ttl).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// Print a token's header and claims without trusting them, and whether the signature
+    /// verifies with the configured keys.
+    Decode { token: String },
 }
 
 /// `portcullis config ...`
@@ -53,6 +87,24 @@ pub fn execute(cli: Cli) -> ExitCode {
         } => {
             let schema = serde_json::to_string_pretty(&config::json_schema()).unwrap_or_default();
             write_out(&schema);
+            ExitCode::SUCCESS
+        }
+        Command::Token { command } => token(command, &path),
+        Command::HashKey { key } => {
+            match key {
+                Some(key) => write_out(&crate::auth::api_key::hash(&key)),
+                None => {
+                    let key = crate::auth::api_key::generate();
+                    write_out(&format!("key:  {key}\nhash: {}", crate::auth::api_key::hash(&key)));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::GenSecret => {
+            use base64::Engine as _;
+            let mut bytes = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            write_out(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
             ExitCode::SUCCESS
         }
         Command::Check => match config::load_file(&path) {
@@ -95,6 +147,70 @@ pub fn execute(cli: Cli) -> ExitCode {
     }
 }
 
+fn token(command: TokenCommand, path: &std::path::Path) -> ExitCode {
+    let config = match config::load_file(path) {
+        Ok(config) => config,
+        Err(error) => {
+            write_err(&format!("{}: {error}", path.display()));
+            return ExitCode::from(1);
+        }
+    };
+    let Some(jwt) = config.auth.jwt.as_ref() else {
+        write_err(&format!("{}: `auth.jwt`: no keys configured", path.display()));
+        return ExitCode::from(1);
+    };
+    match command {
+        TokenCommand::Issue {
+            sub,
+            roles,
+            permissions,
+            username,
+            ttl,
+        } => {
+            let ttl = match ttl.as_deref().map(config::parse_duration).transpose() {
+                Ok(ttl) => ttl,
+                Err(error) => {
+                    write_err(&format!("--ttl: {error}"));
+                    return ExitCode::from(1);
+                }
+            };
+            match jwt.issue(&sub, username.as_deref(), &roles, &permissions, ttl) {
+                Ok((access, refresh, expires_in)) => {
+                    let out = serde_json::json!({
+                        "access_token": access,
+                        "refresh_token": refresh,
+                        "token_type": "Bearer",
+                        "expires_in": expires_in,
+                    });
+                    write_out(&serde_json::to_string_pretty(&out).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    write_err(&format!("cannot issue: {error}"));
+                    ExitCode::from(1)
+                }
+            }
+        }
+        TokenCommand::Decode { token } => {
+            use base64::Engine as _;
+            let decode = |part: Option<&str>| {
+                part.and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+                    .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            };
+            let mut parts = token.split('.');
+            let (header, claims) = (decode(parts.next()), decode(parts.next()));
+            let out = serde_json::json!({
+                "header": header,
+                "claims": claims,
+                "signature_verifies": jwt.signature_ok(&token),
+                "accepted_as_access_token": jwt.verify(&token).is_ok(),
+            });
+            write_out(&serde_json::to_string_pretty(&out).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
 /// The `check` summary.
 pub fn summary(config: &Config, path: &std::path::Path) -> String {
     let mut out = format!("{}: OK\n", path.display());
@@ -106,6 +222,7 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
     for upstream in &config.upstreams {
         let auth = match upstream.auth {
             config::RouteAuth::None => "auth=none (PUBLIC)",
+            config::RouteAuth::Required => "auth=required",
         };
         out.push_str(&format!(
             "  {:<24} -> {}  [{}] {auth}\n",

@@ -25,7 +25,7 @@ pub struct RequestContext {
     pub client_ip: Option<std::net::IpAddr>,
     pub method: Method,
     pub upstream: Option<Arc<Upstream>>,
-    pub principal: Option<Principal>,
+    pub principal: Option<Arc<Principal>>,
     pub jsonrpc_id: Option<RequestId>,
     pub jsonrpc_method: Option<String>,
     pub target: Option<String>,
@@ -71,6 +71,7 @@ impl RequestContext {
         event.client_ip = self.client_ip;
         event.subject = self.principal.as_ref().map(|p| p.subject.as_str());
         event.auth_method = self.principal.as_ref().map(|p| p.method.label());
+        event.key_id = self.principal.as_ref().and_then(|p| p.token_id.as_deref());
         event.route = self.upstream.as_ref().map(|u| u.route.as_str());
         event.http_method = Some(self.method.as_str());
         event.jsonrpc_method = self.jsonrpc_method.as_deref();

@@ -48,6 +48,13 @@ pub enum Reject {
     UpstreamUnavailable,
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// 401 with the RFC 9728 challenge (`WWW-Authenticate` value in `challenge`).
+    #[error("{description}")]
+    Unauthorized {
+        reason: &'static str,
+        description: &'static str,
+        challenge: String,
+    },
 }
 
 impl Reject {
@@ -55,6 +62,7 @@ impl Reject {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::UnknownRoute | Self::UnknownSession => StatusCode::NOT_FOUND,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -70,7 +78,7 @@ impl Reject {
     /// The JSON-RPC error code of the body, or `None` when the body is not JSON-RPC.
     pub fn jsonrpc_code(&self) -> Option<i64> {
         match self {
-            Self::UnknownRoute | Self::MethodNotAllowed | Self::UnknownSession => None,
+            Self::UnknownRoute | Self::MethodNotAllowed | Self::UnknownSession | Self::Unauthorized { .. } => None,
             Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
             Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
@@ -96,21 +104,31 @@ impl Reject {
             Self::UnknownSession => "unknown_session",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
+            Self::Unauthorized { reason, .. } => reason,
         }
     }
 
     /// The response, carrying `id` in the JSON-RPC error when the request had one.
     pub fn into_response(self, id: Option<&RequestId>) -> Response<GatewayBody> {
         let status = self.status();
-        let body = match self.jsonrpc_code() {
-            Some(code) => jsonrpc_error(id, code, &self.to_string(), None),
-            None => plain_error(self.reason(), &self.to_string()),
+        let body = match (&self, self.jsonrpc_code()) {
+            (Self::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
+            (_, Some(code)) => jsonrpc_error(id, code, &self.to_string(), None),
+            (_, None) => plain_error(self.reason(), &self.to_string()),
         };
         let mut response = json_response(status, body);
-        if matches!(self, Self::MethodNotAllowed) {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+        match &self {
+            Self::MethodNotAllowed => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+            }
+            Self::Unauthorized { challenge, .. } => {
+                if let Ok(value) = HeaderValue::from_str(challenge) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            _ => {}
         }
         response
     }

@@ -69,14 +69,9 @@ impl Gateway {
 
     /// The principal of a request: the certificate's holder when one was verified, else the
     /// anonymous caller of a public route.
-    pub(crate) fn principal(&self, client_identity: Option<&str>) -> crate::auth::Principal {
-        match client_identity {
-            Some(identity) => {
-                let map = self.mtls.as_ref().map_or(&[][..], |m| m.map.as_slice());
-                crate::auth::Principal::from_certificate(identity, map)
-            }
-            None => crate::auth::Principal::anonymous(),
-        }
+    pub(crate) fn certificate_principal(&self, client_identity: Option<&str>) -> Option<crate::auth::Principal> {
+        let map = self.mtls.as_ref().map_or(&[][..], |m| m.map.as_slice());
+        client_identity.map(|identity| crate::auth::Principal::from_certificate(identity, map))
     }
 
     /// Static server settings.

@@ -7,7 +7,9 @@ use http::{HeaderValue, Method, Request, Response, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
+use crate::auth::{AuthFailure, Principal, metadata};
 use crate::body::GatewayBody;
+use crate::config::{RouteAuth, Snapshot, Upstream};
 use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
@@ -44,6 +46,11 @@ impl Gateway {
     ) -> Result<Response<GatewayBody>, Reject> {
         let snapshot = self.reloader.snapshot();
 
+        // 0. The gateway's own documents (RFC 9728 metadata) are public and never forwarded.
+        if let Some(response) = self.metadata(&snapshot, &request) {
+            return Ok(response);
+        }
+
         // 1. Route on the exact raw path: `/mcp/../x`, `//mcp` or `%2F` forms match nothing,
         //    and the upstream path comes from config, never from the client.
         let route = snapshot.route(request.uri().path()).ok_or(Reject::UnknownRoute)?;
@@ -60,7 +67,7 @@ impl Gateway {
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
         //    gateway buffer bodies. Only explicitly public routes exist in this build.
-        ctx.principal = Some(self.principal(ctx.conn.client_identity.as_deref()));
+        ctx.principal = Some(self.authenticate(&snapshot, &upstream, request.headers(), ctx)?);
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, body) = request.into_parts();
@@ -190,6 +197,45 @@ impl Gateway {
             mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
         }
         Ok(())
+    }
+}
+
+impl Gateway {
+    /// Stage 3: mTLS identity, else the route's credential rules. Public routes take callers
+    /// as they come (certificate holder or anonymous); protected routes need a credential.
+    fn authenticate(
+        &self,
+        snapshot: &Snapshot,
+        upstream: &Upstream,
+        headers: &http::HeaderMap,
+        ctx: &RequestContext,
+    ) -> Result<Arc<Principal>, Reject> {
+        if let Some(principal) = self.certificate_principal(ctx.conn.client_identity.as_deref()) {
+            return Ok(Arc::new(principal));
+        }
+        match upstream.auth {
+            RouteAuth::None => Ok(Arc::new(Principal::anonymous())),
+            RouteAuth::Required => snapshot.auth.authenticate(headers).map_err(|failure| {
+                let sent = failure != AuthFailure::Missing;
+                Reject::Unauthorized {
+                    reason: failure.reason(),
+                    description: failure.description(),
+                    challenge: metadata::challenge(&self.server.public_url, &upstream.route, sent),
+                }
+            }),
+        }
+    }
+
+    /// `GET /.well-known/oauth-protected-resource[/route]`.
+    fn metadata(&self, snapshot: &Snapshot, request: &Request<Incoming>) -> Option<Response<GatewayBody>> {
+        if !request.uri().path().starts_with(metadata::PREFIX) || request.method() != Method::GET {
+            return None;
+        }
+        let document = metadata::document(snapshot, &self.server.public_url, request.uri().path())?;
+        Some(crate::error::json_response(
+            http::StatusCode::OK,
+            bytes::Bytes::from(document.to_string()),
+        ))
     }
 }
 

@@ -8,6 +8,10 @@ pub enum AuthMethod {
     None,
     /// A verified client certificate (mTLS).
     Mtls,
+    /// A token Portcullis issued.
+    Jwt,
+    /// An API key.
+    ApiKey,
 }
 
 impl AuthMethod {
@@ -16,6 +20,8 @@ impl AuthMethod {
         match self {
             Self::None => "none",
             Self::Mtls => "mtls",
+            Self::Jwt => "jwt",
+            Self::ApiKey => "api_key",
         }
     }
 }
@@ -29,6 +35,12 @@ pub struct Principal {
     pub method: AuthMethod,
     /// Roles granted (from `[[auth.mtls.map]]` for certificate identities).
     pub roles: Vec<String>,
+    /// Display name, when the credential carries one.
+    pub username: Option<String>,
+    /// Permissions granted directly (the token's `permissions` claim, the key's list).
+    pub permissions: Vec<String>,
+    /// Token id (`jti`) or API key id: what the audit records instead of the credential.
+    pub token_id: Option<String>,
 }
 
 impl Principal {
@@ -38,6 +50,9 @@ impl Principal {
             subject: "anonymous".into(),
             method: AuthMethod::None,
             roles: Vec::new(),
+            username: None,
+            permissions: Vec::new(),
+            token_id: None,
         }
     }
 
@@ -53,6 +68,9 @@ impl Principal {
             subject: identity.to_string(),
             method: AuthMethod::Mtls,
             roles,
+            username: None,
+            permissions: Vec::new(),
+            token_id: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Configuration: `gateway.toml` → [`RawConfig`] (serde, unknown keys rejected) → [`Config`]
 //! (validated, typed). Errors always name the TOML key path. Reload lives in `reload.rs`.
 
+mod auth;
 mod duration;
 mod env;
 mod raw;
@@ -11,6 +12,7 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use auth::parse_date;
 pub use duration::parse_duration;
 pub use raw::RawConfig;
 pub use reload::{Reloader, Route, Snapshot};

@@ -35,6 +35,97 @@ pub struct RawConfig {
 pub struct RawAuth {
     /// Identities from verified client certificates (needs `server.tls.client_ca`).
     pub mtls: Option<RawMtls>,
+    /// Tokens Portcullis issues and verifies itself.
+    pub jwt: Option<RawJwt>,
+    /// API keys (`mcp_...`).
+    pub api_keys: Option<RawApiKeys>,
+}
+
+/// `[auth.jwt]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    /// `iss` of issued tokens, required on verified ones.
+    #[serde(default = "default_jwt_issuer")]
+    pub issuer: String,
+    /// `aud` of issued tokens, required on verified ones (default: `server.public_url`).
+    pub audience: Option<String>,
+    #[serde(default = "default_access_ttl")]
+    pub access_ttl: String,
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_ttl: String,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    #[serde(default = "default_leeway")]
+    pub leeway: String,
+    /// Longer bearer tokens are refused before any decoding.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: u32,
+    /// Signing / verification keys, chosen by the token's `kid`; the first one signs.
+    pub keys: Vec<RawJwtKey>,
+}
+
+fn default_jwt_issuer() -> String {
+    "portcullis".into()
+}
+fn default_access_ttl() -> String {
+    "30m".into()
+}
+fn default_refresh_ttl() -> String {
+    "7d".into()
+}
+fn default_leeway() -> String {
+    "30s".into()
+}
+fn default_max_token_bytes() -> u32 {
+    8192
+}
+
+/// `[[auth.jwt.keys]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwtKey {
+    pub kid: String,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`; pinned to this key, never taken from a token.
+    pub alg: String,
+    /// HS256: the shared secret, at least 32 bytes.
+    pub secret: Option<String>,
+    /// RS256 / ES256 / EdDSA: PEM public key file (verification).
+    pub public_key: Option<String>,
+    /// RS256 / ES256 / EdDSA: PEM private key file (issuing; optional on verify-only keys).
+    pub private_key: Option<String>,
+}
+
+/// `[auth.api_keys]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKeys {
+    /// Header carrying a key (a key is also accepted as `Authorization: Bearer mcp_...`).
+    #[serde(default = "default_api_key_header")]
+    pub header: String,
+    /// Keys from the config; only their SHA-256 is stored.
+    #[serde(default, rename = "static")]
+    pub static_keys: Vec<RawStaticKey>,
+}
+
+fn default_api_key_header() -> String {
+    "X-API-Key".into()
+}
+
+/// `[[auth.api_keys.static]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticKey {
+    /// Key id (audited; never the key).
+    pub id: String,
+    /// `sha256:<64 hex>` of the key, from `portcullis hash-key`.
+    pub hash: String,
+    pub subject: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// UTC expiry, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expires: Option<String>,
 }
 
 /// `[auth.mtls]`

@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub generation: u64,
     routes: HashMap<String, Route>,
     upstreams: Vec<Arc<Upstream>>,
+    /// Credential verification for this generation.
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 /// One route of a snapshot: the upstream's settings and its connection pool (a reload starts
@@ -51,6 +53,7 @@ impl Snapshot {
             generation,
             routes,
             upstreams: config.upstreams.clone(),
+            auth: Arc::clone(&config.auth),
         }
     }
 

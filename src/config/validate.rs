@@ -30,6 +30,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Client-certificate identities (`[auth.mtls]`).
     pub mtls: Option<MtlsSettings>,
+    /// Token and API-key verification (`[auth.jwt]`, `[auth.api_keys]`).
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 /// `[server]`, validated.
@@ -112,6 +114,8 @@ pub enum AuditSink {
 pub enum RouteAuth {
     /// Explicitly public: every caller is the anonymous principal (warned at startup).
     None,
+    /// Every request needs a valid credential (client certificate, token or API key); 401 otherwise.
+    Required,
 }
 
 /// One `[[upstreams]]` entry, validated.
@@ -144,10 +148,13 @@ impl TryFrom<RawConfig> for Config {
         if admin.listen == server.listen && server.listen.port() != 0 {
             return Err(ConfigError::at("admin.listen", "must differ from server.listen"));
         }
+        let auth = Arc::new(super::auth::authenticator(&raw.auth, &server.public_url)?);
+        let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        let auth_available = auth.configured() || (has_client_ca && raw.auth.mtls.is_some());
         let mut upstreams: Vec<Arc<Upstream>> = Vec::with_capacity(raw.upstreams.len());
         for (index, raw_upstream) in raw.upstreams.into_iter().enumerate() {
             let key = format!("upstreams[{index}]");
-            let upstream = upstream(raw_upstream, &key)?;
+            let upstream = upstream(raw_upstream, &key, auth_available)?;
             if upstreams.iter().any(|u| u.name == upstream.name) {
                 return Err(ConfigError::at(
                     format!("{key}.name"),
@@ -163,7 +170,6 @@ impl TryFrom<RawConfig> for Config {
             upstreams.push(Arc::new(upstream));
         }
         let audit = audit(raw.audit)?;
-        let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         let mtls = raw.auth.mtls.map(|m| mtls(m, has_client_ca)).transpose()?;
         Ok(Config {
             server,
@@ -171,6 +177,7 @@ impl TryFrom<RawConfig> for Config {
             upstreams,
             audit,
             mtls,
+            auth,
         })
     }
 }
@@ -286,7 +293,7 @@ fn admin(raw: RawAdmin) -> Result<AdminConfig, ConfigError> {
 /// Paths the gateway serves itself; a route may not shadow them.
 const RESERVED_PREFIXES: [&str; 2] = ["/.well-known/", "/oauth/"];
 
-fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
+fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstream, ConfigError> {
     if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(ConfigError::at(
             format!("{key}.name"),
@@ -369,10 +376,11 @@ fn upstream(raw: RawUpstream, key: &str) -> Result<Upstream, ConfigError> {
     }
     let auth = match raw.auth.as_str() {
         "none" => RouteAuth::None,
+        "required" if auth_available => RouteAuth::Required,
         "required" => {
             return Err(ConfigError::at(
                 format!("{key}.auth"),
-                "authentication is not available in this build yet; set auth = \"none\" to publish this route explicitly",
+                "no authentication is configured ([auth.jwt], [auth.api_keys] or [auth.mtls] with a client CA); set auth = \"none\" to publish this route explicitly",
             ));
         }
         other => {

@@ -9,3 +9,4 @@ mod strict;
 
 pub use call::{InvalidParams, ListKind, McpCall, classify};
 pub use jsonrpc::{Body, EnvelopeError, Message, MessageKind, RequestId, parse};
+pub use strict::check as strict_check;

@@ -29,6 +29,9 @@ pub struct AuditEvent<'a> {
     pub subject: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<&'static str>,
+    /// Token id (`jti`) or API key id; never the credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +63,7 @@ impl AuditEvent<'_> {
             client_ip: None,
             subject: None,
             auth_method: None,
+            key_id: None,
             route: None,
             http_method: None,
             jsonrpc_method: None,

@@ -10,6 +10,7 @@
 mod harness;
 mod mock;
 
+mod auth;
 mod certs;
 mod config_file;
 mod framing;

@@ -1,0 +1,41 @@
+//! The gateway as an OAuth 2.1 resource server: RFC 9728 protected-resource metadata at
+//! `/.well-known/oauth-protected-resource` and `/.well-known/oauth-protected-resource{route}`,
+//! and the `WWW-Authenticate` challenge of every 401.
+
+use crate::config::Snapshot;
+
+/// Well-known prefix of the metadata documents.
+pub const PREFIX: &str = "/.well-known/oauth-protected-resource";
+
+/// The metadata URL for `route`.
+pub fn metadata_url(public_url: &str, route: &str) -> String {
+    format!("{public_url}{PREFIX}{route}")
+}
+
+/// `Bearer resource_metadata="..."` (+ `error="invalid_token"` when a credential was sent).
+pub fn challenge(public_url: &str, route: &str, credential_sent: bool) -> String {
+    let mut value = format!("Bearer resource_metadata=\"{}\"", metadata_url(public_url, route));
+    if credential_sent {
+        value.push_str(", error=\"invalid_token\"");
+    }
+    value
+}
+
+/// The metadata document for `path` (`PREFIX` or `PREFIX` + a route), if there is one.
+pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<serde_json::Value> {
+    let rest = path.strip_prefix(PREFIX)?;
+    let resource = if rest.is_empty() {
+        public_url.to_string()
+    } else {
+        snapshot.route(rest)?;
+        format!("{public_url}{rest}")
+    };
+    let issuer = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());
+    let servers: Vec<String> = issuer.into_iter().collect();
+    Some(serde_json::json!({
+        "resource": resource,
+        "authorization_servers": if servers.is_empty() { vec![public_url.to_string()] } else { servers },
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": [],
+    }))
+}

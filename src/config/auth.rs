@@ -1,0 +1,228 @@
+//! Validation of `[auth.jwt]` and `[auth.api_keys]` into an [`Authenticator`]: keys are read
+//! and parsed at load (errors name the key path), secrets are length-checked, algorithms are
+//! pinned per key.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+use super::ConfigError;
+use super::duration::parse_duration;
+use super::raw::{RawApiKeys, RawAuth, RawJwt, RawJwtKey};
+use crate::auth::api_key::{self, StoredKey};
+use crate::auth::jwt::{JwtKey, JwtSettings};
+use crate::auth::{Authenticator, TokenCache};
+
+/// Builds the authenticator; `public_url` is the default audience.
+pub fn authenticator(raw: &RawAuth, public_url: &str) -> Result<Authenticator, ConfigError> {
+    let jwt = raw.jwt.as_ref().map(|j| jwt(j, public_url)).transpose()?;
+    let (api_keys, api_key_header) = match &raw.api_keys {
+        Some(keys) => api_keys(keys)?,
+        None => (Vec::new(), None),
+    };
+    Ok(Authenticator {
+        jwt,
+        api_keys,
+        api_key_header,
+        cache: TokenCache::default(),
+    })
+}
+
+fn duration(text: &str, key: &str) -> Result<std::time::Duration, ConfigError> {
+    parse_duration(text).map_err(|m| ConfigError::at(key, m))
+}
+
+fn jwt(raw: &RawJwt, public_url: &str) -> Result<JwtSettings, ConfigError> {
+    let audience = raw.audience.clone().unwrap_or_else(|| public_url.to_string());
+    let leeway = duration(&raw.leeway, "auth.jwt.leeway")?;
+    if raw.keys.is_empty() {
+        return Err(ConfigError::at("auth.jwt.keys", "at least one key is required"));
+    }
+    let mut kids = HashSet::new();
+    let mut keys = Vec::with_capacity(raw.keys.len());
+    for (index, key) in raw.keys.iter().enumerate() {
+        let at = format!("auth.jwt.keys[{index}]");
+        if key.kid.is_empty() || key.kid.len() > 128 || !kids.insert(key.kid.clone()) {
+            return Err(ConfigError::at(
+                format!("{at}.kid"),
+                "must be unique, non-empty and at most 128 characters",
+            ));
+        }
+        keys.push(jwt_key(key, &at, (&raw.issuer, &audience, leeway.as_secs()))?);
+    }
+    Ok(JwtSettings {
+        issuer: raw.issuer.clone(),
+        audience,
+        access_ttl: duration(&raw.access_ttl, "auth.jwt.access_ttl")?,
+        refresh_ttl: duration(&raw.refresh_ttl, "auth.jwt.refresh_ttl")?,
+        leeway,
+        max_token_bytes: raw.max_token_bytes as usize,
+        keys,
+    })
+}
+
+fn read(path: &str, key: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| ConfigError::at(key, format!("cannot read {path}: {e}")))
+}
+
+fn jwt_key(raw: &RawJwtKey, at: &str, settings: (&str, &str, u64)) -> Result<JwtKey, ConfigError> {
+    let alg = match raw.alg.as_str() {
+        "HS256" => Algorithm::HS256,
+        "RS256" => Algorithm::RS256,
+        "ES256" => Algorithm::ES256,
+        "EdDSA" => Algorithm::EdDSA,
+        other => {
+            return Err(ConfigError::at(
+                format!("{at}.alg"),
+                format!("`{other}` is not one of HS256, RS256, ES256, EdDSA"),
+            ));
+        }
+    };
+    if alg == Algorithm::HS256 {
+        let secret = raw
+            .secret
+            .as_ref()
+            .ok_or_else(|| ConfigError::at(format!("{at}.secret"), "required for HS256"))?;
+        if secret.len() < 32 {
+            return Err(ConfigError::at(
+                format!("{at}.secret"),
+                "must be at least 32 bytes (`portcullis gen-secret` makes one)",
+            ));
+        }
+        if raw.public_key.is_some() || raw.private_key.is_some() {
+            return Err(ConfigError::at(
+                format!("{at}.public_key"),
+                "HS256 keys use `secret` only",
+            ));
+        }
+        let decoding = DecodingKey::from_secret(secret.as_bytes());
+        let encoding = EncodingKey::from_secret(secret.as_bytes());
+        return Ok(JwtKey::new(raw.kid.clone(), alg, decoding, Some(encoding), settings));
+    }
+    if raw.secret.is_some() {
+        return Err(ConfigError::at(
+            format!("{at}.secret"),
+            "only HS256 keys have a secret; use public_key / private_key",
+        ));
+    }
+    let public = raw
+        .public_key
+        .as_ref()
+        .ok_or_else(|| ConfigError::at(format!("{at}.public_key"), "required for asymmetric algorithms"))?;
+    let pem = read(public, &format!("{at}.public_key"))?;
+    let decoding = match alg {
+        Algorithm::RS256 => DecodingKey::from_rsa_pem(&pem),
+        Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
+        _ => DecodingKey::from_ed_pem(&pem),
+    }
+    .map_err(|e| ConfigError::at(format!("{at}.public_key"), format!("{public}: {e}")))?;
+    let encoding = match &raw.private_key {
+        None => None,
+        Some(path) => {
+            let pem = read(path, &format!("{at}.private_key"))?;
+            let key = match alg {
+                Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem),
+                Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+                _ => EncodingKey::from_ed_pem(&pem),
+            }
+            .map_err(|e| ConfigError::at(format!("{at}.private_key"), format!("{path}: {e}")))?;
+            Some(key)
+        }
+    };
+    Ok(JwtKey::new(raw.kid.clone(), alg, decoding, encoding, settings))
+}
+
+fn api_keys(raw: &RawApiKeys) -> Result<(Vec<StoredKey>, Option<http::HeaderName>), ConfigError> {
+    let header = http::HeaderName::from_bytes(raw.header.as_bytes())
+        .map_err(|_| ConfigError::at("auth.api_keys.header", "not a valid header name"))?;
+    let mut ids = HashSet::new();
+    let mut keys = Vec::with_capacity(raw.static_keys.len());
+    for (index, key) in raw.static_keys.iter().enumerate() {
+        let at = format!("auth.api_keys.static[{index}]");
+        if key.id.is_empty() || !ids.insert(key.id.clone()) {
+            return Err(ConfigError::at(format!("{at}.id"), "must be unique and non-empty"));
+        }
+        let sha256 = api_key::parse_hash(&key.hash).ok_or_else(|| {
+            ConfigError::at(
+                format!("{at}.hash"),
+                "must be `sha256:` + 64 hex digits (`portcullis hash-key`)",
+            )
+        })?;
+        let expires = key
+            .expires
+            .as_deref()
+            .map(|text| {
+                parse_date(text).ok_or_else(|| {
+                    ConfigError::at(
+                        format!("{at}.expires"),
+                        format!("`{text}` is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"),
+                    )
+                })
+            })
+            .transpose()?;
+        keys.push(StoredKey {
+            id: key.id.clone(),
+            sha256,
+            subject: key.subject.clone(),
+            roles: key.roles.clone(),
+            permissions: key.permissions.clone(),
+            expires,
+        });
+    }
+    Ok((keys, Some(header)))
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) as unix seconds.
+pub fn parse_date(text: &str) -> Option<u64> {
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (H. Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = match time {
+        None => 0,
+        Some(time) => {
+            let mut t = time.split(':');
+            let (h, mi, s): (i64, i64, i64) = (
+                t.next()?.parse().ok()?,
+                t.next()?.parse().ok()?,
+                t.next()?.parse().ok()?,
+            );
+            if t.next().is_some() || h > 23 || mi > 59 || s > 60 {
+                return None;
+            }
+            h * 3600 + mi * 60 + s
+        }
+    };
+    u64::try_from(days * 86_400 + seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+
+    #[test]
+    fn dates_parse_to_unix_seconds() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01T00:00:01Z"), Some(951_868_801));
+        assert_eq!(parse_date("2026-11-25T23:40:00Z"), Some(1_795_650_000));
+        assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("2026-01-01T10:00:00"), None);
+    }
+}
