@@ -224,3 +224,106 @@ async fn typescript_client_against_server_everything_legacy_sse() {
     assert_eq!(straight["progress_wire"], serde_json::json!([1, 2, 3]), "{straight}");
     assert_eq!(ts_comparable(proxied), ts_comparable(straight));
 }
+
+/// Config for a protected route in front of `upstream`, with an HS256 key and one API key.
+fn protected_config(upstream: &str, api_key: &str, audit: &std::path::Path) -> String {
+    let mut text = crate::harness::config_text(upstream, "", "", &audit.display().to_string(), "")
+        .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[auth.jwt]\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"interop-secret-0123456789abcdef01234\"\n\
+         [auth.api_keys]\n[[auth.api_keys.static]]\nid = \"interop\"\nhash = \"{}\"\nsubject = \"svc:interop\"\n",
+        portcullis::auth::api_key::hash(api_key)
+    ));
+    text
+}
+
+#[tokio::test]
+async fn real_clients_with_bearer_tokens_and_api_keys() {
+    let py = python_server("streamable-http").await;
+    let everything = everything_server("streamableHttp").await;
+    let key = portcullis::auth::api_key::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let py_text = protected_config(&format!("http://127.0.0.1:{}/mcp", py.port), &key, &audit);
+    let gateway = TestGateway::start_text(dir, &py_text).await;
+    let jwt = gateway
+        .running
+        .gateway
+        .reloader()
+        .snapshot()
+        .auth
+        .jwt
+        .as_ref()
+        .unwrap()
+        .issue("alice", None, &["user".into()], &[], None)
+        .unwrap()
+        .0;
+    let url = gateway.url("/mcp");
+    let bearer = |token: &str| {
+        (
+            "MCP_HEADERS",
+            serde_json::json!({ "Authorization": format!("Bearer {token}") }).to_string(),
+        )
+    };
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+        let result = run_client_with(&python(), "py_client.py", &url, mode, &[bearer(&jwt)]).await;
+        assert_eq!(result, py_expected(protocol), "Python {mode} with a JWT");
+    }
+    let with_key = ("MCP_HEADERS", serde_json::json!({ "X-API-Key": key }).to_string());
+    let result = run_client_with(&python(), "py_client.py", &url, "2026-07-28", &[with_key]).await;
+    assert_eq!(result, py_expected("2026-07-28"), "Python with an API key");
+
+    let dir = tempfile::tempdir().unwrap();
+    let audit_ts = dir.path().join("audit.jsonl");
+    let ts_text = protected_config(&format!("http://127.0.0.1:{}/mcp", everything.port), &key, &audit_ts);
+    let ts_gateway = TestGateway::start_text(dir, &ts_text).await;
+    let node = std::path::Path::new("node");
+    let direct = run_client(
+        node,
+        "ts_client.mjs",
+        &format!("http://127.0.0.1:{}/mcp", everything.port),
+        "streamableHttp",
+    )
+    .await;
+    for credential in [format!("Bearer {jwt}"), format!("Bearer {key}")] {
+        let headers = (
+            "MCP_HEADERS",
+            serde_json::json!({ "Authorization": credential }).to_string(),
+        );
+        let proxied = run_client_with(
+            node,
+            "ts_client.mjs",
+            &ts_gateway.url("/mcp"),
+            "streamableHttp",
+            &[headers],
+        )
+        .await;
+        assert_eq!(
+            ts_comparable(proxied),
+            ts_comparable(direct.clone()),
+            "TypeScript client through an authenticated route"
+        );
+    }
+    // Without a credential both SDK clients fail (401), and nothing of theirs is forwarded.
+    let mut command = base_command(&python());
+    command
+        .arg(interop_dir().join("py_client.py"))
+        .arg(&url)
+        .arg("2026-07-28")
+        .env("MCP_CLIENT_TIMEOUT", "20");
+    let output = tokio::time::timeout(Duration::from_secs(40), command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.status.success());
+    // The raw token and key appear in no audit line.
+    for path in [&audit, &audit_ts] {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(!text.is_empty());
+        assert!(
+            !text.contains(&jwt) && !text.contains(&key),
+            "credential leaked into {}",
+            path.display()
+        );
+    }
+}

@@ -277,3 +277,92 @@ async fn check_reports_certificates_and_warns_before_expiry() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn credentials_never_reach_the_logs() {
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin_port) = (free_port(), free_port());
+    let audit = dir.path().join("audit.jsonl");
+    let key = portcullis::auth::api_key::generate();
+    let mut text = config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), "")
+        .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
+        .replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{admin_port}\""),
+            1,
+        )
+        .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[auth.jwt]\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"log-secret-0123456789abcdef0123456789\"\n\
+         [auth.api_keys]\n[[auth.api_keys.static]]\nid = \"k\"\nhash = \"{}\"\nsubject = \"svc\"\n",
+        portcullis::auth::api_key::hash(&key)
+    ));
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, &text).unwrap();
+    let issued = Command::new(BIN)
+        .args(["token", "issue", "--sub", "alice", "--role", "user", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let tokens: serde_json::Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let jwt = tokens["access_token"].as_str().unwrap().to_string();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let mut served = Vec::new();
+    for credential in [
+        format!("Bearer {jwt}"),
+        format!("Bearer {key}"),
+        format!("Bearer {jwt}x"),
+        "Bearer mcp_wrong".into(),
+    ] {
+        let mut status = None;
+        for _ in 0..100 {
+            let request = mcp_post(&url, body).header("authorization", &credential);
+            if let Ok(response) = client.request(with_body(request, body)).await {
+                status = Some(response.status());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        served.push(status);
+    }
+    assert_eq!(
+        served,
+        vec![
+            Some(StatusCode::OK),
+            Some(StatusCode::OK),
+            Some(StatusCode::UNAUTHORIZED),
+            Some(StatusCode::UNAUTHORIZED)
+        ]
+    );
+    signal(child.id().unwrap(), "TERM").await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let logs = std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(&audit).unwrap_or_default();
+    assert!(logs.len() > 1000, "trace logging was on");
+    let signature = jwt.rsplit('.').next().unwrap();
+    assert!(
+        !logs.contains(signature) && !logs.contains(&key),
+        "a credential reached the logs"
+    );
+    assert!(
+        upstream
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.headers.get("authorization").is_none())
+    );
+}
