@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side proxy benchmark: direct vs nginx vs portcullis (and, with --tls, both again
-# terminating TLS), all on loopback, against one nginx upstream that returns a fixed JSON-RPC
+# terminating TLS, and with --auth portcullis on an authenticated route), all on loopback, against one nginx upstream that returns a fixed JSON-RPC
 # reply. See bench/README.md.
 #
-#   bench/proxy.sh [--rounds N] [--duration S] [--portcullis PATH] [--fronts LIST] [--tls] [--no-build]
+#   bench/proxy.sh [--rounds N] [--duration S] [--portcullis PATH] [--fronts LIST] [--tls] [--auth] [--no-build]
 #
 # Everything it starts lives in a temp dir and is killed on exit (normal, error, Ctrl-C).
 set -euo pipefail
@@ -25,9 +25,12 @@ RATE=0
 # front_NAME_setup (start it, set FRONT_URL[NAME]; return non-zero with SKIP_REASON set to skip)
 # and front_NAME_pids (PIDs whose CPU time counts as the front's). --tls adds the TLS-terminating
 # variants nginx_tls and portcullis_tls (https:// URLs; wrk keeps its connections alive, so they
-# measure TLS record cost, not handshakes).
+# measure TLS record cost, not handshakes). --auth adds pc_hs256, pc_es256 and pc_apikey: the
+# portcullis front with `auth = "required"` and an HS256 JWT, an ES256 JWT or an API key sent
+# by wrk on every request.
 FRONTS="direct nginx portcullis"
 TLS=0
+AUTH=0
 EXTRA_HEADERS=()
 
 usage() {
@@ -41,8 +44,11 @@ usage: bench/proxy.sh [options]
   --no-build         never run cargo; skip portcullis if the binary is missing
   --tls              also measure nginx_tls and portcullis_tls: the same two proxies terminating
                      TLS 1.2/1.3 with a throwaway ECDSA P-256 certificate (made with openssl)
+  --auth             also measure pc_hs256, pc_es256 and pc_apikey: the portcullis front with the
+                     route protected (auth = "required") and wrk sending an HS256 JWT, an ES256
+                     JWT or an API key with every request
   --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis; with --tls
-                     also nginx_tls,portcullis_tls)
+                     also nginx_tls,portcullis_tls; with --auth also pc_hs256,pc_es256,pc_apikey)
   --connections N    wrk connections (default 32)
   --threads N        wrk threads (default 2)
   --header 'K: V'    extra request header (repeatable)
@@ -69,6 +75,7 @@ while (($#)); do
         --no-build) NO_BUILD=1; shift ;;
         --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
         --tls) TLS=1; shift ;;
+        --auth) AUTH=1; shift ;;
         --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
         --rate) RATE="${2:?}"; shift 2 ;;
         --no-save) SAVE=0; shift ;;
@@ -83,6 +90,12 @@ done
 ((ROUNDS >= 1 && DURATION >= 1 && THREADS >= 1 && CONNS >= THREADS)) || die "bad load parameters"
 if ((TLS)); then   # add the TLS fronts (to --fronts too, unless listed there already)
     for f in nginx_tls portcullis_tls; do
+        [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
+    done
+fi
+AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey"
+if ((AUTH)); then   # add the authenticated fronts likewise
+    for f in $AUTH_FRONTS; do
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
@@ -229,31 +242,41 @@ wait_http() {
 REQ_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'
 REPLY_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
 
-post_once() {   # prints "HTTPCODE BODY"
-    local hargs=() h
-    for h in "${EXTRA_HEADERS[@]}"; do hargs+=(-H "$h"); done
+post_once() {   # URL [HEADER...]: prints "BODY\nHTTPCODE"
+    local url="$1" hargs=() h
+    shift
+    for h in "${EXTRA_HEADERS[@]}" "$@"; do hargs+=(-H "$h"); done
     curl -s "${CURL_TLS[@]}" --http1.1 -m 5 -X POST -H 'Content-Type: application/json' \
         -H 'Accept: application/json, text/event-stream' "${hargs[@]}" \
-        --data-binary "$REQ_BODY" -w '\n%{http_code}' "$1" 2>/dev/null || true
+        --data-binary "$REQ_BODY" -w '\n%{http_code}' "$url" 2>/dev/null || true
 }
 
-# wrk request script
-{
-    printf 'wrk.method = "POST"\n'
-    printf "wrk.body = '%s'\n" "$REQ_BODY"
-    printf 'wrk.headers["Content-Type"] = "application/json"\n'
-    printf 'wrk.headers["Accept"] = "application/json, text/event-stream"\n'
-    for h in "${EXTRA_HEADERS[@]}"; do
-        printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "$(sed 's/^ *//' <<<"${h#*:}")"
-    done
-} >"$TMP/post.lua"
-# paced variant: each connection waits CONNS/RATE s between requests (closed loop, so the rate
-# reached is a bit below RATE; wrk times each request from its write, so no pacing in latency)
-if ((RATE > 0)); then
-    cp "$TMP/post.lua" "$TMP/paced.lua"
-    printf 'function delay() return %s end\n' \
-        "$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN{printf "%.3f", c*1000/r}')" >>"$TMP/paced.lua"
-fi
+# wrk request scripts: post.lua, and post-NAME.lua for a front that sends its own header
+# (FRONT_HEADER[NAME], e.g. a credential); paced*.lua likewise when --rate is given
+declare -A FRONT_HEADER=()
+write_lua() {   # OUT [HEADER...]
+    local out="$1" h
+    shift
+    {
+        printf 'wrk.method = "POST"\n'
+        printf "wrk.body = '%s'\n" "$REQ_BODY"
+        printf 'wrk.headers["Content-Type"] = "application/json"\n'
+        printf 'wrk.headers["Accept"] = "application/json, text/event-stream"\n'
+        for h in "${EXTRA_HEADERS[@]}" "$@"; do
+            printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "$(sed 's/^ *//' <<<"${h#*:}")"
+        done
+    } >"$out"
+    # paced variant: each connection waits CONNS/RATE s between requests (closed loop, so the
+    # rate reached is a bit below RATE; wrk times each request from its write, so no pacing in
+    # latency)
+    if ((RATE > 0)); then
+        local paced="${out%/*}/paced${out##*/post}"
+        cp "$out" "$paced"
+        printf 'function delay() return %s end\n' \
+            "$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN{printf "%.3f", c*1000/r}')" >>"$paced"
+    fi
+}
+write_lua "$TMP/post.lua"
 
 # nginx instance NAME with the given http{} server body; sets NGX_PID[NAME]
 declare -A NGX_PID=()
@@ -290,8 +313,9 @@ nginx_pids() { local m="${NGX_PID[$1]}"; echo "$m" $(child_pids "$m"); }
 
 # ---------------------------------------------------------------------------------------------
 # ports and the upstream
-read -r P_UP P_NGX P_PC P_PC_ADMIN P_NGX_TLS P_PC_TLS P_PC_TLS_ADMIN P_SPARE1 P_SPARE2 \
-    <<<"$(free_ports 9)"
+read -r P_UP P_NGX P_PC P_PC_ADMIN P_NGX_TLS P_PC_TLS P_PC_TLS_ADMIN \
+    P_HS P_HS_ADMIN P_ES P_ES_ADMIN P_AK P_AK_ADMIN P_SPARE1 P_SPARE2 \
+    <<<"$(free_ports 15)"
 UPSTREAM_URL="http://127.0.0.1:$P_UP/mcp"
 
 start_nginx upstream "
@@ -420,10 +444,15 @@ resolve_portcullis() {
     PC_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 }
 
-# portcullis instance NAME on PORT/ADMIN_PORT, with [server.tls] if TLS=1; sets PC_PID[NAME]
+# portcullis instance NAME on PORT/ADMIN_PORT, with [server.tls] if TLS=1; with AUTH_TOML
+# (an [auth...] section), the route has auth = "required" and that section is appended (and the
+# config is checked with `portcullis check` first); sets PC_PID[NAME] and PC_CONF[NAME]
 declare -A PC_PID=()
-start_portcullis() {   # NAME PORT ADMIN_PORT TLS
-    local name="$1" port="$2" admin="$3" tls="$4" dir="$TMP/$1" scheme=http
+declare -A PC_CONF=()
+start_portcullis() {   # NAME PORT ADMIN_PORT TLS [AUTH_TOML]
+    local name="$1" port="$2" admin="$3" tls="$4" auth_toml="${5:-}" dir="$TMP/$1" scheme=http
+    local route_auth=none
+    [[ -n "$auth_toml" ]] && route_auth=required
     resolve_portcullis || return 1
     mkdir -p "$dir"
     {
@@ -440,13 +469,20 @@ listen = "127.0.0.1:$admin"
 name = "bench"
 route = "/mcp"
 url = "$UPSTREAM_URL"
-auth = "none"
+auth = "$route_auth"
 
 [audit]
 sink = "file"
 path = "$dir/audit.jsonl"
 EOF
+        [[ -n "$auth_toml" ]] && printf '\n%s\n' "$auth_toml"
     } >"$dir/gateway.toml"
+    PC_CONF[$name]="$dir/gateway.toml"
+    if [[ -n "$auth_toml" ]] && ! "$PC_BIN" check --config "$dir/gateway.toml" >"$dir/check.log" 2>&1; then
+        cat "$dir/check.log" >&2
+        SKIP_REASON="$name: portcullis check rejected its config"
+        return 1
+    fi
     (cd "$dir" && exec "$PC_BIN" run --config "$dir/gateway.toml") >"$dir/$name.log" 2>&1 &
     PC_PID[$name]=$!
     STARTED_PIDS+=("$!")
@@ -469,13 +505,99 @@ front_portcullis_tls_setup() {
 }
 front_portcullis_tls_pids() { [[ -n "${PC_PID[portcullis_tls]:-}" ]] && echo "${PC_PID[portcullis_tls]}"; }
 
+# --auth fronts: the portcullis front with auth = "required" on the route. The credential goes in
+# FRONT_HEADER[NAME] (sent by wrk on every request, via post-NAME.lua). Before measuring, one
+# POST with it must get 200 and one without it 401; otherwise the front is skipped.
+mint_token() {   # NAME: prints the access token minted with NAME's config
+    "$PC_BIN" token issue --config "${PC_CONF[$1]}" --sub bench --role user --ttl 12h 2>"$TMP/$1/token.log" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])' 2>>"$TMP/$1/token.log"
+}
+
+auth_front_check() {   # NAME HEADER: 200 with the credential, 401 without; else skip
+    local f="$1" hdr="$2" resp code body
+    FRONT_HEADER[$f]="$hdr"
+    write_lua "$TMP/post-$f.lua" "$hdr"
+    resp="$(post_once "${FRONT_URL[$f]}" "$hdr")"
+    code="${resp##*$'\n'}"; body="${resp%$'\n'*}"
+    if [[ "$code" != 200 ]]; then
+        log "WARNING: $f answered HTTP $code with its credential (${hdr%%:*}): ${body:0:300}"
+        SKIP_REASON="did not answer 200 with its credential (HTTP $code)"
+    else
+        resp="$(post_once "${FRONT_URL[$f]}")"
+        code="${resp##*$'\n'}"; body="${resp%$'\n'*}"
+        if [[ "$code" != 401 ]]; then
+            log "WARNING: $f answered HTTP $code without a credential (want 401): ${body:0:300}"
+            SKIP_REASON="did not answer 401 without a credential (HTTP $code)"
+        fi
+    fi
+    if [[ -n "$SKIP_REASON" ]]; then
+        kill -TERM "${PC_PID[$f]}" 2>/dev/null || true
+        return 1
+    fi
+}
+
+front_pc_hs256_setup() {
+    resolve_portcullis || return 1
+    local secret tok
+    secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
+        || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
+    start_portcullis pc_hs256 "$P_HS" "$P_HS_ADMIN" 0 "[auth.jwt]
+[[auth.jwt.keys]]
+kid = \"k1\"
+alg = \"HS256\"
+secret = \"$secret\"" || return 1
+    tok="$(mint_token pc_hs256)" && [[ -n "$tok" ]] \
+        || { cat "$TMP/pc_hs256/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
+    auth_front_check pc_hs256 "Authorization: Bearer $tok"
+}
+front_pc_hs256_pids() { [[ -n "${PC_PID[pc_hs256]:-}" ]] && echo "${PC_PID[pc_hs256]}"; }
+
+front_pc_es256_setup() {
+    resolve_portcullis || return 1
+    local d="$TMP/jwt-es256" tok
+    mkdir -p "$d"
+    (
+        cd "$d" &&
+        openssl ecparam -name prime256v1 -genkey -noout -out ec.pem &&
+        openssl pkcs8 -topk8 -nocrypt -in ec.pem -out es-private.pem &&
+        openssl ec -in ec.pem -pubout -out es-public.pem
+    ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; SKIP_REASON="ES256 key generation with openssl failed"; return 1; }
+    start_portcullis pc_es256 "$P_ES" "$P_ES_ADMIN" 0 "[auth.jwt]
+[[auth.jwt.keys]]
+kid = \"k1\"
+alg = \"ES256\"
+public_key = \"$d/es-public.pem\"
+private_key = \"$d/es-private.pem\"" || return 1
+    tok="$(mint_token pc_es256)" && [[ -n "$tok" ]] \
+        || { cat "$TMP/pc_es256/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
+    auth_front_check pc_es256 "Authorization: Bearer $tok"
+}
+front_pc_es256_pids() { [[ -n "${PC_PID[pc_es256]:-}" ]] && echo "${PC_PID[pc_es256]}"; }
+
+front_pc_apikey_setup() {
+    resolve_portcullis || return 1
+    local out key hash
+    out="$("$PC_BIN" hash-key 2>/dev/null)" || true
+    key="$(awk '$1 == "key:" {print $2}' <<<"$out")"
+    hash="$(awk '$1 == "hash:" {print $2}' <<<"$out")"
+    [[ "$key" == mcp_* && "$hash" == sha256:* ]] \
+        || { SKIP_REASON="portcullis hash-key printed no key/hash"; return 1; }
+    start_portcullis pc_apikey "$P_AK" "$P_AK_ADMIN" 0 "[auth.api_keys]
+[[auth.api_keys.static]]
+id = \"bench\"
+hash = \"$hash\"
+subject = \"svc:bench\"" || return 1
+    auth_front_check pc_apikey "X-API-Key: $key"
+}
+front_pc_apikey_pids() { [[ -n "${PC_PID[pc_apikey]:-}" ]] && echo "${PC_PID[pc_apikey]}"; }
+
 ACTIVE=()
 for f in $FRONTS; do
-    declare -F "front_${f}_setup" >/dev/null || die "unknown front '$f' (have: direct nginx portcullis nginx_tls portcullis_tls)"
+    declare -F "front_${f}_setup" >/dev/null || die "unknown front '$f' (have: direct nginx portcullis nginx_tls portcullis_tls $AUTH_FRONTS)"
     SKIP_REASON=""
     if "front_${f}_setup"; then
         # the reply must be the upstream's, as a plain 200
-        resp="$(post_once "${FRONT_URL[$f]}")"
+        resp="$(post_once "${FRONT_URL[$f]}" ${FRONT_HEADER[$f]:+"${FRONT_HEADER[$f]}"})"
         code="${resp##*$'\n'}"; body="${resp%$'\n'*}"
         if [[ "$code" != 200 ]]; then
             log "WARNING: $f answered HTTP $code to the bench request: ${body:0:300}"
@@ -510,7 +632,8 @@ run_wrk() {   # URL SECONDS OUTFILE [LUA]
 measure() {   # ROUND FRONT [paced]
     local round="$1" f="$2" mode="${3:-}" out="$TMP/wrk-r$1-$2${3:+-$3}.txt"
     local lua="$TMP/post.lua" runs="$RUNS" tag=""
-    if [[ "$mode" == paced ]]; then lua="$TMP/paced.lua"; runs="$RUNS_PACED"; tag=" @${RATE}/s"; fi
+    [[ -n "${FRONT_HEADER[$f]:-}" ]] && lua="$TMP/post-$f.lua"
+    if [[ "$mode" == paced ]]; then lua="${lua%/*}/paced${lua##*/post}"; runs="$RUNS_PACED"; tag=" @${RATE}/s"; fi
     local fpids upids f0 f1 u0 u1
     fpids="$("front_${f}_pids" || true)"
     upids="$(nginx_pids upstream)"
@@ -551,7 +674,9 @@ log "fronts: ${ACTIVE[*]}; $ROUNDS rounds x ${DURATION}s; wrk -t$THREADS -c$CONN
 
 if ((WARMUP > 0)); then
     for f in "${ACTIVE[@]}"; do
-        run_wrk "${FRONT_URL[$f]}" "$WARMUP" "$TMP/wrk-warmup-$f.txt" || die "warm-up wrk failed for $f"
+        lua="$TMP/post.lua"
+        [[ -n "${FRONT_HEADER[$f]:-}" ]] && lua="$TMP/post-$f.lua"
+        run_wrk "${FRONT_URL[$f]}" "$WARMUP" "$TMP/wrk-warmup-$f.txt" "$lua" || die "warm-up wrk failed for $f"
     done
 fi
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -572,6 +697,29 @@ SUMMARY_PACED=""
 if ((RATE > 0)) && [[ -s "$RUNS_PACED" ]]; then
     SUMMARY_PACED="$(python3 "$STATS" summary "$RUNS_PACED")"
 fi
+# authenticated vs public route, per round (interleaved), when the fronts are there
+AUTH_RATIOS="$(python3 - "$RUNS" <<'PY'
+import statistics, sys
+rps = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    p = line.rstrip("\n").split("\t")
+    if len(p) >= 3:
+        rps[(p[1], int(p[0]))] = float(p[2])
+pairs = [(a, "portcullis") for a in ("pc_hs256", "pc_es256", "pc_apikey")] + [("pc_es256", "pc_hs256")]
+rows = []
+for a, b in pairs:
+    rs = sorted(r for (f, r) in rps if f == a and (b, r) in rps and rps[(b, r)] > 0)
+    if not rs:
+        continue
+    q = [rps[(a, r)] / rps[(b, r)] for r in rs]
+    rows.append("| %s ÷ %s | %d | %.3f | %.3f–%.3f | %s |" % (
+        a, b, len(q), statistics.median(q), min(q), max(q), " ".join("%.3f" % x for x in q)))
+if rows:
+    print("| req/s ratio | rounds | median | min–max | per round |")
+    print("|---|---:|---:|---:|---|")
+    print("\n".join(rows))
+PY
+)"
 NGINX_VER="$("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
 WRK_VER="$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)"
 PC_DESC="skipped"
@@ -592,6 +740,9 @@ REPORT="$TMP/report.md"
     [[ " ${ACTIVE[*]} " == *" nginx "* ]] && echo "- nginx front: $NGINX_VER, 1 worker, keep-alive upstream pool (64)"
     [[ " ${ACTIVE[*]} " == *" nginx_tls "* ]] && echo "- nginx_tls front: the nginx front plus \`listen ... ssl\`, TLS 1.2/1.3, default ciphers and ssl_session_cache"
     [[ " ${ACTIVE[*]} " == *" portcullis_tls "* ]] && echo "- portcullis_tls front: the portcullis front plus \`[server.tls]\`"
+    [[ " ${ACTIVE[*]} " == *" pc_hs256 "* ]] && echo "- pc_hs256 front: the portcullis front with \`auth = \"required\"\` and one \`[auth.jwt]\` HS256 key; wrk sends \`Authorization: Bearer <access token from portcullis token issue>\`"
+    [[ " ${ACTIVE[*]} " == *" pc_es256 "* ]] && echo "- pc_es256 front: the same with an ES256 (P-256) key pair made with openssl (the verified-token cache makes repeats of one token cheap)"
+    [[ " ${ACTIVE[*]} " == *" pc_apikey "* ]] && echo "- pc_apikey front: the portcullis front with \`auth = \"required\"\` and one \`[[auth.api_keys.static]]\` key (sha256); wrk sends \`X-API-Key\`"
     if [[ -n "$TLS_DIR" ]]; then
         echo "- TLS: throwaway ECDSA P-256 certificate (leaf only, own CA), wrk keeps its $CONNS connections alive ($CONNS handshakes per run)"
         for f in "${ACTIVE[@]}"; do
@@ -611,6 +762,12 @@ REPORT="$TMP/report.md"
     echo
     echo "$SUMMARY"
     echo
+    if [[ -n "$AUTH_RATIOS" ]]; then
+        echo "## Authenticated vs public route (req/s ratios within each round)"
+        echo
+        echo "$AUTH_RATIOS"
+        echo
+    fi
     if [[ -n "$SUMMARY_PACED" ]]; then
         echo "## Paced at about $RATE req/s (latency below saturation; medians over rounds)"
         echo
@@ -626,6 +783,12 @@ echo
 echo "## Summary (medians over $ROUNDS rounds)"
 echo
 echo "$SUMMARY"
+if [[ -n "$AUTH_RATIOS" ]]; then
+    echo
+    echo "## Authenticated vs public route (req/s ratios within each round)"
+    echo
+    echo "$AUTH_RATIOS"
+fi
 if [[ -n "$SUMMARY_PACED" ]]; then
     echo
     echo "## Paced at about $RATE req/s"
