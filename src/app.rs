@@ -106,8 +106,13 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 
 /// Serves until SIGTERM or SIGINT; SIGHUP reloads the config file.
 pub async fn run_until_signal(config: Config, path: PathBuf) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
     let running = start(config, Some(path)).await?;
+    wait_for_signals(running).await
+}
+
+/// Reloads on SIGHUP; drains and returns on SIGTERM or SIGINT.
+pub async fn wait_for_signals(running: Running) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

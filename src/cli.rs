@@ -44,6 +44,13 @@ pub enum Command {
     HashKey { key: Option<String> },
     /// A 64-byte random secret, URL-safe base64 (for HS256 keys and admin tokens).
     GenSecret,
+    /// Zero-setup demo: a sample MCP server behind the gateway, credentials printed.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin: std::net::SocketAddr,
+    },
 }
 
 /// `portcullis token ...`
@@ -90,6 +97,19 @@ pub fn execute(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Token { command } => token(command, &path),
+        Command::Dev { listen, admin } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => match runtime.block_on(crate::dev::run(listen, admin)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    write_err(&format!("portcullis dev: {error}"));
+                    ExitCode::from(2)
+                }
+            },
+            Err(error) => {
+                write_err(&format!("cannot start the runtime: {error}"));
+                ExitCode::from(2)
+            }
+        },
         Command::HashKey { key } => {
             match key {
                 Some(key) => write_out(&crate::auth::api_key::hash(&key)),

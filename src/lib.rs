@@ -27,6 +27,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 mod context;
+pub mod dev;
 pub mod edge;
 pub mod error;
 pub mod gateway;

@@ -366,3 +366,89 @@ async fn credentials_never_reach_the_logs() {
             .all(|r| r.headers.get("authorization").is_none())
     );
 }
+
+#[tokio::test]
+async fn dev_mode_serves_the_sample_tools_with_printed_credentials() {
+    let (port, admin_port) = (free_port(), free_port());
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin",
+            &format!("127.0.0.1:{admin_port}"),
+        ])
+        .stdout(out.reopen().unwrap())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    for _ in 0..100 {
+        banner = std::fs::read_to_string(out.path()).unwrap_or_default();
+        if banner.contains("Ctrl-C stops") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let credential = |label: &str| {
+        let line = banner
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in {banner}"));
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let (user, admin) = (credential("user "), credential("admin "));
+    let key = banner
+        .lines()
+        .find(|l| l.trim().starts_with("mcp_"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let call = |header: &'static str, value: String, body: &'static str| {
+        let request = with_body(mcp_post(&url, body).header(header, value), body);
+        let client = client.clone();
+        async move {
+            let response = client.request(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let (status, body) = call("authorization", format!("Bearer {user}"), list).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for tool in [
+        "get_weather",
+        "set_weather",
+        "read_file",
+        "write_file",
+        "delete_file",
+        "list_users",
+    ] {
+        assert!(body.contains(tool), "{tool} missing: {body}");
+    }
+    let weather =
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_weather","arguments":{"city":"Oslo"}}}"#;
+    let (status, body) = call("x-api-key", key, weather).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Oslo"), "{body}");
+    assert_eq!(
+        call("authorization", format!("Bearer {admin}"), weather).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("authorization", "Bearer nope".into(), weather).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(banner.contains("premium") && banner.contains("guest") && banner.contains("mcpServers"));
+    signal(child.id().unwrap(), "TERM").await;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}

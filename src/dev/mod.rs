@@ -1,0 +1,112 @@
+//! `portcullis dev`: the zero-setup demo. A built-in sample MCP server, the gateway in front
+//! of it with a fresh HS256 secret and an API key, credentials printed for the roles guest,
+//! user, premium and admin, and copy-paste commands. Its config is written to a temp folder,
+//! so `token issue --config <that file>` and SIGHUP work as in production.
+
+mod sample;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::auth::api_key;
+
+/// The demo's roles, lowest to highest.
+pub const ROLES: [&str; 4] = ["guest", "user", "premium", "admin"];
+
+fn random_text(bytes: usize) -> String {
+    use base64::Engine as _;
+    let mut buffer = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// The demo's config text.
+fn config_text(listen: SocketAddr, admin: SocketAddr, sample: SocketAddr, key_hash: &str) -> String {
+    format!(
+        r#"# Written by `portcullis dev`: a throwaway demo config with fresh secrets.
+[server]
+listen = "{listen}"
+public_url = "http://{listen}"
+
+[admin]
+listen = "{admin}"
+token = "{admin_token}"
+
+[auth.jwt]
+access_ttl = "12h"
+[[auth.jwt.keys]]
+kid = "dev"
+alg = "HS256"
+secret = "{secret}"
+
+[auth.api_keys]
+[[auth.api_keys.static]]
+id = "dev-key"
+hash = "{key_hash}"
+subject = "svc:dev"
+roles = ["user"]
+
+[[upstreams]]
+name = "sample"
+route = "/mcp"
+url = "http://{sample}/mcp"
+auth = "required"
+
+[audit]
+sink = "stdout"
+"#,
+        admin_token = random_text(24),
+        secret = random_text(48),
+    )
+}
+
+/// Runs the demo until SIGTERM / Ctrl-C.
+pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
+    let sample = sample::start().await?;
+    let key = api_key::generate();
+    let dir: PathBuf = std::env::temp_dir().join(format!("portcullis-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config_text(listen, admin, sample, &api_key::hash(&key)))?;
+    let config = crate::config::load_file(&path).map_err(std::io::Error::other)?;
+    let jwt = config
+        .auth
+        .jwt
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("dev config has no JWT key"))?;
+    let mut tokens = Vec::new();
+    for role in ROLES {
+        let (access, _, _) = jwt
+            .issue(role, Some(role), &[role.to_string()], &[], None)
+            .map_err(std::io::Error::other)?;
+        tokens.push((role, access));
+    }
+    let url = format!("{}/mcp", config.server.public_url);
+    let mut banner = format!(
+        "\nPortcullis dev mode: a sample MCP server (weather and file tools, in memory) behind the gateway.\n\
+         \n  MCP endpoint:  {url}\n  config:        {}\n  admin:         http://{admin}/metrics\n\nAccess tokens (12 h):\n",
+        path.display()
+    );
+    for (role, token) in &tokens {
+        banner.push_str(&format!("  {role:<8} {token}\n"));
+    }
+    banner.push_str(&format!("API key (role user):\n  {key}\n\nTry it:\n"));
+    let user = &tokens[1].1;
+    banner.push_str(&format!(
+        "  curl -s {url} -H 'authorization: Bearer {user}' -H 'content-type: application/json' \\\n    \
+         -H 'accept: application/json, text/event-stream' \\\n    \
+         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"0\"}}}}}}'\n  \
+         curl -s {url} -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    \
+         -d '{{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{{\"name\":\"get_weather\",\"arguments\":{{\"city\":\"Oslo\"}}}}}}'\n\n\
+         MCP client config:\n  {}\n\nAudit events follow, one JSON line per request. Ctrl-C stops.\n\n",
+        serde_json::json!({ "mcpServers": { "portcullis-dev": { "type": "http", "url": url, "headers": { "Authorization": format!("Bearer {user}") } } } })
+    ));
+    let running = crate::app::start(config, Some(path)).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+    }
+    crate::app::wait_for_signals(running).await
+}
