@@ -48,6 +48,9 @@ pub enum Reject {
     UpstreamUnavailable,
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// A fail-closed dependency of authentication (an issuer's introspection) is down.
+    #[error("authentication dependency unavailable")]
+    AuthUnavailable,
     /// 401 with the RFC 9728 challenge (`WWW-Authenticate` value in `challenge`).
     #[error("{description}")]
     Unauthorized {
@@ -71,6 +74,7 @@ impl Reject {
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InvalidParams(_) => StatusCode::OK,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -84,7 +88,7 @@ impl Reject {
             Self::Envelope { code, .. } => Some(*code),
             Self::InvalidParams(_) => Some(-32602),
             Self::HeaderMismatch(_) => Some(-32020),
-            Self::UpstreamUnavailable | Self::UpstreamTimeout => Some(CODE_UNAVAILABLE),
+            Self::UpstreamUnavailable | Self::UpstreamTimeout | Self::AuthUnavailable => Some(CODE_UNAVAILABLE),
         }
     }
 
@@ -104,6 +108,7 @@ impl Reject {
             Self::UnknownSession => "unknown_session",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
+            Self::AuthUnavailable => "auth_unavailable",
             Self::Unauthorized { reason, .. } => reason,
         }
     }

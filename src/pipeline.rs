@@ -67,7 +67,7 @@ impl Gateway {
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
         //    gateway buffer bodies. Only explicitly public routes exist in this build.
-        ctx.principal = Some(self.authenticate(&snapshot, &upstream, request.headers(), ctx)?);
+        ctx.principal = Some(self.authenticate(&snapshot, &upstream, request.headers(), ctx).await?);
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, body) = request.into_parts();
@@ -203,7 +203,7 @@ impl Gateway {
 impl Gateway {
     /// Stage 3: mTLS identity, else the route's credential rules. Public routes take callers
     /// as they come (certificate holder or anonymous); protected routes need a credential.
-    fn authenticate(
+    async fn authenticate(
         &self,
         snapshot: &Snapshot,
         upstream: &Upstream,
@@ -215,7 +215,10 @@ impl Gateway {
         }
         match upstream.auth {
             RouteAuth::None => Ok(Arc::new(Principal::anonymous())),
-            RouteAuth::Required => snapshot.auth.authenticate(headers).map_err(|failure| {
+            RouteAuth::Required => snapshot.auth.authenticate(headers).await.map_err(|failure| {
+                if failure == AuthFailure::IssuerUnavailable {
+                    return Reject::AuthUnavailable;
+                }
                 let sent = failure != AuthFailure::Missing;
                 Reject::Unauthorized {
                     reason: failure.reason(),

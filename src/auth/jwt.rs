@@ -243,6 +243,39 @@ impl JwtSettings {
     }
 }
 
+/// What can be read of a JWT before choosing how to verify it: `iss` (which issuer) and
+/// `kid` (which key). Nothing here is trusted; duplicate keys and `crit` are refused.
+#[derive(Debug)]
+pub struct Peek {
+    pub iss: Option<String>,
+    pub kid: Option<String>,
+}
+
+/// Reads `iss` and `kid` of a JWT without verifying it.
+pub fn peek(token: &str) -> Result<Peek, AuthFailure> {
+    let mut parts = token.split('.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next().ok_or(AuthFailure::Malformed)?).map_err(|_| AuthFailure::Malformed)?;
+    crate::mcp::strict_check(&header).map_err(|_| AuthFailure::Malformed)?;
+    let raw: RawHeader = serde_json::from_slice(&header).map_err(|_| AuthFailure::Malformed)?;
+    if raw.crit.is_some() {
+        return Err(AuthFailure::Crit);
+    }
+    let payload = URL_SAFE_NO_PAD.decode(parts.next().ok_or(AuthFailure::Malformed)?).map_err(|_| AuthFailure::Malformed)?;
+    crate::mcp::strict_check(&payload).map_err(|_| AuthFailure::Malformed)?;
+    #[derive(Deserialize)]
+    struct Iss {
+        #[serde(default)]
+        iss: Option<serde_json::Value>,
+    }
+    let iss: Iss = serde_json::from_slice(&payload).map_err(|_| AuthFailure::Malformed)?;
+    let iss = match iss.iss {
+        Some(serde_json::Value::String(iss)) => Some(iss),
+        None => None,
+        Some(_) => return Err(AuthFailure::Malformed),
+    };
+    Ok(Peek { iss, kid: raw.kid })
+}
+
 /// 128 random bits as hex (token ids).
 pub fn random_id() -> String {
     let value: u128 = rand::random();

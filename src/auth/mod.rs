@@ -5,6 +5,8 @@
 
 pub mod api_key;
 mod cache;
+mod fetch;
+pub mod issuer;
 pub mod jwt;
 pub mod metadata;
 mod principal;
@@ -32,6 +34,8 @@ pub enum AuthFailure {
     WrongTokenType,
     Crit,
     UnknownKey,
+    /// The issuer needed to check the token could not be reached (fails closed: 503).
+    IssuerUnavailable,
 }
 
 impl AuthFailure {
@@ -50,6 +54,7 @@ impl AuthFailure {
             Self::WrongTokenType => "wrong_token_type",
             Self::Crit => "unsupported_crit",
             Self::UnknownKey => "unknown_key",
+            Self::IssuerUnavailable => "issuer_unavailable",
         }
     }
 
@@ -67,7 +72,8 @@ impl AuthFailure {
             Self::WrongAudience => "The token was issued for another resource",
             Self::WrongTokenType => "Not an access token",
             Self::Crit => "The token uses unsupported critical extensions",
-            Self::UnknownKey => "Unknown key",
+            Self::UnknownKey => "Unknown or inactive credential",
+            Self::IssuerUnavailable => "The token issuer could not be reached",
         }
     }
 }
@@ -78,21 +84,22 @@ pub struct Authenticator {
     pub jwt: Option<jwt::JwtSettings>,
     pub api_keys: Vec<api_key::StoredKey>,
     pub api_key_header: Option<http::HeaderName>,
+    pub issuers: Vec<Arc<issuer::Issuer>>,
     pub cache: TokenCache,
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Authenticator {
     /// True when any credential type is configured.
     pub fn configured(&self) -> bool {
-        self.jwt.is_some() || !self.api_keys.is_empty()
+        self.jwt.is_some() || !self.api_keys.is_empty() || !self.issuers.is_empty()
     }
 
     /// Authenticates the request's credential. `Err(Missing)` when none was sent.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, AuthFailure> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, AuthFailure> {
         let mut bearer = headers.get_all(http::header::AUTHORIZATION).iter();
         let authorization = bearer.next();
         if bearer.next().is_some() {
@@ -109,7 +116,7 @@ impl Authenticator {
             if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
                 return Err(AuthFailure::Malformed);
             }
-            return self.bearer(token);
+            return self.bearer(token).await;
         }
         match header_key {
             Some(value) => self.api_key(value.to_str().map_err(|_| AuthFailure::Malformed)?),
@@ -117,27 +124,49 @@ impl Authenticator {
         }
     }
 
-    fn bearer(&self, token: &str) -> Result<Arc<Principal>, AuthFailure> {
+    async fn bearer(&self, token: &str) -> Result<Arc<Principal>, AuthFailure> {
         if token.starts_with(api_key::PREFIX) {
             return self.api_key(token);
         }
-        let jwt = self.jwt.as_ref().ok_or(AuthFailure::Malformed)?;
-        if token.len() > jwt.max_token_bytes {
+        let max = self.jwt.as_ref().map_or(8192, |j| j.max_token_bytes);
+        if token.len() > max {
             return Err(AuthFailure::TooLarge);
         }
         if let Some(principal) = self.cache.get(token) {
             return Ok(principal);
         }
-        let claims = jwt.verify(token)?;
-        let principal = Arc::new(Principal {
-            subject: claims.sub,
-            method: AuthMethod::Jwt,
-            roles: claims.roles,
-            username: claims.username,
-            permissions: claims.permissions,
-            token_id: Some(claims.jti),
-        });
-        self.cache.put(token, Arc::clone(&principal), claims.exp);
+        let (principal, exp) = if jwt::JwtSettings::looks_like_jwt(token) {
+            let peek = jwt::peek(token)?;
+            match (&self.jwt, peek.iss.as_deref()) {
+                (Some(own), Some(iss)) if iss == own.issuer => {
+                    let claims = own.verify(token)?;
+                    let exp = claims.exp;
+                    let principal = Principal {
+                        subject: claims.sub,
+                        method: AuthMethod::Jwt,
+                        roles: claims.roles,
+                        username: claims.username,
+                        permissions: claims.permissions,
+                        scopes: Vec::new(),
+                        token_id: Some(claims.jti),
+                    };
+                    (principal, exp)
+                }
+                (_, Some(iss)) => {
+                    let issuer = self.issuers.iter().find(|i| i.settings.issuer == iss).ok_or(AuthFailure::WrongIssuer)?;
+                    issuer.verify_jwt(token, peek.kid.as_deref()).await?
+                }
+                (_, None) => return Err(AuthFailure::Malformed),
+            }
+        } else {
+            // Opaque: only an issuer with introspection can vouch for it.
+            let issuer = self.issuers.iter().find(|i| i.settings.introspection_url.is_some()).ok_or(AuthFailure::Malformed)?;
+            let (principal, exp) = issuer.introspect(token).await?;
+            // Introspection answers are cached briefly: a revoked token dies within a minute.
+            (principal, exp.min(now() + 60))
+        };
+        let principal = Arc::new(principal);
+        self.cache.put(token, Arc::clone(&principal), exp);
         Ok(principal)
     }
 
@@ -149,6 +178,7 @@ impl Authenticator {
             roles: found.roles.clone(),
             username: None,
             permissions: found.permissions.clone(),
+            scopes: Vec::new(),
             token_id: Some(found.id.clone()),
         }))
     }

@@ -12,6 +12,8 @@ pub enum AuthMethod {
     Jwt,
     /// An API key.
     ApiKey,
+    /// A token from an external OAuth / OIDC issuer (JWT or introspected).
+    OAuth,
 }
 
 impl AuthMethod {
@@ -22,6 +24,7 @@ impl AuthMethod {
             Self::Mtls => "mtls",
             Self::Jwt => "jwt",
             Self::ApiKey => "api_key",
+            Self::OAuth => "oauth",
         }
     }
 }
@@ -39,6 +42,8 @@ pub struct Principal {
     pub username: Option<String>,
     /// Permissions granted directly (the token's `permissions` claim, the key's list).
     pub permissions: Vec<String>,
+    /// OAuth scopes of an external issuer's token.
+    pub scopes: Vec<String>,
     /// Token id (`jti`) or API key id: what the audit records instead of the credential.
     pub token_id: Option<String>,
 }
@@ -52,6 +57,7 @@ impl Principal {
             roles: Vec::new(),
             username: None,
             permissions: Vec::new(),
+            scopes: Vec::new(),
             token_id: None,
         }
     }
@@ -70,6 +76,7 @@ impl Principal {
             roles,
             username: None,
             permissions: Vec::new(),
+            scopes: Vec::new(),
             token_id: None,
         }
     }

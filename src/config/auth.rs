@@ -8,7 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 use super::ConfigError;
 use super::duration::parse_duration;
-use super::raw::{RawApiKeys, RawAuth, RawJwt, RawJwtKey};
+use super::raw::{RawApiKeys, RawAuth, RawIssuer, RawJwt, RawJwtKey};
+use crate::auth::issuer::{Issuer, IssuerSettings, KeySource};
 use crate::auth::api_key::{self, StoredKey};
 use crate::auth::jwt::{JwtKey, JwtSettings};
 use crate::auth::{Authenticator, TokenCache};
@@ -20,11 +21,79 @@ pub fn authenticator(raw: &RawAuth, public_url: &str) -> Result<Authenticator, C
         Some(keys) => api_keys(keys)?,
         None => (Vec::new(), None),
     };
-    Ok(Authenticator {
-        jwt,
-        api_keys,
-        api_key_header,
-        cache: TokenCache::default(),
+    let leeway = raw.jwt.as_ref().map_or(Ok(std::time::Duration::from_secs(30)), |j| duration(&j.leeway, "auth.jwt.leeway"))?;
+    let mut issuers = Vec::with_capacity(raw.issuers.len());
+    for (index, issuer) in raw.issuers.iter().enumerate() {
+        issuers.push(std::sync::Arc::new(Issuer::new(issuer_settings(issuer, &format!("auth.issuers[{index}]"), leeway)?)));
+    }
+    Ok(Authenticator { jwt, api_keys, api_key_header, issuers, cache: TokenCache::default() })
+}
+
+fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Result<IssuerSettings, ConfigError> {
+    let keys = match (&raw.jwks_url, &raw.jwks_file, raw.discovery) {
+        (Some(url), None, false) => Some(KeySource::Url(url.clone())),
+        (None, Some(file), false) => Some(KeySource::File(file.into())),
+        (None, None, true) => Some(KeySource::Discovery),
+        (None, None, false) => None,
+        _ => return Err(ConfigError::at(format!("{at}.jwks_url"), "choose one of jwks_url, jwks_file, discovery = true")),
+    };
+    if keys.is_none() && raw.introspection_url.is_none() {
+        return Err(ConfigError::at(format!("{at}.jwks_url"), "needs jwks_url, jwks_file, discovery = true or introspection_url"));
+    }
+    if let Some(KeySource::File(path)) = &keys {
+        let text = std::fs::read(path).map_err(|e| ConfigError::at(format!("{at}.jwks_file"), format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&text)
+            .map_err(|e| ConfigError::at(format!("{at}.jwks_file"), format!("not a JWKS: {e}")))?;
+    }
+    let mut algorithms = Vec::new();
+    for (i, alg) in raw.algorithms.iter().enumerate() {
+        algorithms.push(match alg.as_str() {
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "EdDSA" => Algorithm::EdDSA,
+            other => return Err(ConfigError::at(format!("{at}.algorithms[{i}]"), format!("`{other}` is not one of RS256, ES256, EdDSA"))),
+        });
+    }
+    let introspection_auth = match (&raw.client_id, &raw.client_secret) {
+        (Some(id), Some(secret)) => {
+            use base64::Engine as _;
+            Some(base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+        }
+        (None, None) => None,
+        _ => return Err(ConfigError::at(format!("{at}.client_id"), "client_id and client_secret go together")),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match &raw.ca {
+        Some(ca) => {
+            for cert in crate::tls::files::certs(ca.as_ref(), &format!("{at}.ca"))? {
+                roots.add(cert).map_err(|e| ConfigError::at(format!("{at}.ca"), e.to_string()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::at(at, e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(IssuerSettings {
+        issuer: raw.issuer.clone(),
+        audience: raw.audience.clone(),
+        keys,
+        introspection_url: raw.introspection_url.clone(),
+        introspection_auth,
+        roles_claim: raw.roles_claim.clone(),
+        scopes_claim: raw.scopes_claim.clone(),
+        algorithms,
+        jwks_ttl: duration(&raw.jwks_ttl, &format!("{at}.jwks_ttl"))?,
+        refetch_interval: duration(&raw.refetch_interval, &format!("{at}.refetch_interval"))?,
+        leeway,
+        tls: std::sync::Arc::new(tls),
     })
 }
 

@@ -39,6 +39,62 @@ pub struct RawAuth {
     pub jwt: Option<RawJwt>,
     /// API keys (`mcp_...`).
     pub api_keys: Option<RawApiKeys>,
+    /// External OAuth 2.1 / OIDC identity providers.
+    #[serde(default)]
+    pub issuers: Vec<RawIssuer>,
+}
+
+/// `[[auth.issuers]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    /// Exact `iss` of its tokens.
+    pub issuer: String,
+    /// The audience (RFC 8707 resource) its tokens must name: this gateway.
+    pub audience: String,
+    /// JWKS URL.
+    pub jwks_url: Option<String>,
+    /// JWKS file (PEM-free JSON), instead of a URL.
+    pub jwks_file: Option<String>,
+    /// Find `jwks_uri` via `{issuer}/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub discovery: bool,
+    /// RFC 7662 endpoint for opaque (non-JWT) tokens.
+    pub introspection_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Dotted path of the roles claim, e.g. `realm_access.roles`.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Claim holding the scopes (space-separated string or array).
+    #[serde(default = "default_scopes_claim")]
+    pub scopes_claim: String,
+    /// Algorithms accepted from this issuer's keys.
+    #[serde(default = "default_issuer_algorithms")]
+    pub algorithms: Vec<String>,
+    #[serde(default = "default_jwks_ttl")]
+    pub jwks_ttl: String,
+    /// At most one refetch per this interval for unknown `kid`s.
+    #[serde(default = "default_refetch")]
+    pub refetch_interval: String,
+    /// PEM CA bundle for https fetches (default: system roots).
+    pub ca: Option<String>,
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+fn default_scopes_claim() -> String {
+    "scope".into()
+}
+fn default_issuer_algorithms() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into(), "EdDSA".into()]
+}
+fn default_jwks_ttl() -> String {
+    "10m".into()
+}
+fn default_refetch() -> String {
+    "30s".into()
 }
 
 /// `[auth.jwt]`
