@@ -18,13 +18,37 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fetches `url`; `form` makes it a POST with that urlencoded body. Returns the body of a
 /// 2xx answer.
-pub async fn fetch(url: &str, form: Option<String>, basic_auth: Option<String>, tls: &Arc<rustls::ClientConfig>) -> Result<Bytes, String> {
+pub async fn fetch(
+    url: &str,
+    form: Option<String>,
+    basic_auth: Option<String>,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Bytes, String> {
+    let (status, body) = fetch_any(url, form, basic_auth, tls).await?;
+    if !status.is_success() {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    Ok(body)
+}
+
+/// Same, returning the status of any answer (`Err` only when there was no answer).
+pub async fn fetch_any(
+    url: &str,
+    form: Option<String>,
+    basic_auth: Option<String>,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<(http::StatusCode, Bytes), String> {
     tokio::time::timeout(TIMEOUT, fetch_inner(url, form, basic_auth, tls))
         .await
         .map_err(|_| format!("{url}: timed out"))?
 }
 
-async fn fetch_inner(url: &str, form: Option<String>, basic_auth: Option<String>, tls: &Arc<rustls::ClientConfig>) -> Result<Bytes, String> {
+async fn fetch_inner(
+    url: &str,
+    form: Option<String>,
+    basic_auth: Option<String>,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<(http::StatusCode, Bytes), String> {
     let uri: Uri = url.parse().map_err(|_| format!("{url}: not a URL"))?;
     let authority = uri.authority().ok_or_else(|| format!("{url}: no host"))?.clone();
     let https = match uri.scheme_str() {
@@ -32,9 +56,15 @@ async fn fetch_inner(url: &str, form: Option<String>, basic_auth: Option<String>
         Some("http") => false,
         _ => return Err(format!("{url}: only http and https")),
     };
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let stream = TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("{url}: {e}"))?;
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let mut builder = Request::builder()
         .method(if form.is_some() { Method::POST } else { Method::GET })
@@ -47,27 +77,35 @@ async fn fetch_inner(url: &str, form: Option<String>, basic_auth: Option<String>
     if let Some(credentials) = basic_auth {
         builder = builder.header(header::AUTHORIZATION, format!("Basic {credentials}"));
     }
-    let request = builder.body(Full::new(Bytes::from(form.unwrap_or_default()))).map_err(|e| e.to_string())?;
+    let request = builder
+        .body(Full::new(Bytes::from(form.unwrap_or_default())))
+        .map_err(|e| e.to_string())?;
     let response = if https {
         let name = ServerName::try_from(host.clone()).map_err(|_| format!("{url}: bad host"))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(tls)).connect(name, stream).await.map_err(|e| format!("{url}: {e}"))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
         send(TokioIo::new(tls), request).await?
     } else {
         send(TokioIo::new(stream), request).await?
     };
     let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_BYTES).collect().await.map_err(|e| format!("{url}: {e}"))?.to_bytes();
-    if !status.is_success() {
-        return Err(format!("{url}: HTTP {status}"));
-    }
-    Ok(body)
+    let body = Limited::new(response.into_body(), MAX_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .to_bytes();
+    Ok((status, body))
 }
 
 async fn send<I>(io: I, request: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     sender.send_request(request).await.map_err(|e| e.to_string())
 }

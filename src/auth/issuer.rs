@@ -79,7 +79,11 @@ impl Issuer {
     pub fn new(settings: IssuerSettings) -> Self {
         Self {
             settings,
-            cache: Mutex::new(CachedKeys { keys: Vec::new(), fetched: None, last_attempt: None }),
+            cache: Mutex::new(CachedKeys {
+                keys: Vec::new(),
+                fetched: None,
+                last_attempt: None,
+            }),
             fetching: tokio::sync::Mutex::new(()),
         }
     }
@@ -87,13 +91,22 @@ impl Issuer {
     async fn load(&self) -> Result<Vec<(Option<String>, Algorithm, DecodingKey)>, String> {
         let tls = &self.settings.tls;
         let body = match self.settings.keys.as_ref().ok_or("no key source")? {
-            KeySource::File(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?.into(),
+            KeySource::File(path) => std::fs::read(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .into(),
             KeySource::Url(url) => fetch::fetch(url, None, None, tls).await?,
             KeySource::Discovery => {
-                let url = format!("{}/.well-known/openid-configuration", self.settings.issuer.trim_end_matches('/'));
-                let doc: Value = serde_json::from_slice(&fetch::fetch(&url, None, None, tls).await?).map_err(|e| e.to_string())?;
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.settings.issuer.trim_end_matches('/')
+                );
+                let doc: Value =
+                    serde_json::from_slice(&fetch::fetch(&url, None, None, tls).await?).map_err(|e| e.to_string())?;
                 if doc["issuer"].as_str() != Some(self.settings.issuer.as_str()) {
-                    return Err(format!("discovery document names issuer {:?}, not {}", doc["issuer"], self.settings.issuer));
+                    return Err(format!(
+                        "discovery document names issuer {:?}, not {}",
+                        doc["issuer"], self.settings.issuer
+                    ));
                 }
                 let jwks = doc["jwks_uri"].as_str().ok_or("discovery document has no jwks_uri")?;
                 fetch::fetch(jwks, None, None, tls).await?
@@ -102,7 +115,9 @@ impl Issuer {
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("JWKS: {e}"))?;
         let mut keys = Vec::new();
         for jwk in &set.keys {
-            let Some(alg) = jwk_algorithm(jwk).filter(|a| self.settings.algorithms.contains(a)) else { continue };
+            let Some(alg) = jwk_algorithm(jwk).filter(|a| self.settings.algorithms.contains(a)) else {
+                continue;
+            };
             if let Ok(key) = DecodingKey::from_jwk(jwk) {
                 keys.push((jwk.common.key_id.clone(), alg, key));
             }
@@ -112,7 +127,11 @@ impl Issuer {
 
     fn lookup(&self, kid: Option<&str>) -> Option<(Algorithm, DecodingKey)> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let matches: Vec<_> = cache.keys.iter().filter(|(k, _, _)| kid.is_none() || k.as_deref() == kid).collect();
+        let matches: Vec<_> = cache
+            .keys
+            .iter()
+            .filter(|(k, _, _)| kid.is_none() || k.as_deref() == kid)
+            .collect();
         match (kid, matches.as_slice()) {
             (Some(_), [first, ..]) | (None, [first]) => Some((first.1, first.2.clone())),
             _ => None,
@@ -125,7 +144,9 @@ impl Issuer {
         let due = {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             let stale = cache.fetched.is_none_or(|at| at.elapsed() >= self.settings.jwks_ttl);
-            let may_retry = cache.last_attempt.is_none_or(|at| at.elapsed() >= self.settings.refetch_interval);
+            let may_retry = cache
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= self.settings.refetch_interval);
             (stale || unknown_kid) && may_retry
         };
         if !due {
@@ -135,7 +156,10 @@ impl Issuer {
         {
             // Another request may have fetched while this one waited.
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.last_attempt.is_some_and(|at| at.elapsed() < self.settings.refetch_interval) {
+            if cache
+                .last_attempt
+                .is_some_and(|at| at.elapsed() < self.settings.refetch_interval)
+            {
                 return;
             }
             cache.last_attempt = Some(Instant::now());
@@ -146,7 +170,9 @@ impl Issuer {
                 cache.keys = keys;
                 cache.fetched = Some(Instant::now());
             }
-            Err(error) => tracing::warn!(issuer = %self.settings.issuer, %error, "jwks_refresh_failed: keeping the last good keys"),
+            Err(error) => {
+                tracing::warn!(issuer = %self.settings.issuer, %error, "jwks_refresh_failed: keeping the last good keys")
+            }
         }
     }
 
@@ -178,19 +204,33 @@ impl Issuer {
             }
         })?;
         let claims = data.claims;
-        let sub = claims["sub"].as_str().filter(|s| !s.is_empty()).ok_or(AuthFailure::Malformed)?;
+        let sub = claims["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or(AuthFailure::Malformed)?;
         let exp = claims["exp"].as_u64().ok_or(AuthFailure::Malformed)?;
-        Ok((self.principal(sub, &claims, claims.get("jti").and_then(Value::as_str)), exp))
+        Ok((
+            self.principal(sub, &claims, claims.get("jti").and_then(Value::as_str)),
+            exp,
+        ))
     }
 
     fn principal(&self, sub: &str, claims: &Value, token_id: Option<&str>) -> Principal {
-        let roles = claim_path(claims, &self.settings.roles_claim).map(strings).unwrap_or_default();
-        let scopes = claim_path(claims, &self.settings.scopes_claim).map(strings).unwrap_or_default();
+        let roles = claim_path(claims, &self.settings.roles_claim)
+            .map(strings)
+            .unwrap_or_default();
+        let scopes = claim_path(claims, &self.settings.scopes_claim)
+            .map(strings)
+            .unwrap_or_default();
         Principal {
             subject: sub.to_string(),
             method: AuthMethod::OAuth,
             roles,
-            username: claims.get("preferred_username").or(claims.get("username")).and_then(Value::as_str).map(str::to_owned),
+            username: claims
+                .get("preferred_username")
+                .or(claims.get("username"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             permissions: Vec::new(),
             scopes,
             token_id: token_id.map(str::to_owned),
@@ -199,14 +239,32 @@ impl Issuer {
 
     /// RFC 7662: asks the issuer about an opaque token.
     pub async fn introspect(&self, token: &str) -> Result<(Principal, u64), AuthFailure> {
-        let url = self.settings.introspection_url.as_deref().ok_or(AuthFailure::Malformed)?;
+        let url = self
+            .settings
+            .introspection_url
+            .as_deref()
+            .ok_or(AuthFailure::Malformed)?;
         let form = format!("token={}&token_type_hint=access_token", fetch::form_encode(token));
-        let body = fetch::fetch(url, Some(form), self.settings.introspection_auth.clone(), &self.settings.tls)
-            .await
-            .map_err(|error| {
-                tracing::warn!(issuer = %self.settings.issuer, %error, "introspection failed");
-                AuthFailure::IssuerUnavailable
-            })?;
+        let (status, body) = fetch::fetch_any(
+            url,
+            Some(form),
+            self.settings.introspection_auth.clone(),
+            &self.settings.tls,
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(issuer = %self.settings.issuer, %error, "introspection failed");
+            AuthFailure::IssuerUnavailable
+        })?;
+        // RFC 7662 answers 200 {"active": false}; some servers answer 4xx for a token they do
+        // not know. Either way the token is refused; only a 5xx means "cannot tell" (503).
+        if status.is_server_error() {
+            tracing::warn!(issuer = %self.settings.issuer, %status, "introspection failed");
+            return Err(AuthFailure::IssuerUnavailable);
+        }
+        if !status.is_success() {
+            return Err(AuthFailure::UnknownKey);
+        }
         crate::mcp::strict_check(&body).map_err(|_| AuthFailure::Malformed)?;
         let answer: Value = serde_json::from_slice(&body).map_err(|_| AuthFailure::Malformed)?;
         if answer["active"] != Value::Bool(true) {
@@ -225,7 +283,10 @@ impl Issuer {
         if !audience_ok {
             return Err(AuthFailure::WrongAudience);
         }
-        let subject = answer["sub"].as_str().or(answer["client_id"].as_str()).ok_or(AuthFailure::Malformed)?;
+        let subject = answer["sub"]
+            .as_str()
+            .or(answer["client_id"].as_str())
+            .ok_or(AuthFailure::Malformed)?;
         Ok((self.principal(subject, &answer, None), exp))
     }
 }

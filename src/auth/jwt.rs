@@ -254,13 +254,17 @@ pub struct Peek {
 /// Reads `iss` and `kid` of a JWT without verifying it.
 pub fn peek(token: &str) -> Result<Peek, AuthFailure> {
     let mut parts = token.split('.');
-    let header = URL_SAFE_NO_PAD.decode(parts.next().ok_or(AuthFailure::Malformed)?).map_err(|_| AuthFailure::Malformed)?;
+    let header = URL_SAFE_NO_PAD
+        .decode(parts.next().ok_or(AuthFailure::Malformed)?)
+        .map_err(|_| AuthFailure::Malformed)?;
     crate::mcp::strict_check(&header).map_err(|_| AuthFailure::Malformed)?;
     let raw: RawHeader = serde_json::from_slice(&header).map_err(|_| AuthFailure::Malformed)?;
     if raw.crit.is_some() {
         return Err(AuthFailure::Crit);
     }
-    let payload = URL_SAFE_NO_PAD.decode(parts.next().ok_or(AuthFailure::Malformed)?).map_err(|_| AuthFailure::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(parts.next().ok_or(AuthFailure::Malformed)?)
+        .map_err(|_| AuthFailure::Malformed)?;
     crate::mcp::strict_check(&payload).map_err(|_| AuthFailure::Malformed)?;
     #[derive(Deserialize)]
     struct Iss {

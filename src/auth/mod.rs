@@ -153,14 +153,22 @@ impl Authenticator {
                     (principal, exp)
                 }
                 (_, Some(iss)) => {
-                    let issuer = self.issuers.iter().find(|i| i.settings.issuer == iss).ok_or(AuthFailure::WrongIssuer)?;
+                    let issuer = self
+                        .issuers
+                        .iter()
+                        .find(|i| i.settings.issuer == iss)
+                        .ok_or(AuthFailure::WrongIssuer)?;
                     issuer.verify_jwt(token, peek.kid.as_deref()).await?
                 }
                 (_, None) => return Err(AuthFailure::Malformed),
             }
         } else {
             // Opaque: only an issuer with introspection can vouch for it.
-            let issuer = self.issuers.iter().find(|i| i.settings.introspection_url.is_some()).ok_or(AuthFailure::Malformed)?;
+            let issuer = self
+                .issuers
+                .iter()
+                .find(|i| i.settings.introspection_url.is_some())
+                .ok_or(AuthFailure::Malformed)?;
             let (principal, exp) = issuer.introspect(token).await?;
             // Introspection answers are cached briefly: a revoked token dies within a minute.
             (principal, exp.min(now() + 60))

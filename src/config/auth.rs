@@ -9,8 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use super::ConfigError;
 use super::duration::parse_duration;
 use super::raw::{RawApiKeys, RawAuth, RawIssuer, RawJwt, RawJwtKey};
-use crate::auth::issuer::{Issuer, IssuerSettings, KeySource};
 use crate::auth::api_key::{self, StoredKey};
+use crate::auth::issuer::{Issuer, IssuerSettings, KeySource};
 use crate::auth::jwt::{JwtKey, JwtSettings};
 use crate::auth::{Authenticator, TokenCache};
 
@@ -21,12 +21,24 @@ pub fn authenticator(raw: &RawAuth, public_url: &str) -> Result<Authenticator, C
         Some(keys) => api_keys(keys)?,
         None => (Vec::new(), None),
     };
-    let leeway = raw.jwt.as_ref().map_or(Ok(std::time::Duration::from_secs(30)), |j| duration(&j.leeway, "auth.jwt.leeway"))?;
+    let leeway = raw.jwt.as_ref().map_or(Ok(std::time::Duration::from_secs(30)), |j| {
+        duration(&j.leeway, "auth.jwt.leeway")
+    })?;
     let mut issuers = Vec::with_capacity(raw.issuers.len());
     for (index, issuer) in raw.issuers.iter().enumerate() {
-        issuers.push(std::sync::Arc::new(Issuer::new(issuer_settings(issuer, &format!("auth.issuers[{index}]"), leeway)?)));
+        issuers.push(std::sync::Arc::new(Issuer::new(issuer_settings(
+            issuer,
+            &format!("auth.issuers[{index}]"),
+            leeway,
+        )?)));
     }
-    Ok(Authenticator { jwt, api_keys, api_key_header, issuers, cache: TokenCache::default() })
+    Ok(Authenticator {
+        jwt,
+        api_keys,
+        api_key_header,
+        issuers,
+        cache: TokenCache::default(),
+    })
 }
 
 fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Result<IssuerSettings, ConfigError> {
@@ -35,13 +47,26 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
         (None, Some(file), false) => Some(KeySource::File(file.into())),
         (None, None, true) => Some(KeySource::Discovery),
         (None, None, false) => None,
-        _ => return Err(ConfigError::at(format!("{at}.jwks_url"), "choose one of jwks_url, jwks_file, discovery = true")),
+        _ => {
+            return Err(ConfigError::at(
+                format!("{at}.jwks_url"),
+                "choose one of jwks_url, jwks_file, discovery = true",
+            ));
+        }
     };
     if keys.is_none() && raw.introspection_url.is_none() {
-        return Err(ConfigError::at(format!("{at}.jwks_url"), "needs jwks_url, jwks_file, discovery = true or introspection_url"));
+        return Err(ConfigError::at(
+            format!("{at}.jwks_url"),
+            "needs jwks_url, jwks_file, discovery = true or introspection_url",
+        ));
     }
     if let Some(KeySource::File(path)) = &keys {
-        let text = std::fs::read(path).map_err(|e| ConfigError::at(format!("{at}.jwks_file"), format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read(path).map_err(|e| {
+            ConfigError::at(
+                format!("{at}.jwks_file"),
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
         serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&text)
             .map_err(|e| ConfigError::at(format!("{at}.jwks_file"), format!("not a JWKS: {e}")))?;
     }
@@ -51,7 +76,12 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
             "RS256" => Algorithm::RS256,
             "ES256" => Algorithm::ES256,
             "EdDSA" => Algorithm::EdDSA,
-            other => return Err(ConfigError::at(format!("{at}.algorithms[{i}]"), format!("`{other}` is not one of RS256, ES256, EdDSA"))),
+            other => {
+                return Err(ConfigError::at(
+                    format!("{at}.algorithms[{i}]"),
+                    format!("`{other}` is not one of RS256, ES256, EdDSA"),
+                ));
+            }
         });
     }
     let introspection_auth = match (&raw.client_id, &raw.client_secret) {
@@ -60,13 +90,20 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
             Some(base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
         }
         (None, None) => None,
-        _ => return Err(ConfigError::at(format!("{at}.client_id"), "client_id and client_secret go together")),
+        _ => {
+            return Err(ConfigError::at(
+                format!("{at}.client_id"),
+                "client_id and client_secret go together",
+            ));
+        }
     };
     let mut roots = rustls::RootCertStore::empty();
     match &raw.ca {
         Some(ca) => {
             for cert in crate::tls::files::certs(ca.as_ref(), &format!("{at}.ca"))? {
-                roots.add(cert).map_err(|e| ConfigError::at(format!("{at}.ca"), e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ConfigError::at(format!("{at}.ca"), e.to_string()))?;
             }
         }
         None => {

@@ -16,6 +16,7 @@ mod config_file;
 mod framing;
 mod headers;
 mod interop;
+mod issuers;
 mod mtls;
 mod pool;
 mod process;

@@ -1,0 +1,325 @@
+//! External issuers: JWKS rotation against a local JWKS server (new kid picked up, unknown-kid
+//! floods make a bounded number of fetches, an outage keeps working keys), and an end-to-end
+//! OAuth flow with the TypeScript SDK's example authorization server (introspection).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::StatusCode;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::harness::{FAST_TIMEOUTS, TestGateway, config_text, mcp_post, with_body};
+use crate::mock::{self, Reply};
+
+const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+const ISSUER: &str = "https://idp.example.test/realms/mcp";
+const AUDIENCE: &str = "https://gateway.example.test/mcp";
+
+struct SigningKey {
+    kid: String,
+    pair: rcgen::KeyPair,
+}
+
+impl SigningKey {
+    fn new(kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            pair: rcgen::KeyPair::generate().unwrap(),
+        }
+    }
+
+    fn jwk(&self) -> Value {
+        let raw = self.pair.public_key_raw();
+        json!({ "kty": "EC", "crv": "P-256", "kid": self.kid, "alg": "ES256", "use": "sig",
+                "x": URL_SAFE_NO_PAD.encode(&raw[1..33]), "y": URL_SAFE_NO_PAD.encode(&raw[33..65]) })
+    }
+
+    fn token(&self, kid: &str, extra: Value) -> String {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let mut claims = json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "user-7", "exp": now + 300, "iat": now,
+                                 "realm_access": { "roles": ["user"] }, "scope": "mcp:tools files:read" });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_ec_pem(self.pair.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+async fn call(gateway: &TestGateway, token: &str) -> StatusCode {
+    let request = mcp_post(&gateway.url("/mcp"), PING).header("authorization", format!("Bearer {token}"));
+    gateway.call(with_body(request, PING)).await.status
+}
+
+#[tokio::test]
+async fn jwks_rotation_bounded_refetch_and_outage() {
+    let key_a = SigningKey::new("a");
+    let key_b = SigningKey::new("b");
+    let jwks = Arc::new(Mutex::new(json!({ "keys": [key_a.jwk()] }).to_string()));
+    let up = Arc::new(Mutex::new(true));
+    let (served, alive) = (Arc::clone(&jwks), Arc::clone(&up));
+    let idp = mock::start(move |_| {
+        if *alive.lock().unwrap() {
+            Reply::Json(
+                StatusCode::OK,
+                Box::leak(served.lock().unwrap().clone().into_boxed_str()),
+            )
+        } else {
+            Reply::Json(StatusCode::SERVICE_UNAVAILABLE, "{}")
+        }
+    })
+    .await;
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\n\
+         jwks_ttl = \"1s\"\nrefetch_interval = \"500ms\"\n",
+        idp.url("/certs")
+    ));
+    let gateway = TestGateway::start_text(dir, &text).await;
+
+    assert_eq!(call(&gateway, &key_a.token("a", json!({}))).await, StatusCode::OK);
+    assert_eq!(idp.count(), 1, "keys fetched once");
+    let events = gateway.audit_events(1).await;
+    assert_eq!(
+        (events[0]["subject"].as_str(), events[0]["auth_method"].as_str()),
+        (Some("user-7"), Some("oauth"))
+    );
+
+    // Wrong audience, wrong issuer and an attacker's key with a known kid are refused.
+    assert_eq!(
+        call(
+            &gateway,
+            &key_a.token("a", json!({ "aud": "https://other.example/mcp" }))
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&gateway, &key_a.token("a", json!({ "iss": "https://evil.example" }))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&gateway, &SigningKey::new("a").token("a", json!({}))).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Rotation: kid b appears; the first token with it triggers one refetch.
+    *jwks.lock().unwrap() = json!({ "keys": [key_a.jwk(), key_b.jwk()] }).to_string();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(call(&gateway, &key_b.token("b", json!({}))).await, StatusCode::OK);
+    let after_rotation = idp.count();
+    assert_eq!(after_rotation, 2);
+
+    // A flood of unknown kids: all refused, at most one refetch per 500 ms.
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        assert_eq!(
+            call(&gateway, &key_b.token(&format!("unknown-{i}"), json!({}))).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let elapsed = started.elapsed().as_millis() as usize;
+    let fetches = idp.count() - after_rotation;
+    assert!(fetches <= elapsed / 500 + 1, "{fetches} fetches in {elapsed} ms");
+
+    // Outage: the IdP fails; known keys keep working past the TTL.
+    *up.lock().unwrap() = false;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fresh = key_a.token("a", json!({ "jti": "after-outage" }));
+    assert_eq!(
+        call(&gateway, &fresh).await,
+        StatusCode::OK,
+        "last good keys are kept while the IdP is down"
+    );
+    assert_eq!(upstream.count(), 3);
+}
+
+/// A plain HTTP exchange with the example authorization server.
+async fn http(method: &str, url: &str, content_type: &str, body: String) -> (StatusCode, http::HeaderMap, String) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let request = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", content_type)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn oauth_flow_with_the_typescript_sdk_authorization_server() {
+    use sha2::Digest as _;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let example = dir.join("node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js");
+    assert!(example.exists(), "run scripts/setup-interop.sh");
+    let (mcp_port, auth_port) = (crate::harness::free_port(), crate::harness::free_port());
+    let mut server = tokio::process::Command::new("node")
+        .arg("--require")
+        .arg(dir.join("force-loopback.cjs"))
+        .arg(&example)
+        .args(["--oauth", "--oauth-strict"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MCP_PORT", mcp_port.to_string())
+        .env("MCP_AUTH_PORT", auth_port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", auth_port)).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the example authorization server started");
+    let auth = format!("http://127.0.0.1:{auth_port}");
+    let resource = format!("http://localhost:{mcp_port}/mcp");
+    let redirect = "http://127.0.0.1:9/callback";
+
+    // Dynamic client registration, then authorization code + PKCE, then the token.
+    let registration = json!({ "client_name": "gateway-test", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                               "grant_types": ["authorization_code"], "response_types": ["code"] });
+    let (status, _, body) = http(
+        "POST",
+        &format!("{auth}/register"),
+        "application/json",
+        registration.to_string(),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    let client_id = serde_json::from_str::<Value>(&body).unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verifier = URL_SAFE_NO_PAD.encode(rand_bytes());
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", &client_id),
+        ("redirect_uri", redirect),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+        ("scope", "mcp:tools"),
+        ("resource", &resource),
+        ("state", "s1"),
+    ]);
+    let (status, headers, _) = http("GET", &format!("{auth}/authorize?{query}"), "text/plain", String::new()).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let location = headers["location"].to_str().unwrap();
+    let code = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_string();
+    let token_form = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", redirect),
+        ("client_id", &client_id),
+        ("code_verifier", &verifier),
+        ("resource", &resource),
+    ]);
+    let (status, _, body) = http(
+        "POST",
+        &format!("{auth}/token"),
+        "application/x-www-form-urlencoded",
+        token_form,
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    let access = serde_json::from_str::<Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The gateway trusts that AS through introspection, for this resource.
+    let upstream = mock::start(mock::ok_json).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let audit = tmp.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[[auth.issuers]]\nissuer = \"http://localhost:{auth_port}/\"\naudience = \"{resource}\"\nintrospection_url = \"{auth}/introspect\"\n"
+    ));
+    let gateway = TestGateway::start_text(tmp, &text).await;
+    assert_eq!(
+        call(&gateway, &access).await,
+        StatusCode::OK,
+        "a token from the real OAuth flow is accepted"
+    );
+    assert_eq!(upstream.count(), 1);
+    assert!(upstream.last().headers.get("authorization").is_none());
+    let events = gateway.audit_events(1).await;
+    assert_eq!(events[0]["auth_method"], "oauth");
+    assert_eq!(
+        call(&gateway, "3f9d1c2e-0000-4000-8000-000000000000").await,
+        StatusCode::UNAUTHORIZED,
+        "an unknown opaque token"
+    );
+    // The AS goes away: new opaque tokens cannot be checked, and the gateway fails closed.
+    server.kill().await.unwrap();
+    let request =
+        mcp_post(&gateway.url("/mcp"), PING).header("authorization", "Bearer 11111111-2222-4333-8444-555555555555");
+    let answer = gateway.call(with_body(request, PING)).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.json()["error"]["code"], -31503);
+    assert_eq!(upstream.count(), 1);
+}
+
+fn rand_bytes() -> [u8; 32] {
+    rand::random()
+}
