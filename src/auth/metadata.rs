@@ -30,8 +30,9 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
         snapshot.route(rest)?;
         format!("{public_url}{rest}")
     };
-    let issuer = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());
-    let servers: Vec<String> = issuer.into_iter().collect();
+    let own = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());
+    let external = snapshot.auth.issuers.iter().map(|i| i.settings.issuer.clone());
+    let servers: Vec<String> = external.chain(own).collect();
     Some(serde_json::json!({
         "resource": resource,
         "authorization_servers": if servers.is_empty() { vec![public_url.to_string()] } else { servers },

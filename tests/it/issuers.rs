@@ -323,3 +323,70 @@ async fn oauth_flow_with_the_typescript_sdk_authorization_server() {
 fn rand_bytes() -> [u8; 32] {
     rand::random()
 }
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
+    let key = SigningKey::new("d1");
+    let jwks = json!({ "keys": [key.jwk()] }).to_string();
+    let addr: Arc<Mutex<String>> = Arc::default();
+    let base = Arc::clone(&addr);
+    let jwks_text: &'static str = Box::leak(jwks.into_boxed_str());
+    let idp = mock::start(move |request| {
+        let base = base.lock().unwrap().clone();
+        if request.path_and_query == "/.well-known/openid-configuration" {
+            let doc = json!({ "issuer": base, "jwks_uri": format!("{base}/certs") }).to_string();
+            Reply::Json(StatusCode::OK, Box::leak(doc.into_boxed_str()))
+        } else {
+            Reply::Json(StatusCode::OK, jwks_text)
+        }
+    })
+    .await;
+    let issuer = format!("http://{}", idp.addr);
+    *addr.lock().unwrap() = issuer.clone();
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"
+    ));
+    let gateway = TestGateway::start_text(dir, &text).await;
+    assert_eq!(
+        call(&gateway, &key.token("d1", json!({ "iss": issuer }))).await,
+        StatusCode::OK
+    );
+    let metadata = gateway
+        .call(crate::harness::empty(http::Request::get(
+            gateway.url("/.well-known/oauth-protected-resource/mcp"),
+        )))
+        .await;
+    assert_eq!(metadata.json()["authorization_servers"], json!([issuer]));
+    // A discovery document naming another issuer disables the keys.
+    *addr.lock().unwrap() = "https://impostor.example".into();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"
+    ));
+    let fooled = TestGateway::start_text(dir, &text).await;
+    assert_eq!(
+        call(&fooled, &key.token("d1", json!({ "iss": issuer }))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(upstream.count(), 1);
+}
