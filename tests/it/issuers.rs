@@ -280,12 +280,13 @@ async fn oauth_flow_with_the_typescript_sdk_authorization_server() {
         .unwrap()
         .to_string();
 
-    // The gateway trusts that AS through introspection, for this resource.
-    let upstream = mock::start(mock::ok_json).await;
+    // The gateway trusts that AS through introspection, for this resource, in front of a real
+    // Python MCP server; the Python MCP client uses the token to list and call tools.
+    let py = crate::interop::python_server("streamable-http").await;
     let tmp = tempfile::tempdir().unwrap();
     let audit = tmp.path().join("audit.jsonl");
     let mut text = config_text(
-        &upstream.url("/mcp"),
+        &format!("http://127.0.0.1:{}/mcp", py.port),
         "",
         "",
         &audit.display().to_string(),
@@ -296,15 +297,31 @@ async fn oauth_flow_with_the_typescript_sdk_authorization_server() {
         "\n[[auth.issuers]]\nissuer = \"http://localhost:{auth_port}/\"\naudience = \"{resource}\"\nintrospection_url = \"{auth}/introspect\"\n"
     ));
     let gateway = TestGateway::start_text(tmp, &text).await;
+    let headers = (
+        "MCP_HEADERS",
+        json!({ "Authorization": format!("Bearer {access}") }).to_string(),
+    );
+    let result = crate::interop::run_client_with(
+        &crate::interop::python(),
+        "py_client.py",
+        &gateway.url("/mcp"),
+        "2026-07-28",
+        &[headers],
+    )
+    .await;
     assert_eq!(
-        call(&gateway, &access).await,
-        StatusCode::OK,
+        result,
+        crate::interop::py_expected("2026-07-28"),
         "a token from the real OAuth flow is accepted"
     );
-    assert_eq!(upstream.count(), 1);
-    assert!(upstream.last().headers.get("authorization").is_none());
     let events = gateway.audit_events(1).await;
     assert_eq!(events[0]["auth_method"], "oauth");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["auth_method"] == "oauth" && e["reason"] == "ok"),
+        "{events:?}"
+    );
     assert_eq!(
         call(&gateway, "3f9d1c2e-0000-4000-8000-000000000000").await,
         StatusCode::UNAUTHORIZED,
@@ -317,7 +334,12 @@ async fn oauth_flow_with_the_typescript_sdk_authorization_server() {
     let answer = gateway.call(with_body(request, PING)).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.json()["error"]["code"], -31503);
-    assert_eq!(upstream.count(), 1);
+    let audit_file = gateway.dir.path().join("audit.jsonl");
+    let audited = crate::harness::eventually(|| {
+        std::fs::read_to_string(&audit_file).is_ok_and(|t| t.contains("\"reason\":\"auth_unavailable\""))
+    })
+    .await;
+    assert!(audited, "the 503 is audited");
 }
 
 fn rand_bytes() -> [u8; 32] {
