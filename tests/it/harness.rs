@@ -94,6 +94,17 @@ impl TestGateway {
         Self::start_text(dir, &text).await
     }
 
+    /// A gateway whose `/mcp` route (to `upstream_url`) needs a credential; `auth_toml` (the
+    /// `[auth...]` tables) is appended to the config.
+    pub async fn start_protected(upstream_url: &str, auth_toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.jsonl");
+        let mut text = config_text(upstream_url, "", "", &audit.display().to_string(), FAST_TIMEOUTS)
+            .replace("auth = \"none\"", "auth = \"required\"");
+        text.push_str(auth_toml);
+        Self::start_text(dir, &text).await
+    }
+
     /// Starts from full config text (written to a file so reload can re-read it).
     pub async fn start_text(dir: tempfile::TempDir, text: &str) -> Self {
         let config_path = dir.path().join("gateway.toml");

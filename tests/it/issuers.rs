@@ -79,22 +79,11 @@ async fn jwks_rotation_bounded_refetch_and_outage() {
     })
     .await;
     let upstream = mock::start(mock::ok_json).await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(
-        &upstream.url("/mcp"),
-        "",
-        "",
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
-    )
-    .replace("auth = \"none\"", "auth = \"required\"");
-    text.push_str(&format!(
+    let gateway = TestGateway::start_protected(&upstream.url("/mcp"), &format!(
         "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\n\
          jwks_ttl = \"1s\"\nrefetch_interval = \"500ms\"\n",
         idp.url("/certs")
-    ));
-    let gateway = TestGateway::start_text(dir, &text).await;
+    )).await;
 
     assert_eq!(call(&gateway, &key_a.token("a", json!({}))).await, StatusCode::OK);
     assert_eq!(idp.count(), 1, "keys fetched once");
@@ -366,20 +355,11 @@ async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
     let issuer = format!("http://{}", idp.addr);
     *addr.lock().unwrap() = issuer.clone();
     let upstream = mock::start(mock::ok_json).await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(
+    let gateway = TestGateway::start_protected(
         &upstream.url("/mcp"),
-        "",
-        "",
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
+        &format!("\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"),
     )
-    .replace("auth = \"none\"", "auth = \"required\"");
-    text.push_str(&format!(
-        "\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"
-    ));
-    let gateway = TestGateway::start_text(dir, &text).await;
+    .await;
     assert_eq!(
         call(&gateway, &key.token("d1", json!({ "iss": issuer }))).await,
         StatusCode::OK
@@ -392,20 +372,11 @@ async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
     assert_eq!(metadata.json()["authorization_servers"], json!([issuer]));
     // A discovery document naming another issuer disables the keys.
     *addr.lock().unwrap() = "https://impostor.example".into();
-    let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(
+    let fooled = TestGateway::start_protected(
         &upstream.url("/mcp"),
-        "",
-        "",
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
+        &format!("\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"),
     )
-    .replace("auth = \"none\"", "auth = \"required\"");
-    text.push_str(&format!(
-        "\n[[auth.issuers]]\nissuer = \"{issuer}\"\naudience = \"{AUDIENCE}\"\ndiscovery = true\n"
-    ));
-    let fooled = TestGateway::start_text(dir, &text).await;
+    .await;
     assert_eq!(
         call(&fooled, &key.token("d1", json!({ "iss": issuer }))).await,
         StatusCode::UNAUTHORIZED
