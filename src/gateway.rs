@@ -7,7 +7,6 @@ use std::sync::Arc;
 use crate::config::{Config, MtlsSettings, Reloader, ServerConfig};
 use crate::telemetry::{AuditLog, Metrics};
 use crate::tls::TlsServer;
-use crate::tls::identity::SubjectFrom;
 use crate::upstream::LegacyEndpoints;
 
 /// Shared, long-lived gateway state.
@@ -20,6 +19,8 @@ pub struct Gateway {
     pub(crate) legacy: Arc<LegacyEndpoints>,
     pub(crate) tls: Option<Arc<TlsServer>>,
     pub(crate) mtls: Option<MtlsSettings>,
+    /// Minute of the last certificate-expiry refresh.
+    expiry_minute: std::sync::atomic::AtomicU64,
 }
 
 impl Gateway {
@@ -32,6 +33,7 @@ impl Gateway {
         Ok(Self {
             tls,
             mtls: config.mtls.clone(),
+            expiry_minute: std::sync::atomic::AtomicU64::new(0),
             reloader,
             server: config.server.clone(),
             audit: AuditLog::start(&config.audit.sink)?,
@@ -63,8 +65,10 @@ impl Gateway {
     /// The identity of a verified client certificate, per `[auth.mtls].subject_from`
     /// (SAN URI when `[auth.mtls]` is absent).
     pub fn client_identity(&self, leaf: &rustls::pki_types::CertificateDer<'_>) -> Option<String> {
-        let from = self.mtls.as_ref().map_or(SubjectFrom::SanUri, |m| m.subject_from);
-        crate::tls::identity::identity(leaf, from)
+        // Without `[auth.mtls]` a client certificate is only a TLS matter, never an identity:
+        // otherwise any certificate of `client_ca` would stand in for a token.
+        let mtls = self.mtls.as_ref()?;
+        crate::tls::identity::identity(leaf, mtls.subject_from)
     }
 
     /// The principal of a request: the certificate's holder when one was verified, else the
@@ -117,11 +121,12 @@ impl Gateway {
     /// the certificate expiry gauge.
     pub fn reload_tls(&self, force: bool) {
         let Some(tls) = &self.tls else { return };
-        match tls.reload_if_changed(force) {
-            Ok(false) => {}
+        let changed = match tls.reload_if_changed(force) {
+            Ok(false) => false,
             Ok(true) => {
                 self.metrics.tls_reload("ok");
                 tracing::info!("TLS certificates reloaded");
+                true
             }
             Err(error) => {
                 self.metrics.tls_reload("invalid");
@@ -130,7 +135,16 @@ impl Gateway {
                 let mut event = crate::telemetry::AuditEvent::new("tls_reload", "deny", "invalid_certificate");
                 event.detail = Some(&detail);
                 self.audit.record(&event);
+                false
             }
+        };
+        // The expiry gauge needs the certificates parsed: after a change, and once a minute.
+        let minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 60);
+        let last = self.expiry_minute.swap(minute, std::sync::atomic::Ordering::Relaxed);
+        if !changed && !force && last == minute {
+            return;
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

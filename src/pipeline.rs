@@ -112,6 +112,7 @@ impl Gateway {
                     .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             }),
             proto: if ctx.conn.tls { "https" } else { "http" },
+            api_key_header: snapshot.auth.api_key_header.clone(),
         };
         let outgoing = upstream::build_request(&parts, &upstream, legacy_target, bytes, &forwarded, &ctx.request_id)?;
         // Never retried once written: a `tools/call` may not be idempotent.
@@ -211,6 +212,20 @@ impl Gateway {
         ctx: &RequestContext,
     ) -> Result<Arc<Principal>, Reject> {
         if let Some(principal) = self.certificate_principal(ctx.conn.client_identity.as_deref()) {
+            // A certificate and a token at once are two credentials: refused, not ranked.
+            let other = headers.contains_key(http::header::AUTHORIZATION)
+                || snapshot
+                    .auth
+                    .api_key_header
+                    .as_ref()
+                    .is_some_and(|h| headers.contains_key(h));
+            if other && upstream.auth == RouteAuth::Required {
+                return Err(Reject::Unauthorized {
+                    reason: AuthFailure::Multiple.reason(),
+                    description: AuthFailure::Multiple.description(),
+                    challenge: metadata::challenge(&self.server.public_url, &upstream.route, true),
+                });
+            }
             return Ok(Arc::new(principal));
         }
         match upstream.auth {

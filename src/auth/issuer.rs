@@ -51,7 +51,14 @@ pub struct Issuer {
     cache: Mutex<CachedKeys>,
     /// Single flight: one key fetch at a time.
     fetching: tokio::sync::Mutex<()>,
+    /// Opaque tokens recently refused by introspection (SHA-256 → until).
+    refused: Mutex<std::collections::HashMap<[u8; 32], Instant>>,
 }
+
+/// How long a refused opaque token is answered from memory.
+const NEGATIVE_TTL: Duration = Duration::from_secs(10);
+/// Refused tokens remembered at most.
+const NEGATIVE_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,6 +92,7 @@ impl Issuer {
                 last_attempt: None,
             }),
             fetching: tokio::sync::Mutex::new(()),
+            refused: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -109,6 +117,9 @@ impl Issuer {
                     ));
                 }
                 let jwks = doc["jwks_uri"].as_str().ok_or("discovery document has no jwks_uri")?;
+                if !fetch::secure_or_loopback(jwks) {
+                    return Err(format!("discovery names an insecure jwks_uri {jwks}"));
+                }
                 fetch::fetch(jwks, None, None, tls).await?
             }
         };
@@ -237,8 +248,34 @@ impl Issuer {
         }
     }
 
-    /// RFC 7662: asks the issuer about an opaque token.
+    /// RFC 7662: asks the issuer about an opaque token. A refused token is remembered for
+    /// [`NEGATIVE_TTL`], so replaying it costs no outbound call.
     pub async fn introspect(&self, token: &str) -> Result<(Principal, u64), AuthFailure> {
+        let digest: [u8; 32] =
+            sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), token.as_bytes())).into();
+        if self.refused_recently(&digest) {
+            return Err(AuthFailure::UnknownKey);
+        }
+        let result = self.introspect_uncached(token).await;
+        if matches!(result, Err(failure) if failure != AuthFailure::IssuerUnavailable) {
+            let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+            if refused.len() >= NEGATIVE_CAPACITY {
+                refused.retain(|_, until| *until > Instant::now());
+                if refused.len() >= NEGATIVE_CAPACITY {
+                    refused.clear();
+                }
+            }
+            refused.insert(digest, Instant::now() + NEGATIVE_TTL);
+        }
+        result
+    }
+
+    fn refused_recently(&self, digest: &[u8; 32]) -> bool {
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused.get(digest).is_some_and(|until| *until > Instant::now())
+    }
+
+    async fn introspect_uncached(&self, token: &str) -> Result<(Principal, u64), AuthFailure> {
         let url = self
             .settings
             .introspection_url
@@ -269,6 +306,18 @@ impl Issuer {
         let answer: Value = serde_json::from_slice(&body).map_err(|_| AuthFailure::Malformed)?;
         if answer["active"] != Value::Bool(true) {
             return Err(AuthFailure::UnknownKey);
+        }
+        // An active refresh token is not an access token; an answer about another issuer's
+        // token is not an answer about ours.
+        match answer.get("token_type").and_then(Value::as_str) {
+            None | Some("access_token" | "Bearer" | "bearer") => {}
+            Some(_) => return Err(AuthFailure::WrongTokenType),
+        }
+        if answer
+            .get("iss")
+            .is_some_and(|iss| iss.as_str() != Some(self.settings.issuer.as_str()))
+        {
+            return Err(AuthFailure::WrongIssuer);
         }
         let now = super::now();
         let exp = answer["exp"].as_u64().ok_or(AuthFailure::Malformed)?;

@@ -32,7 +32,12 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
     };
     let own = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());
     let external = snapshot.auth.issuers.iter().map(|i| i.settings.issuer.clone());
-    let servers: Vec<String> = external.chain(own).collect();
+    // Only URLs can be authorization servers a client discovers; Portcullis's own `iss`
+    // ("portcullis" by default) is a name, not a server.
+    let servers: Vec<String> = external
+        .chain(own)
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+        .collect();
     Some(serde_json::json!({
         "resource": resource,
         "authorization_servers": if servers.is_empty() { vec![public_url.to_string()] } else { servers },

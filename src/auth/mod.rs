@@ -5,7 +5,7 @@
 
 pub mod api_key;
 mod cache;
-mod fetch;
+pub(crate) mod fetch;
 pub mod issuer;
 pub mod jwt;
 pub mod metadata;

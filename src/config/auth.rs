@@ -54,6 +54,25 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
             ));
         }
     };
+    for (name, url) in [
+        ("jwks_url", &raw.jwks_url),
+        ("introspection_url", &raw.introspection_url),
+    ] {
+        if let Some(url) = url {
+            if !crate::auth::fetch::secure_or_loopback(url) {
+                return Err(ConfigError::at(
+                    format!("{at}.{name}"),
+                    "must be https:// (plain http only to a loopback address)",
+                ));
+            }
+        }
+    }
+    if raw.discovery && !crate::auth::fetch::secure_or_loopback(&raw.issuer) {
+        return Err(ConfigError::at(
+            format!("{at}.issuer"),
+            "discovery needs an https:// issuer (plain http only on loopback)",
+        ));
+    }
     if keys.is_none() && raw.introspection_url.is_none() {
         return Err(ConfigError::at(
             format!("{at}.jwks_url"),

@@ -65,10 +65,21 @@ sink = "stdout"
 pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
     let sample = sample::start().await?;
     let key = api_key::generate();
-    let dir: PathBuf = std::env::temp_dir().join(format!("portcullis-dev-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // The config holds the demo's secrets: a fresh, unguessable folder only we can enter
+    // (an existing path is an error, never reused), a file only we can read, removed on exit.
+    let dir: PathBuf = std::env::temp_dir().join(format!("portcullis-dev-{}", random_text(12)));
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("gateway.toml"))?;
+        file.write_all(config_text(listen, admin, sample, &api_key::hash(&key)).as_bytes())?;
+    }
+    let _cleanup = RemoveOnDrop(dir.clone());
     let path = dir.join("gateway.toml");
-    std::fs::write(&path, config_text(listen, admin, sample, &api_key::hash(&key)))?;
     let config = crate::config::load_file(&path).map_err(std::io::Error::other)?;
     let jwt = config
         .auth
@@ -109,4 +120,13 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
         let _ = out.flush();
     }
     crate::app::wait_for_signals(running).await
+}
+
+/// Removes the demo's secret-holding folder however `run` ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

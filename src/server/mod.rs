@@ -155,6 +155,11 @@ impl Connection {
     fn handshake_failed(&self, reason: &'static str, detail: &str) {
         tracing::info!(peer = %self.peer, reason, detail, "TLS handshake failed");
         self.gateway.metrics().tls_handshake_failure();
+        // Scanners and idle sockets fail handshakes all day; a refused client certificate is a
+        // failed login and is audited.
+        if !(detail.contains("certificate") || detail.contains("certificates")) {
+            return;
+        }
         let mut event = crate::telemetry::AuditEvent::new("tls_handshake", "deny", reason);
         event.peer_ip = Some(self.peer.ip());
         event.detail = Some(detail);

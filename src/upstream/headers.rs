@@ -71,6 +71,8 @@ pub struct ForwardedFor {
     pub host: Option<HeaderValue>,
     /// `http` or `https`.
     pub proto: &'static str,
+    /// The configured API-key header, a credential like `Authorization` (withheld).
+    pub api_key_header: Option<HeaderName>,
 }
 
 /// Builds the upstream request headers from the client's.
@@ -86,6 +88,7 @@ pub fn request_headers(
         let lower = name.as_str();
         let dropped = is_hop_by_hop(name)
             || CREDENTIALS.contains(&lower)
+            || forwarded.api_key_header.as_ref() == Some(name)
             || is_gateway_owned(lower)
             // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
             || lower == "origin"

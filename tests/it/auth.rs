@@ -396,3 +396,26 @@ async fn api_keys_by_bearer_or_header_and_their_refusals() {
     assert!(events.iter().any(|e| e["reason"] == "expired"));
     assert!(events.iter().any(|e| e["reason"] == "multiple_credentials"));
 }
+
+#[tokio::test]
+async fn a_custom_api_key_header_is_a_credential_and_never_forwarded() {
+    let upstream = mock::start(mock::ok_json).await;
+    let key = portcullis::auth::api_key::generate();
+    let gateway = TestGateway::start_protected(
+        &upstream.url("/mcp"),
+        &format!(
+            "\n[auth.api_keys]\nheader = \"X-Portcullis-Key\"\n[[auth.api_keys.static]]\nid = \"k\"\nhash = \"{}\"\nsubject = \"svc\"\n",
+            portcullis::auth::api_key::hash(&key)
+        ),
+    )
+    .await;
+    assert_eq!(
+        call_with(&gateway, "x-portcullis-key", &key).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        upstream.last().headers.get("x-portcullis-key").is_none(),
+        "the key header is withheld from the upstream"
+    );
+    assert_401(&call_with(&gateway, "x-api-key", &key).await, false);
+}

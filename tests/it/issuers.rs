@@ -383,3 +383,104 @@ async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
     );
     assert_eq!(upstream.count(), 1);
 }
+
+#[tokio::test]
+async fn introspection_refusals_and_failures() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let answers: Arc<Mutex<Vec<(StatusCode, String)>>> = Arc::default();
+    let queue = Arc::clone(&answers);
+    let idp = mock::start(move |_| {
+        let (status, body) = queue.lock().unwrap().remove(0);
+        Reply::Json(status, Box::leak(body.into_boxed_str()))
+    })
+    .await;
+    let upstream = mock::start(mock::ok_json).await;
+    let gateway = TestGateway::start_protected(
+        &upstream.url("/mcp"),
+        &format!(
+            "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nintrospection_url = \"{}\"\n",
+            idp.url("/introspect")
+        ),
+    )
+    .await;
+    let active = |extra: Value| {
+        let mut answer =
+            json!({ "active": true, "sub": "u1", "exp": now + 300, "aud": AUDIENCE, "scope": "mcp:tools" });
+        for (k, v) in extra.as_object().unwrap() {
+            answer[k] = v.clone();
+        }
+        (StatusCode::OK, answer.to_string())
+    };
+    let cases = [
+        (active(json!({ "active": false })), StatusCode::UNAUTHORIZED, "inactive"),
+        (
+            active(json!({ "token_type": "refresh_token" })),
+            StatusCode::UNAUTHORIZED,
+            "a refresh token",
+        ),
+        (
+            active(json!({ "aud": "https://other.example/mcp" })),
+            StatusCode::UNAUTHORIZED,
+            "another audience",
+        ),
+        (
+            active(json!({ "iss": "https://evil.example" })),
+            StatusCode::UNAUTHORIZED,
+            "another issuer",
+        ),
+        (active(json!({ "exp": now - 600 })), StatusCode::UNAUTHORIZED, "expired"),
+        (
+            (StatusCode::UNAUTHORIZED, "{}".to_string()),
+            StatusCode::UNAUTHORIZED,
+            "a 4xx answer",
+        ),
+        (
+            (StatusCode::BAD_GATEWAY, "{}".to_string()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a 5xx answer fails closed",
+        ),
+        (active(json!({})), StatusCode::OK, "the control"),
+    ];
+    for (i, (answer, expected, why)) in cases.into_iter().enumerate() {
+        answers.lock().unwrap().push(answer);
+        let token = format!("opaque-token-{i}");
+        assert_eq!(call(&gateway, &token).await, expected, "{why}");
+    }
+    assert_eq!(upstream.count(), 1, "only the control was forwarded");
+    // A refused token is answered from memory when replayed: no second introspection call.
+    let before = idp.count();
+    assert_eq!(call(&gateway, "opaque-token-0").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(idp.count(), before);
+}
+
+#[tokio::test]
+async fn an_external_issuer_cannot_borrow_the_gateways_own_key() {
+    let key = SigningKey::new("x1");
+    let jwks: &'static str = Box::leak(json!({ "keys": [key.jwk()] }).to_string().into_boxed_str());
+    let idp = mock::start(move |_| Reply::Json(StatusCode::OK, jwks)).await;
+    let upstream = mock::start(mock::ok_json).await;
+    let secret = "own-secret-0123456789abcdef0123456789";
+    let gateway = TestGateway::start_protected(
+        &upstream.url("/mcp"),
+        &format!(
+            "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"x1\"\nalg = \"HS256\"\nsecret = \"{secret}\"\n\
+             [[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\n",
+            idp.url("/certs")
+        ),
+    )
+    .await;
+    // iss names the external issuer, but the token is HS256 with the gateway's own secret and kid.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let claims = json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "exp": now + 300, "iat": now, "jti": "m", "type": "access" });
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("x1".into());
+    header.typ = Some("at+jwt".into());
+    let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    assert_eq!(call(&gateway, &forged).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&gateway, &key.token("x1", json!({}))).await,
+        StatusCode::OK,
+        "the issuer's own key works"
+    );
+    assert_eq!(upstream.count(), 1);
+}

@@ -4,7 +4,7 @@
 use http::{Request, StatusCode};
 
 use crate::certs::{self, Ca, Leaf};
-use crate::tls::{TlsSetup, tls_gateway, tls_post};
+use crate::tls::{TlsSetup, tls_gateway, tls_gateway_with, tls_post, tls_post_with};
 
 async fn mtls_setup(mode: &str, crl_serials: &[u64]) -> (TlsSetup, Leaf, Leaf, Leaf, Leaf, Leaf) {
     let client_ca = Ca::new("test clients CA");
@@ -126,4 +126,52 @@ async fn mtls_optional_lets_anonymous_clients_in_and_identifies_the_others() {
             serde_json::json!("spiffe://example.org/agent/a1")
         ]
     );
+}
+
+#[tokio::test]
+async fn certificates_authenticate_only_with_auth_mtls_and_never_alongside_a_token() {
+    let key = portcullis::auth::api_key::generate();
+    let keys = format!(
+        "\n[auth.api_keys]\n[[auth.api_keys.static]]\nid = \"k\"\nhash = \"{}\"\nsubject = \"svc\"\n",
+        portcullis::auth::api_key::hash(&key)
+    );
+    let tls_extra = "client_ca = \"$DIR/clients-ca.pem\"\nclient_auth = \"optional\"\n";
+    let alpn: &[&[u8]] = &[b"http/1.1"];
+    let header = ("x-api-key", key.as_str());
+    for with_mtls in [false, true] {
+        let client_ca = Ca::new("clients");
+        let agent = client_ca.client("spiffe://example.org/agent/a1", "a1", 5);
+        let extra = if with_mtls {
+            format!("{keys}\n[auth.mtls]\nsubject_from = \"san_uri\"\n")
+        } else {
+            keys.clone()
+        };
+        let setup = tls_gateway_with(tls_extra, &extra, client_ca, None, true).await;
+        let (addr, ca) = (setup.gateway.addr(), setup.server_ca.pem.clone());
+        let cert_only = tls_post_with(addr, certs::client_config(&ca, Some(&agent), alpn), None)
+            .await
+            .unwrap()
+            .status;
+        let cert_and_key = tls_post_with(addr, certs::client_config(&ca, Some(&agent), alpn), Some(header))
+            .await
+            .unwrap()
+            .status;
+        let key_only = tls_post_with(addr, certs::client_config(&ca, None, alpn), Some(header))
+            .await
+            .unwrap()
+            .status;
+        if with_mtls {
+            assert_eq!(
+                (cert_only, cert_and_key, key_only),
+                (StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::OK)
+            );
+        } else {
+            // Without [auth.mtls] a certificate is no identity: it neither gets in alone nor
+            // counts as a second credential.
+            assert_eq!(
+                (cert_only, cert_and_key, key_only),
+                (StatusCode::UNAUTHORIZED, StatusCode::OK, StatusCode::OK)
+            );
+        }
+    }
 }

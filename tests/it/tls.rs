@@ -31,6 +31,15 @@ pub struct TlsAnswer {
 
 /// One POST over a fresh TLS connection (h2 when ALPN picks it).
 pub async fn tls_post(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<TlsAnswer, String> {
+    tls_post_with(addr, config, None).await
+}
+
+/// Same, with one extra request header.
+pub async fn tls_post_with(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    header: Option<(&str, &str)>,
+) -> Result<TlsAnswer, String> {
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let name = ServerName::try_from("localhost").unwrap();
@@ -46,11 +55,17 @@ pub async fn tls_post(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Re
         .map(|c| c.to_vec())
         .unwrap_or_default();
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let request = Request::post(format!("https://localhost:{}/mcp", addr.port()))
+    let mut request = Request::post(format!("https://localhost:{}/mcp", addr.port()))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .body(Full::new(Bytes::from_static(PING.as_bytes())))
         .unwrap();
+    if let Some((name, value)) = header {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
     let response = if h2 {
         let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
             .await
@@ -94,6 +109,17 @@ pub struct TlsSetup {
 }
 
 pub async fn tls_gateway(tls_extra: &str, extra: &str, client_ca: Ca, crl: Option<&str>) -> TlsSetup {
+    tls_gateway_with(tls_extra, extra, client_ca, crl, false).await
+}
+
+/// Same; `protected` sets `auth = "required"` on the route.
+pub async fn tls_gateway_with(
+    tls_extra: &str,
+    extra: &str,
+    client_ca: Ca,
+    crl: Option<&str>,
+    protected: bool,
+) -> TlsSetup {
     let upstream = mock::start(mock::ok_json).await;
     let server_ca = Ca::new("test server CA");
     let server = server_ca.server(&[], 1);
@@ -120,6 +146,9 @@ pub async fn tls_gateway(tls_extra: &str, extra: &str, client_ca: Ca, crl: Optio
     );
     text = text.replace("[admin]", &format!("{tls}\n[admin]"));
     text.push_str(&extra.replace("$DIR", &dir.path().display().to_string()));
+    if protected {
+        text = text.replace("auth = \"none\"", "auth = \"required\"");
+    }
     let gateway = TestGateway::start_text(dir, &text).await;
     TlsSetup {
         server_ca,
