@@ -112,6 +112,10 @@ pub fn execute(cli: Cli) -> ExitCode {
         },
         Command::HashKey { key } => {
             match key {
+                Some(key) if key.is_empty() => {
+                    write_err("hash-key: the key is empty");
+                    return ExitCode::from(1);
+                }
                 Some(key) => write_out(&crate::auth::api_key::hash(&key)),
                 None => {
                     let key = crate::auth::api_key::generate();

@@ -10,5 +10,13 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    portcullis::cli::execute(portcullis::cli::Cli::parse())
+    match portcullis::cli::Cli::try_parse() {
+        Ok(cli) => portcullis::cli::execute(cli),
+        Err(error) => {
+            // Help and version go to stdout with 0; a usage error is exit 1, like a config error.
+            let code = if error.use_stderr() { 1 } else { 0 };
+            let _ = error.print();
+            ExitCode::from(code)
+        }
+    }
 }

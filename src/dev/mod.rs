@@ -94,9 +94,15 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
         tokens.push((role, access));
     }
     let url = format!("{}/mcp", config.server.public_url);
+    let admin_token = config
+        .admin
+        .token
+        .as_ref()
+        .map(|t| String::from_utf8_lossy(t.expose()).into_owned())
+        .unwrap_or_default();
     let mut banner = format!(
         "\nPortcullis dev mode: a sample MCP server (weather and file tools, in memory) behind the gateway.\n\
-         \n  MCP endpoint:  {url}\n  config:        {}\n  admin:         http://{admin}/metrics\n\nAccess tokens (12 h):\n",
+         \n  MCP endpoint:  {url}\n  config:        {}\n  metrics:       curl -s http://{admin}/metrics -H 'authorization: Bearer {admin_token}'\n\nAccess tokens (12 h, this demo's access_ttl):\n",
         path.display()
     );
     for (role, token) in &tokens {
