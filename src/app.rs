@@ -119,7 +119,8 @@ pub async fn wait_for_signals(running: Running) -> std::io::Result<()> {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let _ = running.gateway.reload_config();
+                let gateway = Arc::clone(&running.gateway);
+                let _ = tokio::task::spawn_blocking(move || gateway.reload_config()).await;
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,

@@ -40,7 +40,20 @@ pub async fn serve(
         let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
         let service = service_fn(move |request| {
             let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
-            async move { Ok::<_, std::convert::Infallible>(route(&gateway, token.as_ref().as_ref(), &request)) }
+            async move {
+                // A reload reads and parses files: it runs on the blocking pool, not on a
+                // thread that serves requests.
+                let is_reload = request.method() == Method::POST && request.uri().path() == "/admin/reload";
+                if is_reload && refuse(token.as_ref().as_ref(), request.headers(), true).is_none() {
+                    let gateway = Arc::clone(&gateway);
+                    let response = tokio::task::spawn_blocking(move || reload(&gateway)).await;
+                    let response = response.unwrap_or_else(|_| {
+                        error(StatusCode::INTERNAL_SERVER_ERROR, "reload_failed", "reload task failed")
+                    });
+                    return Ok::<_, std::convert::Infallible>(response);
+                }
+                Ok::<_, std::convert::Infallible>(route(&gateway, token.as_ref().as_ref(), &request))
+            }
         });
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{AuthFailure, AuthMethod, Principal, fetch};
 
 /// Where an issuer's keys come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Url(String),
     File(std::path::PathBuf),
@@ -136,6 +136,27 @@ impl Issuer {
         Ok(keys)
     }
 
+    /// Takes over the key cache of the same issuer in the previous config, so a reload during
+    /// an IdP outage keeps the last good keys.
+    pub fn adopt(&self, old: &Issuer) {
+        if old.settings.issuer != self.settings.issuer || old.settings.keys != self.settings.keys {
+            return;
+        }
+        let previous = old.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.keys.clone_from(&previous.keys);
+        cache.fetched = previous.fetched;
+        cache.last_attempt = previous.last_attempt;
+    }
+
+    fn never_loaded(&self) -> bool {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fetched
+            .is_none()
+    }
+
     fn lookup(&self, kid: Option<&str>) -> Option<(Algorithm, DecodingKey)> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let matches: Vec<_> = cache
@@ -194,7 +215,12 @@ impl Issuer {
             Some(found) => found,
             None => {
                 self.refresh(true).await;
-                self.lookup(kid).ok_or(AuthFailure::UnknownKey)?
+                match self.lookup(kid) {
+                    Some(found) => found,
+                    // No key set was ever loaded: the issuer is down, not the token bad.
+                    None if self.never_loaded() => return Err(AuthFailure::IssuerUnavailable),
+                    None => return Err(AuthFailure::UnknownKey),
+                }
             }
         };
         let mut validation = Validation::new(alg);

@@ -133,6 +133,12 @@ impl Reloader {
     /// Swaps in a snapshot built from `config`.
     pub fn apply(&self, config: &Config) -> ReloadOutcome {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let old = self.current.load();
+        for issuer in &config.auth.issuers {
+            for previous in old.auth.issuers.iter() {
+                issuer.adopt(previous);
+            }
+        }
         self.current.store(Arc::new(Snapshot::new(config, generation)));
         let static_changed = self.static_part
             != StaticPart {

@@ -484,3 +484,53 @@ async fn an_external_issuer_cannot_borrow_the_gateways_own_key() {
     );
     assert_eq!(upstream.count(), 1);
 }
+
+#[tokio::test]
+async fn issuer_down_from_the_start_is_503_and_a_reload_keeps_the_last_good_keys() {
+    let key = SigningKey::new("r1");
+    let jwks: &'static str = Box::leak(json!({ "keys": [key.jwk()] }).to_string().into_boxed_str());
+    let up = Arc::new(Mutex::new(false));
+    let alive = Arc::clone(&up);
+    let idp = mock::start(move |_| {
+        if *alive.lock().unwrap() {
+            Reply::Json(StatusCode::OK, jwks)
+        } else {
+            Reply::Json(StatusCode::SERVICE_UNAVAILABLE, "{}")
+        }
+    })
+    .await;
+    let upstream = mock::start(mock::ok_json).await;
+    let gateway = TestGateway::start_protected(
+        &upstream.url("/mcp"),
+        &format!(
+            "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\njwks_ttl = \"500ms\"\nrefetch_interval = \"200ms\"\n",
+            idp.url("/certs")
+        ),
+    )
+    .await;
+    let token = key.token("r1", json!({}));
+    let request = mcp_post(&gateway.url("/mcp"), PING).header("authorization", format!("Bearer {token}"));
+    let answer = gateway.call(with_body(request, PING)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no key set yet: the issuer is down, not the token bad"
+    );
+    assert_eq!(answer.json()["error"]["code"], -31503);
+    *up.lock().unwrap() = true;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(call(&gateway, &token).await, StatusCode::OK);
+    // The IdP goes down, then the config is reloaded: the new generation keeps the keys.
+    *up.lock().unwrap() = false;
+    let reload = http::Request::post(gateway.admin_url("/admin/reload"))
+        .header("authorization", "Bearer admin-token-0123456789")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert_eq!(gateway.call(reload).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        call(&gateway, &key.token("r1", json!({ "jti": "fresh" }))).await,
+        StatusCode::OK
+    );
+    assert_eq!(upstream.count(), 2);
+}
