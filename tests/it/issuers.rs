@@ -370,7 +370,8 @@ async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
         )))
         .await;
     assert_eq!(metadata.json()["authorization_servers"], json!([issuer]));
-    // A discovery document naming another issuer disables the keys.
+    // A discovery document naming another issuer disables the keys: no key set can be trusted,
+    // so the gateway fails closed (503), and nothing is forwarded.
     *addr.lock().unwrap() = "https://impostor.example".into();
     let fooled = TestGateway::start_protected(
         &upstream.url("/mcp"),
@@ -379,7 +380,7 @@ async fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
     .await;
     assert_eq!(
         call(&fooled, &key.token("d1", json!({ "iss": issuer }))).await,
-        StatusCode::UNAUTHORIZED
+        StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(upstream.count(), 1);
 }
