@@ -37,6 +37,8 @@ pub struct IssuerSettings {
     pub refetch_interval: Duration,
     pub leeway: Duration,
     pub tls: Arc<rustls::ClientConfig>,
+    /// Required JWT `typ` header, when configured.
+    pub token_typ: Option<String>,
 }
 
 struct CachedKeys {
@@ -209,7 +211,17 @@ impl Issuer {
     }
 
     /// Verifies a JWT from this issuer.
-    pub async fn verify_jwt(&self, token: &str, kid: Option<&str>) -> Result<(Principal, u64), AuthFailure> {
+    pub async fn verify_jwt(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        typ: Option<&str>,
+    ) -> Result<(Principal, u64), AuthFailure> {
+        if let Some(required) = &self.settings.token_typ {
+            if typ.is_none_or(|typ| !typ.eq_ignore_ascii_case(required)) {
+                return Err(AuthFailure::WrongTokenType);
+            }
+        }
         self.refresh(false).await;
         let (alg, key) = match self.lookup(kid) {
             Some(found) => found,

@@ -249,6 +249,7 @@ impl JwtSettings {
 pub struct Peek {
     pub iss: Option<String>,
     pub kid: Option<String>,
+    pub typ: Option<String>,
 }
 
 /// Reads `iss` and `kid` of a JWT without verifying it.
@@ -277,7 +278,11 @@ pub fn peek(token: &str) -> Result<Peek, AuthFailure> {
         None => None,
         Some(_) => return Err(AuthFailure::Malformed),
     };
-    Ok(Peek { iss, kid: raw.kid })
+    Ok(Peek {
+        iss,
+        kid: raw.kid,
+        typ: raw.typ,
+    })
 }
 
 /// 128 random bits as hex (token ids).

@@ -158,7 +158,9 @@ impl Authenticator {
                         .iter()
                         .find(|i| i.settings.issuer == iss)
                         .ok_or(AuthFailure::WrongIssuer)?;
-                    issuer.verify_jwt(token, peek.kid.as_deref()).await?
+                    issuer
+                        .verify_jwt(token, peek.kid.as_deref(), peek.typ.as_deref())
+                        .await?
                 }
                 (_, None) => return Err(AuthFailure::Malformed),
             }

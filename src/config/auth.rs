@@ -150,6 +150,7 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
         refetch_interval: duration(&raw.refetch_interval, &format!("{at}.refetch_interval"))?,
         leeway,
         tls: std::sync::Arc::new(tls),
+        token_typ: raw.token_typ.clone(),
     })
 }
 

@@ -79,6 +79,9 @@ pub struct RawIssuer {
     pub refetch_interval: String,
     /// PEM CA bundle for https fetches (default: system roots).
     pub ca: Option<String>,
+    /// Required `typ` header of its JWTs (e.g. `at+jwt`, RFC 9068), so ID and refresh tokens
+    /// of the same issuer and audience are refused. Unset: not checked.
+    pub token_typ: Option<String>,
 }
 
 fn default_roles_claim() -> String {

@@ -535,3 +535,37 @@ async fn issuer_down_from_the_start_is_503_and_a_reload_keeps_the_last_good_keys
     );
     assert_eq!(upstream.count(), 2);
 }
+
+#[tokio::test]
+async fn an_issuer_can_require_access_token_typ() {
+    let key = SigningKey::new("t1");
+    let jwks: &'static str = Box::leak(json!({ "keys": [key.jwk()] }).to_string().into_boxed_str());
+    let idp = mock::start(move |_| Reply::Json(StatusCode::OK, jwks)).await;
+    let upstream = mock::start(mock::ok_json).await;
+    let gateway = TestGateway::start_protected(
+        &upstream.url("/mcp"),
+        &format!("\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\ntoken_typ = \"at+jwt\"\n", idp.url("/certs")),
+    )
+    .await;
+    let with_typ = |typ: Option<&str>| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let claims = json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": now + 300, "iat": now });
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("t1".into());
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_ec_pem(key.pair.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(call(&gateway, &with_typ(Some("at+jwt"))).await, StatusCode::OK);
+    assert_eq!(
+        call(&gateway, &with_typ(Some("JWT"))).await,
+        StatusCode::UNAUTHORIZED,
+        "an ID-token-style JWT"
+    );
+    assert_eq!(call(&gateway, &with_typ(None)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(upstream.count(), 1);
+}
