@@ -235,6 +235,31 @@ async fn jwt_catalogue_every_forgery_is_401_and_nothing_is_forwarded() {
             ),
         ),
         ("oversized", hs256(&claims(json!({"pad": "x".repeat(5000)})), "at+jwt")),
+        ("embedded jwk of the attacker", {
+            let attacker = rcgen::KeyPair::generate().unwrap();
+            let raw = attacker.public_key_raw();
+            let jwk = json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&raw[1..33]), "y": URL_SAFE_NO_PAD.encode(&raw[33..65]) });
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some("k2".into());
+            header.typ = Some("at+jwt".into());
+            header.jwk = Some(serde_json::from_value(jwk).unwrap());
+            jsonwebtoken::encode(
+                &header,
+                &claims(json!({})),
+                &EncodingKey::from_ec_pem(attacker.serialize_pem().as_bytes()).unwrap(),
+            )
+            .unwrap()
+        }),
+        ("no kid while two keys are configured", {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some("at+jwt".into());
+            jsonwebtoken::encode(
+                &header,
+                &claims(json!({})),
+                &EncodingKey::from_secret(SECRET.as_bytes()),
+            )
+            .unwrap()
+        }),
         ("four segments", format!("{}.x", hs256(&claims(json!({})), "at+jwt"))),
         (
             "padded base64",
@@ -289,18 +314,37 @@ async fn jwt_catalogue_every_forgery_is_401_and_nothing_is_forwarded() {
     for token in [
         hs256(&claims(json!({})), "at+jwt"),
         hs256(&claims(json!({"exp": n - 20})), "at+jwt"),
+        hs256(&claims(json!({"nbf": n + 20})), "at+jwt"),
+        hs256(
+            &claims(json!({"aud": ["https://other.example/mcp", "https://mcp.example.test/mcp"]})),
+            "at+jwt",
+        ),
         es_good.clone(),
         es_good,
     ] {
         let answer = call_with(&gateway, "authorization", &format!("Bearer {token}")).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     }
-    assert_eq!(upstream.count(), 4);
+    assert_eq!(upstream.count(), 6);
     assert!(
         upstream.last().headers.get("authorization").is_none(),
         "the client's token never reaches the upstream"
     );
-    let events = gateway.audit_events(bad.len() + 4).await;
+    let events = gateway.audit_events(bad.len() + 6).await;
+    // The audit says why each was refused (the first five forgeries, in order).
+    let reasons: Vec<&str> = events
+        .iter()
+        .take(bad.len())
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"unsupported_crit") && reasons.contains(&"wrong_token_type") && reasons.contains(&"expired"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"unknown_key") && reasons.contains(&"token_too_large") && reasons.contains(&"not_yet_valid"),
+        "{reasons:?}"
+    );
     let ok: Vec<_> = events.iter().filter(|e| e["reason"] == "ok").collect();
     assert_eq!(ok[0]["subject"], "alice");
     assert_eq!(ok[0]["auth_method"], "jwt");
