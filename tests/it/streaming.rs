@@ -152,9 +152,7 @@ async fn quiet_streams_get_keepalives_and_dead_streams_end_with_an_error_event()
     assert!(text.starts_with("id: 1\ndata: \n\n"), "{text}");
     assert!(text.contains(": keepalive\n\n"), "{text}");
     assert!(text.ends_with("\n\n"));
-    let last = text.trim_end().rsplit("\n\n").next().unwrap();
-    assert!(last.starts_with("event: message\ndata: "), "{text}");
-    let error: serde_json::Value = serde_json::from_str(last.trim_start_matches("event: message\ndata: ")).unwrap();
+    let error = last_sse_error(&text);
     assert_eq!(error["id"], 5);
     assert_eq!(error["error"]["code"], -31503);
 }
@@ -194,20 +192,31 @@ async fn upstream_reset_mid_event_drops_the_half_event_and_sends_an_error() {
     assert_eq!(error["error"]["code"], -31503);
 }
 
-#[tokio::test]
-async fn legacy_endpoint_event_is_rewritten_to_a_gateway_path() {
-    let upstream = mock::start(|request| {
+/// A legacy HTTP+SSE upstream: GET streams `endpoint_event` and holds; POSTs get 202.
+async fn legacy_upstream(endpoint_event: &'static [u8]) -> mock::Mock {
+    mock::start(move |request| {
         if request.method == http::Method::GET {
-            let chunks = vec![(
-                ms(0),
-                Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=abc123\n\n"),
-            )];
-            Reply::Sse { chunks, hold: true }
+            Reply::Sse {
+                chunks: vec![(ms(0), Bytes::from_static(endpoint_event))],
+                hold: true,
+            }
         } else {
             Reply::Json(StatusCode::ACCEPTED, "")
         }
     })
-    .await;
+    .await
+}
+
+/// The JSON-RPC error carried by the last SSE event of `text`.
+fn last_sse_error(text: &str) -> serde_json::Value {
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("event: message\ndata: "), "{text}");
+    serde_json::from_str(last.trim_start_matches("event: message\ndata: ")).unwrap()
+}
+
+#[tokio::test]
+async fn legacy_endpoint_event_is_rewritten_to_a_gateway_path() {
+    let upstream = legacy_upstream(b"event: endpoint\ndata: /messages/?session_id=abc123\n\n").await;
     let gateway = TestGateway::start(&upstream.url("/sse")).await;
     let get = Request::get(gateway.url("/mcp")).header("accept", "text/event-stream");
     let response = gateway.send(empty(get)).await;
@@ -321,8 +330,7 @@ async fn stream_closed_before_the_response_without_resume_ids_gets_an_error_even
         .unwrap()
         .to_bytes();
     let text = String::from_utf8_lossy(&body);
-    let last = text.trim_end().rsplit("\n\n").next().unwrap();
-    let error: serde_json::Value = serde_json::from_str(last.trim_start_matches("event: message\ndata: ")).unwrap();
+    let error = last_sse_error(&text);
     assert_eq!(
         (error["id"].clone(), error["error"]["code"].clone()),
         (serde_json::json!(5), serde_json::json!(-31503))
@@ -368,18 +376,7 @@ async fn session_get_streams_and_delete_pass_through_with_their_headers() {
 
 #[tokio::test]
 async fn a_legacy_token_works_only_on_its_own_route() {
-    let upstream = mock::start(|request| {
-        if request.method == http::Method::GET {
-            let chunks = vec![(
-                ms(0),
-                Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"),
-            )];
-            Reply::Sse { chunks, hold: true }
-        } else {
-            Reply::Json(StatusCode::ACCEPTED, "")
-        }
-    })
-    .await;
+    let upstream = legacy_upstream(b"event: endpoint\ndata: /messages/?session_id=s\n\n").await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let mut text = crate::harness::config_text(
