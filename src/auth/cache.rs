@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
 
-use super::Principal;
+use super::{Principal, now};
 
 /// Entries kept at most.
 const CAPACITY: usize = 65_536;
@@ -20,10 +19,6 @@ type Entries = HashMap<[u8; 32], (Arc<Principal>, u64)>;
 #[derive(Debug, Default)]
 pub struct TokenCache {
     entries: Mutex<Entries>,
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl TokenCache {

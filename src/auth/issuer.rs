@@ -241,17 +241,7 @@ impl Issuer {
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
-        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => AuthFailure::Expired,
-                ErrorKind::ImmatureSignature => AuthFailure::NotYetValid,
-                ErrorKind::InvalidAudience => AuthFailure::WrongAudience,
-                ErrorKind::InvalidIssuer => AuthFailure::WrongIssuer,
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => AuthFailure::BadSignature,
-                _ => AuthFailure::Malformed,
-            }
-        })?;
+        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| super::jwt::failure(&e))?;
         let claims = data.claims;
         let sub = claims["sub"]
             .as_str()

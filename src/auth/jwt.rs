@@ -5,14 +5,14 @@
 //! header and the `type` claim; duplicate keys anywhere in header or claims are refused.
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::AuthFailure;
+use super::{AuthFailure, now};
 
 /// `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TYP: &str = "at+jwt";
@@ -120,10 +120,6 @@ impl JwtKey {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl JwtSettings {
     /// True when `token` looks like a JWT (three base64url segments) rather than an API key.
     pub fn looks_like_jwt(token: &str) -> bool {
@@ -135,35 +131,17 @@ impl JwtSettings {
         if token.len() > self.max_token_bytes {
             return Err(AuthFailure::TooLarge);
         }
-        let mut parts = token.split('.');
-        let header = parts.next().ok_or(AuthFailure::Malformed)?;
-        let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthFailure::Malformed)?;
-        // Duplicate header members (`"alg":"none","alg":"HS256"`) are ambiguous: refuse them.
-        crate::mcp::strict_check(&header).map_err(|_| AuthFailure::Malformed)?;
-        let raw: RawHeader = serde_json::from_slice(&header).map_err(|_| AuthFailure::Malformed)?;
-        if raw.crit.is_some() {
-            return Err(AuthFailure::Crit);
+        self.verify_peeked(token, &peek(token)?)
+    }
+
+    /// Verifies an access token whose header and claims [`peek`] already decoded and checked
+    /// for ambiguity and `crit` (no second decoding on the request path).
+    pub fn verify_peeked(&self, token: &str, peek: &Peek) -> Result<Claims, AuthFailure> {
+        if peek.typ.as_deref() != Some(ACCESS_TYP) {
+            return Err(AuthFailure::WrongTokenType);
         }
-        match raw.typ.as_deref() {
-            Some(ACCESS_TYP) => {}
-            Some(REFRESH_TYP) => return Err(AuthFailure::WrongTokenType),
-            _ => return Err(AuthFailure::WrongTokenType),
-        }
-        let key = self.key_for(raw.kid.as_deref())?;
-        let payload = parts.next().ok_or(AuthFailure::Malformed)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| AuthFailure::Malformed)?;
-        crate::mcp::strict_check(&payload).map_err(|_| AuthFailure::Malformed)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => AuthFailure::Expired,
-                ErrorKind::ImmatureSignature => AuthFailure::NotYetValid,
-                ErrorKind::InvalidIssuer => AuthFailure::WrongIssuer,
-                ErrorKind::InvalidAudience => AuthFailure::WrongAudience,
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => AuthFailure::BadSignature,
-                _ => AuthFailure::Malformed,
-            }
-        })?;
+        let key = self.key_for(peek.kid.as_deref())?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation).map_err(|e| failure(&e))?;
         let claims = data.claims;
         if claims.kind != "access" {
             return Err(AuthFailure::WrongTokenType);
@@ -283,6 +261,19 @@ pub fn peek(token: &str) -> Result<Peek, AuthFailure> {
         kid: raw.kid,
         typ: raw.typ,
     })
+}
+
+/// The refusal reason for a jsonwebtoken error.
+pub fn failure(error: &jsonwebtoken::errors::Error) -> AuthFailure {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => AuthFailure::Expired,
+        ErrorKind::ImmatureSignature => AuthFailure::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthFailure::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthFailure::WrongAudience,
+        ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => AuthFailure::BadSignature,
+        _ => AuthFailure::Malformed,
+    }
 }
 
 /// 128 random bits as hex (token ids).

@@ -139,7 +139,7 @@ impl Authenticator {
             let peek = jwt::peek(token)?;
             match (&self.jwt, peek.iss.as_deref()) {
                 (Some(own), Some(iss)) if iss == own.issuer => {
-                    let claims = own.verify(token)?;
+                    let claims = own.verify_peeked(token, &peek)?;
                     let exp = claims.exp;
                     let principal = Principal {
                         subject: claims.sub,

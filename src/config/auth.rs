@@ -116,27 +116,7 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
             ));
         }
     };
-    let mut roots = rustls::RootCertStore::empty();
-    match &raw.ca {
-        Some(ca) => {
-            for cert in crate::tls::files::certs(ca.as_ref(), &format!("{at}.ca"))? {
-                roots
-                    .add(cert)
-                    .map_err(|e| ConfigError::at(format!("{at}.ca"), e.to_string()))?;
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::at(at, e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = super::tls::client_config(raw.ca.as_deref(), at, None)?;
     Ok(IssuerSettings {
         issuer: raw.issuer.clone(),
         audience: raw.audience.clone(),
@@ -149,7 +129,7 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
         jwks_ttl: duration(&raw.jwks_ttl, &format!("{at}.jwks_ttl"))?,
         refetch_interval: duration(&raw.refetch_interval, &format!("{at}.refetch_interval"))?,
         leeway,
-        tls: std::sync::Arc::new(tls),
+        tls,
         token_typ: raw.token_typ.clone(),
     })
 }

@@ -3,7 +3,7 @@
 //! is a config error naming its key, not a runtime surprise.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::ConfigError;
@@ -107,48 +107,71 @@ pub fn mtls(raw: RawMtls, has_client_ca: bool) -> Result<MtlsSettings, ConfigErr
 /// The rustls client config for an `https://` upstream: system roots unless `ca` is given,
 /// and an optional client certificate.
 pub fn upstream_tls(raw: &RawUpstream, key: &str) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &raw.ca {
-        Some(ca) => {
-            for cert in crate::tls::files::certs(ca.as_ref(), &format!("{key}.ca"))? {
-                roots
-                    .add(cert)
-                    .map_err(|e| ConfigError::at(format!("{key}.ca"), format!("{ca}: {e}")))?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err(ConfigError::at(
-                    format!("{key}.url"),
-                    "no system CA certificates found; set `ca`",
-                ));
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::at(key, e.to_string()))?
-        .with_root_certificates(roots);
-    let config = match (&raw.client_cert, &raw.client_key) {
-        (Some(cert), Some(private)) => {
-            let chain = crate::tls::files::certs(cert.as_ref(), &format!("{key}.client_cert"))?;
-            let private = crate::tls::files::private_key(private.as_ref(), &format!("{key}.client_key"))?;
-            builder
-                .with_client_auth_cert(chain, private)
-                .map_err(|e| ConfigError::at(format!("{key}.client_key"), e.to_string()))?
-        }
-        (None, None) => builder.with_no_client_auth(),
+    let identity = match (&raw.client_cert, &raw.client_key) {
+        (Some(cert), Some(private)) => Some((cert.as_str(), private.as_str())),
+        (None, None) => None,
         _ => {
             return Err(ConfigError::at(
                 format!("{key}.client_cert"),
                 "client_cert and client_key go together",
             ));
         }
+    };
+    if raw.ca.is_none() && system_roots().is_empty() {
+        return Err(ConfigError::at(
+            format!("{key}.ca"),
+            "no system CA certificates found; set `ca`",
+        ));
+    }
+    client_config(raw.ca.as_deref(), key, identity)
+}
+
+/// The system's CA certificates, read once per process (not at every reload).
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
+}
+
+/// A TLS client config for outbound connections of the config entry at `key` (upstreams,
+/// identity providers): the PEM bundle `ca` or the system roots, and an optional client
+/// certificate `(cert, key)` — the `client_cert` / `client_key` files.
+pub fn client_config(
+    ca: Option<&str>,
+    key: &str,
+    identity: Option<(&str, &str)>,
+) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    let roots = match ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in crate::tls::files::certs(ca.as_ref(), &format!("{key}.ca"))? {
+                roots
+                    .add(cert)
+                    .map_err(|e| ConfigError::at(format!("{key}.ca"), format!("{ca}: {e}")))?;
+            }
+            roots
+        }
+        None => system_roots().clone(),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::at(key, e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((cert, private)) => {
+            let chain = crate::tls::files::certs(cert.as_ref(), &format!("{key}.client_cert"))?;
+            let private = crate::tls::files::private_key(private.as_ref(), &format!("{key}.client_key"))?;
+            builder
+                .with_client_auth_cert(chain, private)
+                .map_err(|e| ConfigError::at(format!("{key}.client_key"), e.to_string()))?
+        }
+        None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
