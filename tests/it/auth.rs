@@ -69,6 +69,19 @@ fn claims(overrides: Value) -> Value {
     base
 }
 
+/// A valid ES256 access token signed with the `k2` key's PEM.
+fn es256(private_pem: &str) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k2".into());
+    header.typ = Some("at+jwt".into());
+    jsonwebtoken::encode(
+        &header,
+        &claims(json!({})),
+        &EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
 fn hs256(claims: &Value, typ: &str) -> String {
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());
@@ -266,17 +279,7 @@ async fn jwt_catalogue_every_forgery_is_401_and_nothing_is_forwarded() {
             hs256(&claims(json!({})), "at+jwt").replacen('.', "=.", 1),
         ),
         ("ES256 r=s=0", {
-            let good = {
-                let mut h = Header::new(Algorithm::ES256);
-                h.kid = Some("k2".into());
-                h.typ = Some("at+jwt".into());
-                jsonwebtoken::encode(
-                    &h,
-                    &claims(json!({})),
-                    &EncodingKey::from_ec_pem(es_private.as_bytes()).unwrap(),
-                )
-                .unwrap()
-            };
+            let good = es256(&es_private);
             let mut parts: Vec<&str> = good.split('.').collect();
             let zero = URL_SAFE_NO_PAD.encode([0u8; 64]);
             parts[2] = &zero;
@@ -300,17 +303,7 @@ async fn jwt_catalogue_every_forgery_is_401_and_nothing_is_forwarded() {
     );
 
     // The control: good tokens with each key, and exp inside the leeway.
-    let es_good = {
-        let mut h = Header::new(Algorithm::ES256);
-        h.kid = Some("k2".into());
-        h.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(
-            &h,
-            &claims(json!({})),
-            &EncodingKey::from_ec_pem(es_private.as_bytes()).unwrap(),
-        )
-        .unwrap()
-    };
+    let es_good = es256(&es_private);
     for token in [
         hs256(&claims(json!({})), "at+jwt"),
         hs256(&claims(json!({"exp": n - 20})), "at+jwt"),

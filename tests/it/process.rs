@@ -14,6 +14,17 @@ use crate::mock::{self, Reply};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
+/// Config text with the public and admin listeners on fixed ports (the binary is a child
+/// process, so its ports must be known in advance).
+fn fixed_ports(text: &str, port: u16, admin_port: u16) -> String {
+    text.replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
+        .replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{admin_port}\""),
+            1,
+        )
+}
+
 async fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
@@ -41,13 +52,11 @@ async fn sigterm_drains_in_flight_requests_and_sighup_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let (port, admin_port) = (free_port(), free_port());
     let audit = dir.path().join("audit.jsonl");
-    let text = config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), "")
-        .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
-        .replacen(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{admin_port}\""),
-            1,
-        );
+    let text = fixed_ports(
+        &config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), ""),
+        port,
+        admin_port,
+    );
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, &text).unwrap();
     let mut child = Command::new(BIN)
@@ -285,14 +294,12 @@ async fn credentials_never_reach_the_logs() {
     let (port, admin_port) = (free_port(), free_port());
     let audit = dir.path().join("audit.jsonl");
     let key = portcullis::auth::api_key::generate();
-    let mut text = config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), "")
-        .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
-        .replacen(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{admin_port}\""),
-            1,
-        )
-        .replace("auth = \"none\"", "auth = \"required\"");
+    let mut text = fixed_ports(
+        &config_text(&upstream.url("/mcp"), "", "", &audit.display().to_string(), ""),
+        port,
+        admin_port,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
     text.push_str(&format!(
         "\n[auth.jwt]\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"log-secret-0123456789abcdef0123456789\"\n\
          [auth.api_keys]\n[[auth.api_keys.static]]\nid = \"k\"\nhash = \"{}\"\nsubject = \"svc\"\n",
