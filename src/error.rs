@@ -51,6 +51,30 @@ pub enum Reject {
     /// A fail-closed dependency of authentication (an issuer's introspection) is down.
     #[error("authentication dependency unavailable")]
     AuthUnavailable,
+    /// A tool, resource or prompt the caller may not use. `code`/`message`/`data` follow
+    /// `on_deny` (hide: `-32602` as for an unknown name; explain: `-31403`). 200 when it answers
+    /// one request; 403 when no single id can carry it (a notification, a batch).
+    #[error("{message}")]
+    PolicyDenied {
+        code: i64,
+        message: String,
+        data: Option<serde_json::Value>,
+        single_request: bool,
+    },
+    /// An OAuth issuer's token lacks a scope the call needs: 403 with the step-up challenge.
+    #[error("insufficient scope: the call needs {scope}")]
+    InsufficientScope { scope: String, challenge: String },
+    /// A tool argument breaks a configured constraint (named, never echoed).
+    #[error("Invalid arguments for tool {tool}: {argument}")]
+    InvalidArguments {
+        tool: String,
+        argument: String,
+        single_request: bool,
+    },
+    /// `Mcp-Session-Id` unknown, expired, or bound to another principal (`mismatch`): 404,
+    /// as for an unknown session.
+    #[error("Session not found")]
+    SessionNotFound { mismatch: bool },
     /// 401 with the RFC 9728 challenge (`WWW-Authenticate` value in `challenge`).
     #[error("{description}")]
     Unauthorized {
@@ -64,7 +88,15 @@ impl Reject {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::UnknownRoute | Self::UnknownSession => StatusCode::NOT_FOUND,
+            Self::UnknownRoute | Self::UnknownSession | Self::SessionNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::PolicyDenied { single_request, .. } | Self::InvalidArguments { single_request, .. } => {
+                if *single_request {
+                    StatusCode::OK
+                } else {
+                    StatusCode::FORBIDDEN
+                }
+            }
+            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
@@ -82,7 +114,14 @@ impl Reject {
     /// The JSON-RPC error code of the body, or `None` when the body is not JSON-RPC.
     pub fn jsonrpc_code(&self) -> Option<i64> {
         match self {
-            Self::UnknownRoute | Self::MethodNotAllowed | Self::UnknownSession | Self::Unauthorized { .. } => None,
+            Self::UnknownRoute
+            | Self::MethodNotAllowed
+            | Self::UnknownSession
+            | Self::Unauthorized { .. }
+            | Self::InsufficientScope { .. } => None,
+            Self::PolicyDenied { code, .. } => Some(*code),
+            Self::InvalidArguments { .. } => Some(-32602),
+            Self::SessionNotFound { .. } => Some(-32600),
             Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
             Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
@@ -110,6 +149,11 @@ impl Reject {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::AuthUnavailable => "auth_unavailable",
             Self::Unauthorized { reason, .. } => reason,
+            Self::PolicyDenied { .. } => "policy_denied",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::InvalidArguments { .. } => "invalid_arguments",
+            Self::SessionNotFound { mismatch: true } => "session_mismatch",
+            Self::SessionNotFound { mismatch: false } => "unknown_session",
         }
     }
 
@@ -118,6 +162,7 @@ impl Reject {
         let status = self.status();
         let body = match (&self, self.jsonrpc_code()) {
             (Self::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
+            (Self::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &self.to_string(), data.as_ref()),
             (_, Some(code)) => jsonrpc_error(id, code, &self.to_string(), None),
             (_, None) => plain_error(self.reason(), &self.to_string()),
         };
@@ -128,7 +173,7 @@ impl Reject {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
             }
-            Self::Unauthorized { challenge, .. } => {
+            Self::Unauthorized { challenge, .. } | Self::InsufficientScope { challenge, .. } => {
                 if let Ok(value) = HeaderValue::from_str(challenge) {
                     response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
                 }

@@ -5,9 +5,13 @@
 use std::sync::Arc;
 
 use crate::config::{Config, MtlsSettings, Reloader, ServerConfig};
+use crate::state::SessionStore;
 use crate::telemetry::{AuditLog, Metrics};
 use crate::tls::TlsServer;
 use crate::upstream::LegacyEndpoints;
+
+/// Most live sessions bound at once (each binding is about 100 bytes).
+const MAX_SESSIONS: usize = 200_000;
 
 /// Shared, long-lived gateway state.
 #[derive(Debug)]
@@ -19,6 +23,8 @@ pub struct Gateway {
     pub(crate) legacy: Arc<LegacyEndpoints>,
     pub(crate) tls: Option<Arc<TlsServer>>,
     pub(crate) mtls: Option<MtlsSettings>,
+    /// Session bindings (`Mcp-Session-Id` → principal).
+    pub(crate) sessions: SessionStore,
     /// Minute of the last certificate-expiry refresh.
     expiry_minute: std::sync::atomic::AtomicU64,
 }
@@ -39,6 +45,7 @@ impl Gateway {
             audit: AuditLog::start(&config.audit.sink)?,
             metrics: Arc::new(Metrics::new()),
             legacy: Arc::new(LegacyEndpoints::default()),
+            sessions: SessionStore::memory(config.server.timeouts.session_idle, MAX_SESSIONS),
         })
     }
 

@@ -23,6 +23,8 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+mod authorize;
+pub mod authz;
 pub mod body;
 pub mod cli;
 pub mod config;
@@ -34,7 +36,9 @@ pub mod gateway;
 pub mod mcp;
 mod pipeline;
 mod request_body;
+mod session;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod upstream;

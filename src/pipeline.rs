@@ -14,10 +14,11 @@ use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::headers::Mirror;
-use crate::mcp::{self, Body, EnvelopeError, MessageKind};
+use crate::authz::{self, ListFilter};
+use crate::mcp::{self, Body, EnvelopeError, McpCall, Message, MessageKind};
 use crate::server::ConnInfo;
 use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
-use crate::{edge, request_body};
+use crate::{edge, request_body, session};
 
 impl Gateway {
     /// Serves one request. Never fails: every refusal becomes its response here, and the
@@ -98,8 +99,29 @@ impl Gateway {
             }
             _ => None,
         };
+        let principal = ctx.principal.clone().unwrap_or_else(|| Arc::new(Principal::anonymous()));
+        let mut lists = Vec::new();
+        let mut initialize = false;
         if parts.method == Method::POST {
-            self.parse_body(&bytes, &parts.headers, &upstream, ctx)?;
+            let parsed = self.parse_body(&bytes, &parts.headers, &upstream, ctx)?;
+            // 7. Authorize every message on the body (never on headers); one denial refuses
+            //    the whole body, so nothing of a batch with a forbidden element is forwarded.
+            self.authorize(&snapshot, &upstream, &principal, &parsed)?;
+            initialize = matches!(parsed.as_slice(), [(_, McpCall::Initialize)]);
+            lists = parsed
+                .iter()
+                .filter_map(|(message, call)| match call {
+                    McpCall::List(kind) => message.id.clone().map(|id| (id, *kind)),
+                    _ => None,
+                })
+                .collect();
+        }
+
+        // 8. A 2025-era session id is honoured only for the principal that initialized it.
+        let owner = session::owner(&principal);
+        let session_key = session::key(&parts.headers, &upstream.route)?;
+        if let Some(key) = session_key {
+            session::check(&self.sessions, key, &owner, ctx).await?;
         }
 
         // 9. Forward the exact checked bytes.
@@ -121,6 +143,7 @@ impl Gateway {
             tracing::warn!(upstream = %upstream.name, "upstream response timed out");
             Reject::UpstreamTimeout
         })??;
+        session::after_response(&self.sessions, &parts.method, initialize, session_key, &upstream.route, &owner, &response).await;
         if response.status().is_informational() {
             // A 101 would turn the pooled connection into a tunnel the gateway cannot inspect;
             // the lease is dropped with it, so the connection is not reused.
@@ -141,6 +164,11 @@ impl Gateway {
                 request_id: ctx.jsonrpc_id.clone(),
                 audit_id: &ctx.request_id,
                 audit: &self.audit,
+                filter: if upstream.policy.allows_everything() {
+                    None
+                } else {
+                    ListFilter::new(lists, authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal))
+                },
             },
         ))
     }
@@ -148,13 +176,13 @@ impl Gateway {
     /// Stage 5: the strict envelope, the `McpCall` of each message, and the 2026-07-28 header
     /// mirror. Records id, method and target in the context as soon as they are known, so a
     /// refusal carries the request's id.
-    fn parse_body(
+    fn parse_body<'b>(
         &self,
-        bytes: &[u8],
+        bytes: &'b [u8],
         headers: &http::HeaderMap,
         upstream: &crate::config::Upstream,
         ctx: &mut RequestContext,
-    ) -> Result<(), Reject> {
+    ) -> Result<Vec<(Message<'b>, McpCall<'b>)>, Reject> {
         let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
         let mirror = Mirror::read(headers).map_err(|e| Reject::HeaderMismatch(e.0))?;
         let messages = match &body {
@@ -180,6 +208,7 @@ impl Gateway {
                 messages.as_slice()
             }
         };
+        let mut calls = Vec::with_capacity(messages.len());
         for message in messages {
             let call = mcp::classify(message).map_err(|e| match (&body, &message.kind) {
                 (Body::Single(_), MessageKind::Request) => Reject::InvalidParams(e.0),
@@ -196,8 +225,13 @@ impl Gateway {
                 return Err(invalid("clients must not send responses in protocol 2026-07-28"));
             }
             mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
+            calls.push(call);
         }
-        Ok(())
+        let messages = match body {
+            Body::Single(message) => vec![message],
+            Body::Batch(messages) => messages,
+        };
+        Ok(messages.into_iter().zip(calls).collect())
     }
 }
 

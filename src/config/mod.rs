@@ -4,7 +4,7 @@
 mod auth;
 mod duration;
 mod env;
-mod raw;
+pub mod raw;
 mod reload;
 mod tls;
 mod validate;

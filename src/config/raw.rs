@@ -27,6 +27,9 @@ pub struct RawConfig {
     /// How callers are identified.
     #[serde(default)]
     pub auth: RawAuth,
+    /// Role → permissions (`"*"`, exact, or `prefix:*`).
+    #[serde(default)]
+    pub roles: BTreeMap<String, Vec<String>>,
 }
 
 /// `[auth]`
@@ -318,6 +321,8 @@ pub struct RawTimeouts {
     pub shutdown_grace: String,
     /// Until the TLS handshake is complete.
     pub tls_handshake: String,
+    /// A 2025-era session (`Mcp-Session-Id`) unused this long is forgotten: its id gets 404.
+    pub session_idle: String,
 }
 
 impl Default for RawTimeouts {
@@ -331,6 +336,7 @@ impl Default for RawTimeouts {
             sse_keepalive: "15s".into(),
             shutdown_grace: "30s".into(),
             tls_handshake: "10s".into(),
+            session_idle: "1h".into(),
         }
     }
 }
@@ -382,6 +388,68 @@ pub struct RawUpstream {
     pub client_cert: Option<String>,
     /// Key for `client_cert`.
     pub client_key: Option<String>,
+    /// Names no rule lists: `"deny"`, `"allow"` or a permission the caller must hold.
+    #[serde(default = "default_policy")]
+    pub default: String,
+    /// `"hide"`: a denied name is answered as if it did not exist; `"explain"`: -31403 naming the permission.
+    #[serde(default = "default_on_deny")]
+    pub on_deny: String,
+    /// Tool name → permission (or a rule with argument constraints).
+    #[serde(default)]
+    pub tools: BTreeMap<String, RawRule>,
+    /// Resource URI glob → permission; the longest matching pattern wins.
+    #[serde(default)]
+    pub resources: BTreeMap<String, RawRule>,
+    /// Prompt name → permission (or a rule with argument constraints).
+    #[serde(default)]
+    pub prompts: BTreeMap<String, RawRule>,
+}
+
+/// A policy rule: a permission, or a table with the permission and argument constraints.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawRule {
+    /// `name = "files:read"`
+    Permission(String),
+    /// `name = { permission = "files:write", args = { path = { pattern = "^/srv/" } } }`
+    Detailed(RawDetailedRule),
+}
+
+/// The table form of a rule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetailedRule {
+    pub permission: String,
+    /// Argument name → constraints on its (string) value.
+    #[serde(default)]
+    pub args: BTreeMap<String, RawArgConstraint>,
+}
+
+/// Constraints on one string argument; every one given must hold.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawArgConstraint {
+    /// Regular expression the whole value must match (anchored at both ends).
+    pub pattern: Option<String>,
+    /// Longest value accepted, in characters.
+    pub max_length: Option<usize>,
+    /// The value must be one of these.
+    #[serde(rename = "enum")]
+    pub one_of: Option<Vec<String>>,
+    /// The value must contain none of these.
+    #[serde(default)]
+    pub deny_substrings: Vec<String>,
+    /// Refuse the call when the argument is absent.
+    #[serde(default)]
+    pub required: bool,
+}
+
+fn default_policy() -> String {
+    "deny".into()
+}
+
+fn default_on_deny() -> String {
+    "hide".into()
 }
 
 fn default_upstream_connections() -> u32 {

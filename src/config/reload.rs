@@ -22,6 +22,8 @@ pub struct Snapshot {
     upstreams: Vec<Arc<Upstream>>,
     /// Credential verification for this generation.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// `[roles]` of this generation.
+    pub roles: Arc<crate::authz::Roles>,
 }
 
 /// One route of a snapshot: the upstream's settings and its connection pool (a reload starts
@@ -54,6 +56,7 @@ impl Snapshot {
             routes,
             upstreams: config.upstreams.clone(),
             auth: Arc::clone(&config.auth),
+            roles: Arc::clone(&config.roles),
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Config {
     pub mtls: Option<MtlsSettings>,
     /// Token and API-key verification (`[auth.jwt]`, `[auth.api_keys]`).
     pub auth: Arc<crate::auth::Authenticator>,
+    /// `[roles]`: role → permissions.
+    pub roles: Arc<crate::authz::Roles>,
 }
 
 /// `[server]`, validated.
@@ -66,6 +68,7 @@ pub struct Timeouts {
     pub sse_keepalive: Duration,
     pub shutdown_grace: Duration,
     pub tls_handshake: Duration,
+    pub session_idle: Duration,
 }
 
 /// A secret string: never printed by `Debug`.
@@ -137,12 +140,16 @@ pub struct Upstream {
     pub max_connections: usize,
     /// For `https://` upstreams: the TLS client config and the name to verify.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    /// Which tools, resources and prompts need which permission.
+    pub policy: crate::authz::Policy,
 }
 
 impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        let roles = crate::authz::Roles::new(&raw.roles).map_err(|(key, message)| ConfigError::at(key, message))?;
+        check_role_references(&raw, &roles)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
         if admin.listen == server.listen && server.listen.port() != 0 {
@@ -178,7 +185,35 @@ impl TryFrom<RawConfig> for Config {
             audit,
             mtls,
             auth,
+            roles: Arc::new(roles),
         })
+    }
+}
+
+/// Every role the file names must be defined in `[roles]`: a typo would otherwise grant
+/// nothing and fail silently at request time.
+fn check_role_references(raw: &RawConfig, roles: &crate::authz::Roles) -> Result<(), ConfigError> {
+    let mut references: Vec<(String, &str)> = Vec::new();
+    if let Some(keys) = &raw.auth.api_keys {
+        for (i, key) in keys.static_keys.iter().enumerate() {
+            for (j, role) in key.roles.iter().enumerate() {
+                references.push((format!("auth.api_keys.static[{i}].roles[{j}]"), role));
+            }
+        }
+    }
+    if let Some(mtls) = &raw.auth.mtls {
+        for (i, entry) in mtls.map.iter().enumerate() {
+            for (j, role) in entry.roles.iter().enumerate() {
+                references.push((format!("auth.mtls.map[{i}].roles[{j}]"), role));
+            }
+        }
+    }
+    match references.into_iter().find(|(_, role)| !roles.contains(role)) {
+        Some((key, role)) => Err(ConfigError::at(
+            key,
+            format!("role `{role}` is not defined in [roles] (defined: {})", roles.names().join(", ")),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -274,6 +309,7 @@ fn timeouts(raw: RawTimeouts) -> Result<Timeouts, ConfigError> {
         sse_keepalive: nonzero(&raw.sse_keepalive, "server.timeouts.sse_keepalive")?,
         shutdown_grace: duration(&raw.shutdown_grace, "server.timeouts.shutdown_grace")?,
         tls_handshake: nonzero(&raw.tls_handshake, "server.timeouts.tls_handshake")?,
+        session_idle: nonzero(&raw.session_idle, "server.timeouts.session_idle")?,
     })
 }
 
@@ -300,6 +336,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
             "must be non-empty and use only A-Z a-z 0-9 - _ .",
         ));
     }
+    let policy = crate::authz::Policy::new(&raw, key).map_err(|(key, message)| ConfigError::at(key, message))?;
     let route_key = format!("{key}.route");
     let route_ok = raw.route.starts_with('/')
         && !raw.route.contains("//")
@@ -402,6 +439,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         allow_batches: raw.allow_batches,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,
+        policy,
     })
 }
 

@@ -52,6 +52,21 @@ name = "sample"
 route = "/mcp"
 url = "http://{sample}/mcp"
 auth = "required"
+default = "deny"
+on_deny = "explain"
+[upstreams.tools]
+get_weather = "weather:read"
+set_weather = "weather:write"
+read_file = "files:read"
+write_file = {{ permission = "files:write", args = {{ path = {{ pattern = "/srv/data/[^/.][^/]*" }} }} }}
+delete_file = "files:delete"
+list_users = "users:read"
+
+[roles]
+guest = ["weather:read"]
+user = ["weather:read", "files:read"]
+premium = ["weather:read", "weather:write", "files:read", "files:write"]
+admin = ["*"]
 
 [audit]
 sink = "stdout"

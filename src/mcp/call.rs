@@ -26,8 +26,8 @@ pub enum McpCall<'a> {
     ResourceRead { uri: Cow<'a, str> },
     /// `prompts/get` with `params.name`.
     PromptGet { name: Cow<'a, str> },
-    /// `completion/complete`: the prompt name or resource-template URI of `params.ref`.
-    Complete { target: Cow<'a, str> },
+    /// `completion/complete`: the prompt name (`of_prompt`) or resource-template URI of `params.ref`.
+    Complete { target: Cow<'a, str>, of_prompt: bool },
     /// A `*/list` request (results are filtered on the way back).
     List(ListKind),
     /// `initialize` (2025-era handshake).
@@ -46,7 +46,7 @@ impl McpCall<'_> {
         match self {
             Self::ToolCall { name } | Self::PromptGet { name } => Some(name),
             Self::ResourceRead { uri } => Some(uri),
-            Self::Complete { target } => Some(target),
+            Self::Complete { target, .. } => Some(target),
             Self::List(_) | Self::Initialize | Self::Notification | Self::Response | Self::Other => None,
         }
     }
@@ -110,16 +110,16 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
             // The target is chosen by `ref.type`, and the other field must be absent: policy
             // and upstream must not read different fields of one reference.
             let reference = params::<CompleteParams<'a>>(message.params, "ref")?.reference;
-            let target = match (reference.kind.as_ref(), reference.name, reference.uri) {
-                ("ref/prompt", Some(name), None) => name,
-                ("ref/resource", None, Some(uri)) => uri,
+            let (target, of_prompt) = match (reference.kind.as_ref(), reference.name, reference.uri) {
+                ("ref/prompt", Some(name), None) => (name, true),
+                ("ref/resource", None, Some(uri)) => (uri, false),
                 _ => {
                     return Err(InvalidParams(
                         "params.ref must be {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}".into(),
                     ));
                 }
             };
-            McpCall::Complete { target }
+            McpCall::Complete { target, of_prompt }
         }
         "tools/list" => McpCall::List(ListKind::Tools),
         "resources/list" => McpCall::List(ListKind::Resources),

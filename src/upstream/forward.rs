@@ -65,6 +65,8 @@ pub struct RespondContext<'a> {
     /// The gateway's request id, for the audit event of a stream that fails later.
     pub audit_id: &'a str,
     pub audit: &'a AuditLog,
+    /// Filters `*/list` answers for the caller.
+    pub filter: Option<crate::authz::ListFilter>,
 }
 
 /// The audit event for a stream that fails after its response head went out (the request's
@@ -119,6 +121,7 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
             }));
         }
     }
+    let filtering = ctx.filter.is_some();
     let timeouts = &ctx.server.timeouts;
     let body = ProxyBody::new(
         incoming,
@@ -130,10 +133,15 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
             on_close,
             lease: Some(lease),
             on_failure: Some(stream_failure_report(ctx.audit, ctx.audit_id, ctx.upstream)),
+            filter: ctx.filter,
         },
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));
     *out.status_mut() = parts.status;
     *out.headers_mut() = response_headers(&parts.headers, is_sse);
+    if filtering {
+        // A filtered page has another length than the upstream's.
+        out.headers_mut().remove(header::CONTENT_LENGTH);
+    }
     out
 }

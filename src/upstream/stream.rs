@@ -16,6 +16,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
+use crate::authz::{ListFilter, Rewrite};
 use crate::body::BoxError;
 use crate::error::{CODE_UNAVAILABLE, jsonrpc_error};
 use crate::mcp::{RequestId, sse};
@@ -64,8 +65,15 @@ pub struct ProxyBody {
     upstream_finished: bool,
     lease: Option<Lease>,
     on_failure: Option<OnFailure>,
+    /// `*/list` answers to filter for the caller.
+    filter: Option<ListFilter>,
+    /// A filtered plain JSON body, held until complete (a page is rewritten as a whole).
+    held: Option<BytesMut>,
     _on_close: Vec<OnClose>,
 }
+
+/// Largest plain JSON list answer held for filtering.
+pub const MAX_FILTERED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reports a stream that ended abnormally (audit), with the failure's reason label.
 pub type OnFailure = Box<dyn FnOnce(&'static str) + Send>;
@@ -103,6 +111,8 @@ pub struct StreamOptions {
     pub lease: Option<Lease>,
     /// Called once if the stream ends abnormally.
     pub on_failure: Option<OnFailure>,
+    /// Filters `*/list` answers (JSON bodies are then held until complete).
+    pub filter: Option<ListFilter>,
 }
 
 impl ProxyBody {
@@ -116,7 +126,10 @@ impl ProxyBody {
             saw_event_id: false,
             rewrite: options.rewrite,
         });
+        let held = (options.filter.is_some() && sse.is_none()).then(BytesMut::new);
         Self {
+            filter: options.filter,
+            held,
             upstream,
             idle: Box::pin(tokio::time::sleep(options.idle_after)),
             idle_after: options.idle_after,
@@ -155,6 +168,7 @@ impl ProxyBody {
 
     fn on_sse_data(&mut self, chunk: &[u8]) -> Result<Option<Bytes>, &'static str> {
         let request_id = self.request_id.clone();
+        let filter = self.filter.as_ref();
         let Some(state) = self.sse.as_mut() else {
             return Ok(None);
         };
@@ -164,20 +178,37 @@ impl ProxyBody {
         }
         let needs_rewrite = state.rewrite.is_some();
         let watch_response = request_id.is_some() && !state.saw_response;
-        if !needs_rewrite && !watch_response {
+        if !needs_rewrite && !watch_response && filter.is_none() {
             return Ok(Some(run));
         }
         let mut out = BytesMut::with_capacity(run.len());
         for raw in sse::split_events(&run) {
             let Some(event) = sse::parse_event(raw) else {
-                // Not UTF-8: no valid event to read; never let one slip past the rewrite.
-                if needs_rewrite {
+                // Not UTF-8: no valid event to read; never let one slip past a rewrite or filter.
+                if needs_rewrite || filter.is_some() {
                     return Err("sse_not_utf8");
                 }
                 out.extend_from_slice(raw);
                 continue;
             };
             state.saw_event_id |= event.id.is_some_and(|id| !id.is_empty());
+            if let (Some(filter), true) = (filter, event.has_data) {
+                let replaced = match filter.body(&event.data) {
+                    Rewrite::Keep => None,
+                    Rewrite::Replace(text) => Some(text),
+                    Rewrite::Drop => {
+                        tracing::warn!("dropped an upstream list answer that could not be filtered");
+                        continue;
+                    }
+                };
+                if let Some(text) = replaced {
+                    if let Some(id) = &request_id {
+                        state.saw_response |= is_response_to(&text, id);
+                    }
+                    out.extend_from_slice(&sse::write_event(event.name, event.id, &text));
+                    continue;
+                }
+            }
             if let (Some(id), true) = (&request_id, event.has_data) {
                 state.saw_response |= is_response_to(&event.data, id);
             }
@@ -190,6 +221,25 @@ impl ProxyBody {
             }
         }
         Ok(Some(out.freeze()))
+    }
+}
+
+impl ProxyBody {
+    /// A held JSON body after filtering; an answer that cannot be filtered becomes an error
+    /// for the request instead of passing unfiltered.
+    fn filtered_body(&self, held: Bytes) -> Bytes {
+        let Some(filter) = &self.filter else {
+            return held;
+        };
+        let rewrite = std::str::from_utf8(&held).map_or(Rewrite::Drop, |text| filter.body(text));
+        match rewrite {
+            Rewrite::Keep => held,
+            Rewrite::Replace(text) => Bytes::from(text),
+            Rewrite::Drop => {
+                tracing::warn!("upstream list answer could not be filtered; answered with an error");
+                jsonrpc_error(self.request_id.as_ref(), CODE_UNAVAILABLE, "Upstream answer could not be filtered", None)
+            }
+        }
     }
 }
 
@@ -227,6 +277,16 @@ impl Body for ProxyBody {
                             Ok(None) => continue,
                             Err(why) => return this.fail(why),
                         },
+                        Ok(data) if this.held.is_some() => {
+                            let held = this.held.as_mut().map_or(0, |h| {
+                                h.extend_from_slice(&data);
+                                h.len()
+                            });
+                            if held > MAX_FILTERED_BODY_BYTES {
+                                return this.fail("list_too_large");
+                            }
+                            continue;
+                        }
                         Ok(data) => Frame::data(data),
                         // Trailers mean nothing to MCP clients; SSE bodies never carry them.
                         Err(frame) if this.sse.is_none() => frame,
@@ -244,6 +304,10 @@ impl Body for ProxyBody {
                 }
                 Poll::Ready(None) => {
                     this.upstream_finished = true;
+                    if let Some(held) = this.held.take() {
+                        this.done = true;
+                        return Poll::Ready(Some(Ok(Frame::data(this.filtered_body(held.freeze())))));
+                    }
                     // A stream that ends before the answer to its request and gave no event id to
                     // resume from has lost the request: say so instead of leaving the client waiting.
                     let lost = this.sse.as_ref().is_some_and(|s| !s.saw_response && !s.saw_event_id);
@@ -270,11 +334,11 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || (self.sse.is_none() && self.upstream.is_end_stream())
+        self.done || (self.sse.is_none() && self.held.is_none() && self.upstream.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.sse.is_some() {
+        if self.sse.is_some() || self.filter.is_some() {
             SizeHint::default()
         } else {
             self.upstream.size_hint()

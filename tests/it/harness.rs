@@ -55,6 +55,11 @@ impl Answer {
 
 /// Config text for one public route `/mcp` to `upstream_url`, plus `extra` TOML appended
 /// (for `[server]` keys use `server_extra`, which lands inside `[server]`).
+/// Roles the transport-level tests' credentials name. The harness route sets no tool rules, so
+/// `default = "allow"` (in `config_text`'s `[[upstreams]]`) lets every call through: these tests
+/// are about the proxy, and tests/it/authz.rs covers the policy.
+const OPEN_POLICY: &str = "[roles]\nuser = [\"weather:read\"]\nadmin = [\"*\"]\n";
+
 pub fn config_text(
     upstream_url: &str,
     server_extra: &str,
@@ -64,8 +69,8 @@ pub fn config_text(
 ) -> String {
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n{server_extra}\n{timeouts}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"admin-token-0123456789\"\n\n\
-         [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{upstream_url}\"\nauth = \"none\"\n{upstream_extra}\n\n\
-         [audit]\nsink = \"file\"\npath = \"{audit}\"\n"
+         [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{upstream_url}\"\nauth = \"none\"\ndefault = \"allow\"\n{upstream_extra}\n\n\
+         [audit]\nsink = \"file\"\npath = \"{audit}\"\n\n{OPEN_POLICY}"
     )
 }
 

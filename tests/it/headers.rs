@@ -37,7 +37,6 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
         .header("x-original-url", "/admin")
         .header("true-client-ip", "6.6.6.6")
         .header("x-request-id", "client-chosen")
-        .header("mcp-session-id", "sess-42")
         .header("mcp-protocol-version", "2025-11-25")
         .header("x-custom", "kept");
     let answer = gateway.call(with_body(request, body)).await;
@@ -86,7 +85,6 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     );
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], gateway.addr().to_string());
-    assert_eq!(h["mcp-session-id"], "sess-42");
     assert_eq!(h["mcp-protocol-version"], "2025-11-25");
     assert_eq!(h["x-custom"], "kept");
     assert_eq!(h["content-length"], body.len().to_string());
@@ -99,11 +97,6 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     let line = events[0].to_string();
     assert!(!line.contains("client-token-must-not-leak") && !line.contains("upstream-secret"));
     assert_eq!(events[0]["client_ip"], "127.0.0.1");
-    assert!(
-        !line.contains("sess-42"),
-        "raw session ids stay out of the audit: {line}"
-    );
-    assert!(events[0]["session"].as_str().is_some_and(|s| s.starts_with("sha256:")));
     assert_eq!(events[0]["target"], "echo", "escaped name decoded for audit");
 }
 

@@ -426,18 +426,28 @@ async fn dev_mode_serves_the_sample_tools_with_printed_credentials() {
         }
     };
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    // The demo ships the seed's permission map: a user sees only the tools its role grants.
     let (status, body) = call("authorization", format!("Bearer {user}"), list).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for tool in [
-        "get_weather",
-        "set_weather",
-        "read_file",
-        "write_file",
-        "delete_file",
-        "list_users",
-    ] {
-        assert!(body.contains(tool), "{tool} missing: {body}");
-    }
+    let names = |body: &str| -> Vec<String> {
+        let value: serde_json::Value = serde_json::from_str(body).unwrap();
+        value["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&body), ["get_weather", "read_file"], "{body}");
+    let (status, body) = call("authorization", format!("Bearer {admin}"), list).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        names(&body),
+        ["get_weather", "set_weather", "read_file", "write_file", "delete_file", "list_users"],
+        "{body}"
+    );
+    let delete = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/srv/data/a"}}}"#;
+    let (status, body) = call("authorization", format!("Bearer {user}"), delete).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-31403,"message":"Permission 'files:delete' required","data":{"permission":"files:delete","reason":"permission_required"}}}"#
+    );
     let weather =
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_weather","arguments":{"city":"Oslo"}}}"#;
     let (status, body) = call("x-api-key", key, weather).await;

@@ -339,24 +339,31 @@ async fn stream_closed_before_the_response_without_resume_ids_gets_an_error_even
 
 #[tokio::test]
 async fn session_get_streams_and_delete_pass_through_with_their_headers() {
-    let upstream = mock::start(|request| {
-        if request.method == http::Method::GET {
-            Reply::Sse {
-                chunks: vec![(ms(0), Bytes::from_static(b"id: 7\ndata: {}\n\n"))],
-                hold: false,
-            }
-        } else {
-            Reply::Json(StatusCode::OK, "{}")
-        }
+    // The mock's SSE answers carry `mcp-session-id: sess-1`.
+    let upstream = mock::start(|request| match request.method {
+        http::Method::GET => Reply::Sse {
+            chunks: vec![(ms(0), Bytes::from_static(b"id: 7\ndata: {}\n\n"))],
+            hold: false,
+        },
+        http::Method::POST => Reply::Sse {
+            chunks: vec![(ms(0), Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"))],
+            hold: false,
+        },
+        _ => Reply::Json(StatusCode::OK, "{}"),
     })
     .await;
     let gateway = TestGateway::start(&upstream.url("/mcp")).await;
-    let get = Request::get(gateway.url("/mcp"))
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", "s-1")
-        .header("last-event-id", "6")
-        .header("mcp-protocol-version", "2025-11-25");
-    let answer = gateway.call(empty(get)).await;
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let answer = gateway.call(with_body(mcp_post(&gateway.url("/mcp"), init), init)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let get = || {
+        Request::get(gateway.url("/mcp"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", "sess-1")
+            .header("last-event-id", "6")
+            .header("mcp-protocol-version", "2025-11-25")
+    };
+    let answer = gateway.call(empty(get())).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(&answer.body[..], b"id: 7\ndata: {}\n\n");
     let seen = upstream.last();
@@ -364,14 +371,18 @@ async fn session_get_streams_and_delete_pass_through_with_their_headers() {
         (seen.method.as_str(), seen.headers["last-event-id"].to_str().unwrap()),
         ("GET", "6")
     );
-    assert_eq!(seen.headers["mcp-session-id"], "s-1");
-    let delete = Request::delete(gateway.url("/mcp")).header("mcp-session-id", "s-1");
+    assert_eq!(seen.headers["mcp-session-id"], "sess-1");
+    let delete = Request::delete(gateway.url("/mcp")).header("mcp-session-id", "sess-1");
     assert_eq!(gateway.call(empty(delete)).await.status, StatusCode::OK);
     let seen = upstream.last();
     assert_eq!(
         (seen.method.as_str(), seen.headers["mcp-session-id"].to_str().unwrap()),
-        ("DELETE", "s-1")
+        ("DELETE", "sess-1")
     );
+    // DELETE ended the session: its id is now unknown, and nothing more reaches the upstream.
+    let before = upstream.count();
+    assert_eq!(gateway.call(empty(get())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(upstream.count(), before);
 }
 
 #[tokio::test]

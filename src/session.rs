@@ -1,0 +1,73 @@
+//! Stage 8 of the flow: `Mcp-Session-Id` belongs to the principal that initialized it.
+//! Bindings are made when an `initialize` answer carries a new id, checked on every request
+//! that presents one (POST, GET, DELETE), and dropped when the session ends.
+
+use http::{HeaderMap, Method, Response, StatusCode};
+
+use crate::auth::Principal;
+use crate::context::RequestContext;
+use crate::error::Reject;
+use crate::state::{SessionCheck, SessionKey, SessionStore};
+
+/// The identity a session is bound to: the authentication method and the subject.
+pub fn owner(principal: &Principal) -> String {
+    format!("{}:{}", principal.method.label(), principal.subject)
+}
+
+/// The session key of a request, if it carries `Mcp-Session-Id`. Ids outside visible ASCII,
+/// overlong or repeated headers are refused (400).
+pub fn key(headers: &HeaderMap, route: &str) -> Result<Option<SessionKey>, Reject> {
+    let mut values = headers.get_all("mcp-session-id").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    let valid = values.next().is_none()
+        && !bytes.is_empty()
+        && bytes.len() <= 256
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b));
+    if !valid {
+        return Err(Reject::BadRequest("Mcp-Session-Id must be one value of visible ASCII"));
+    }
+    Ok(Some(SessionKey::new(route, bytes)))
+}
+
+/// Refuses a session id that is unknown or bound to someone else (404).
+pub async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &RequestContext) -> Result<(), Reject> {
+    match store.check(key, owner).await {
+        SessionCheck::Owner => Ok(()),
+        SessionCheck::Unknown => Err(Reject::SessionNotFound { mismatch: false }),
+        SessionCheck::OtherPrincipal => {
+            // The request's audit event records the refusal (reason `session_mismatch`, with
+            // the caller and the session's fingerprint); the log line makes it greppable.
+            tracing::warn!(subject = owner, session = ctx.session.as_deref(), "session_mismatch");
+            Err(Reject::SessionNotFound { mismatch: true })
+        }
+    }
+}
+
+/// Binds the id an `initialize` answer carries; forgets an id the upstream ended (DELETE
+/// answered, or 404 for it).
+pub async fn after_response<B>(
+    store: &SessionStore,
+    method: &Method,
+    initialize: bool,
+    key: Option<SessionKey>,
+    route: &str,
+    owner: &str,
+    response: &Response<B>,
+) {
+    let status = response.status();
+    if let Some(key) = key {
+        if status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()) {
+            store.unbind(key).await;
+        }
+    }
+    if initialize && status.is_success() {
+        if let Some(id) = response.headers().get("mcp-session-id") {
+            if !store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
+                tracing::warn!(route, "session not bound: table full");
+            }
+        }
+    }
+}
