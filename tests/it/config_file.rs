@@ -68,6 +68,24 @@ fn errors_name_the_key_path() {
             "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\nauth = \"none\"\nheaders = { \"Mcp-Session-Id\" = \"x\" }\n",
             "upstreams[0].headers.Mcp-Session-Id",
         ),
+        // Authorization: every role referenced must exist; globs, regexes and permissions parse.
+        (
+            "[auth.api_keys]\n[[auth.api_keys.static]]\nid = \"k\"\nhash = \"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\nsubject = \"s\"\nroles = [\"usr\"]\n[roles]\nuser = [\"files:read\"]\n",
+            "auth.api_keys.static[0].roles[0]",
+        ),
+        ("[roles]\nuser = [\"files:re*d\"]\n", "roles.user[0]"),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\n[upstreams.resources]\n\"file:///[a\" = \"files:read\"\n",
+            "upstreams[0].resources.\"file:///[a\"",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\n[upstreams.tools]\nw = { permission = \"files:write\", args = { path = { pattern = \"(unclosed\" } } }\n",
+            "upstreams[0].tools.w.args.path",
+        ),
+        (
+            "[[upstreams]]\nname = \"a\"\nroute = \"/m\"\nurl = \"${SET}\"\non_deny = \"shout\"\n",
+            "upstreams[0].on_deny",
+        ),
     ];
     for (text, key) in cases {
         let error = portcullis::config::load_str(text, &lookup).expect_err(text);

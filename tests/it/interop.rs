@@ -69,12 +69,19 @@ fn base_command(program: &std::path::Path) -> Command {
 }
 
 pub async fn python_server(mode: &str) -> Server {
+    python_server_with(&[mode], &[]).await
+}
+
+/// The Python fixture with options (`streamable-http paged json`) and environment
+/// (`PY_SERVER_CALL_LOG`).
+pub async fn python_server_with(args: &[&str], envs: &[(&str, &str)]) -> Server {
     let port = free_port();
     let mut command = base_command(&python());
     command
         .arg(interop_dir().join("py_server.py"))
         .arg(port.to_string())
-        .arg(mode)
+        .args(args)
+        .envs(envs.iter().copied())
         .env("PY_SERVER_LOG_LEVEL", "WARNING");
     let server = Server {
         child: command.spawn().unwrap(),

@@ -11,6 +11,7 @@ mod harness;
 mod mock;
 
 mod auth;
+mod authz;
 mod certs;
 mod config_file;
 mod framing;
