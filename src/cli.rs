@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `config schema`.
+//! The command line: `run`, `check`, `explain`, `dev`, `token`, `config schema`, key helpers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,28 @@ pub enum Command {
     HashKey { key: Option<String> },
     /// A 64-byte random secret, URL-safe base64 (for HS256 keys and admin tokens).
     GenSecret,
+    /// What a role, token or API key may use on an upstream: every tool, resource and prompt
+    /// with allow/deny and the rule that decided it.
+    Explain {
+        /// The upstream (by name); optional when there is only one.
+        #[arg(long)]
+        upstream: Option<String>,
+        /// Role to explain (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Extra permission (repeat for several).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// A token to verify and explain (its roles, permissions and scopes).
+        #[arg(long)]
+        token: Option<String>,
+        /// An API key to verify and explain.
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Also ask the upstream for the names it offers (judging names no rule lists).
+        #[arg(long)]
+        live: bool,
+    },
     /// Zero-setup demo: a sample MCP server behind the gateway, credentials printed.
     Dev {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -97,6 +119,22 @@ pub fn execute(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Token { command } => token(command, &path),
+        Command::Explain {
+            upstream,
+            roles,
+            permissions,
+            token,
+            api_key,
+            live,
+        } => {
+            let subject = crate::explain::Subject {
+                roles,
+                permissions,
+                token,
+                api_key,
+            };
+            explain(&path, upstream.as_deref(), &subject, live)
+        }
         Command::Dev { listen, admin } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => match runtime.block_on(crate::dev::run(listen, admin)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -231,6 +269,45 @@ fn token(command: TokenCommand, path: &std::path::Path) -> ExitCode {
             });
             write_out(&serde_json::to_string_pretty(&out).unwrap_or_default());
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn explain(path: &std::path::Path, upstream: Option<&str>, subject: &crate::explain::Subject, live: bool) -> ExitCode {
+    let config = match config::load_file(path) {
+        Ok(config) => config,
+        Err(error) => {
+            write_err(&format!("{}: {error}", path.display()));
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            write_err(&format!("cannot start the runtime: {error}"));
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let target = crate::explain::upstream(&config, upstream).map_err(|e| (e, 1))?;
+        let principal = crate::explain::principal(&config, subject).await.map_err(|e| (e, 1))?;
+        let names = if live {
+            crate::explain_live::lists(target, config.server.timeouts.upstream_response)
+                .await
+                .map_err(|e| (e, 2))?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, (String, u8)>(crate::explain::report(target, &config.roles, &principal, &names))
+    });
+    match outcome {
+        Ok(report) => {
+            write_out(&report);
+            ExitCode::SUCCESS
+        }
+        Err((error, code)) => {
+            write_err(&format!("explain: {error}"));
+            ExitCode::from(code)
         }
     }
 }

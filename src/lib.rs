@@ -32,6 +32,8 @@ mod context;
 pub mod dev;
 pub mod edge;
 pub mod error;
+pub mod explain;
+mod explain_live;
 pub mod gateway;
 pub mod mcp;
 mod pipeline;

@@ -72,6 +72,11 @@ impl Roles {
         self.map.contains_key(role)
     }
 
+    /// The permissions `role` grants, if it is defined.
+    pub fn permissions_of(&self, role: &str) -> Option<&[String]> {
+        self.map.get(role).map(Vec::as_slice)
+    }
+
     /// Role names, sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.map.keys().map(String::as_str).collect();

@@ -475,3 +475,51 @@ async fn anonymous_callers_hold_the_anonymous_role() {
     assert_eq!(gateway.post(&call("read_file")).await.text(), hidden_tool(1, "read_file"));
     assert_eq!(upstream.count(), 1);
 }
+
+/// Runs `portcullis explain ARGS` on `config`; returns (exit code, stdout, stderr).
+async fn explain(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("--config")
+        .arg(config)
+        .arg("explain")
+        .args(args)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output).await.unwrap().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (output.status.code().unwrap(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn explain_prints_each_name_with_its_verdict_and_rule() {
+    let server = python_server_with(&["streamable-http", "paged"], &[]).await;
+    let url = format!("http://127.0.0.1:{}/mcp", server.port);
+    let gateway = seed_gateway(&url, "", FAST_TIMEOUTS).await;
+    let config = gateway.config_path.clone();
+    let line = |verdict: &str, name: &str, needs: &str, rule: &str| {
+        format!("  {verdict:<5}  {name:<28}  needs {needs:<16}  by {rule}")
+    };
+
+    let (code, out, err) = explain(&config, &["--role", "user"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&line("allow", "read_file", "files:read", "tools.read_file")), "{out}");
+    assert!(out.contains(&line("deny", "write_file", "files:write", "tools.write_file")), "{out}");
+    assert!(out.contains(&line("deny", "(any other tool)", "-", "default")), "{out}");
+    assert!(out.contains(&line("allow", "file:///srv/data/*", "files:read", "resources.\"file:///srv/data/*\"")), "{out}");
+
+    // A token is verified, then explained with its own roles; --live adds what the upstream
+    // offers that no rule names (every page of it).
+    let premium = token("pam", &["premium"]);
+    let (code, out, err) = explain(&config, &["--token", &premium, "--live"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("principal pam (jwt)  roles [premium]"), "{out}");
+    assert!(out.contains(&line("allow", "write_file", "files:write", "tools.write_file")), "{out}");
+    assert!(out.contains(&line("deny", "slow_count", "-", "default")), "{out}");
+    assert!(out.contains(&line("deny", "users://all", "-", "default")), "{out}");
+    assert!(out.contains(&line("deny", "admin_report", "-", "default")), "{out}");
+
+    // Refusals are clear and exit 1.
+    let (code, _, err) = explain(&config, &["--role", "root"]).await;
+    assert_eq!((code, err.contains("role `root` is not defined")), (1, true), "{err}");
+    let (code, _, err) = explain(&config, &["--token", "not-a-token"]).await;
+    assert_eq!((code, err.contains("credential refused")), (1, true), "{err}");
+}

@@ -569,3 +569,53 @@ async fn an_issuer_can_require_access_token_typ() {
     assert_eq!(call(&gateway, &with_typ(None)).await, StatusCode::UNAUTHORIZED);
     assert_eq!(upstream.count(), 1);
 }
+
+#[tokio::test]
+async fn a_missing_scope_gets_the_step_up_challenge() {
+    let key = SigningKey::new("s1");
+    let jwks: &'static str = Box::leak(json!({ "keys": [key.jwk()] }).to_string().into_boxed_str());
+    let idp = mock::start(move |_| Reply::Json(StatusCode::OK, jwks)).await;
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let policy = "[upstreams.tools]\nread_file = \"files:read\"\ndelete_file = \"files:delete\"\n";
+    let mut text = config_text(&upstream.url("/mcp"), "", policy, &audit.display().to_string(), FAST_TIMEOUTS)
+        .replace("auth = \"none\"", "auth = \"required\"")
+        .replace("default = \"allow\"", "default = \"deny\"");
+    text.push_str(&format!(
+        "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\n",
+        idp.url("/certs")
+    ));
+    let gateway = TestGateway::start_text(dir, &text).await;
+    // The token's scopes are "mcp:tools files:read"; its role `user` grants weather:read only.
+    let token = key.token("s1", json!({}));
+    let call = |name: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"{name}","arguments":{{}}}}}}"#)
+    };
+    let send = |body: String| {
+        let request = with_body(
+            mcp_post(&gateway.url("/mcp"), &body).header("authorization", format!("Bearer {token}")),
+            &body,
+        );
+        gateway.call(request)
+    };
+    assert_eq!(send(call("read_file")).await.status, StatusCode::OK, "a scope is a permission");
+    let answer = send(call("delete_file")).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        answer.headers["www-authenticate"],
+        format!(
+            "Bearer error=\"insufficient_scope\", scope=\"files:delete\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            gateway.url("").trim_end_matches('/')
+        )
+        .as_str()
+    );
+    assert_eq!(answer.json()["error"], "insufficient_scope");
+    // A name no rule lists cannot be fixed by a scope: hidden as usual.
+    let answer = send(call("add")).await;
+    assert_eq!(
+        (answer.status, answer.json()["error"]["message"].clone()),
+        (StatusCode::OK, json!("Unknown tool: add"))
+    );
+    assert_eq!(upstream.count(), 1);
+}
