@@ -92,14 +92,16 @@ impl Gateway {
             bytes::Bytes::new()
         };
 
-        // 5. Parse the body: the decision is made on it, never on headers.
+        // 5. Parse the body: the decision is made on it, never on headers. A legacy endpoint
+        //    token is honoured only for the principal whose stream announced it.
+        let principal = ctx.principal.clone().unwrap_or_else(|| Arc::new(Principal::anonymous()));
+        let owner: Arc<str> = Arc::from(session::owner(&principal));
         let legacy_target = match legacy::token_in_query(parts.uri.query()) {
             Some(token) if parts.method == Method::POST => {
-                Some(self.legacy.lookup(&upstream, token).ok_or(Reject::UnknownSession)?)
+                Some(self.legacy.lookup(&upstream, &owner, token).ok_or(Reject::UnknownSession)?)
             }
             _ => None,
         };
-        let principal = ctx.principal.clone().unwrap_or_else(|| Arc::new(Principal::anonymous()));
         let mut lists = Vec::new();
         let mut initialize = false;
         if parts.method == Method::POST {
@@ -118,7 +120,6 @@ impl Gateway {
         }
 
         // 8. A 2025-era session id is honoured only for the principal that initialized it.
-        let owner = session::owner(&principal);
         let session_key = session::key(&parts.headers, &upstream.route)?;
         if let Some(key) = session_key {
             session::check(&self.sessions, key, &owner, ctx).await?;
@@ -164,6 +165,7 @@ impl Gateway {
                 request_id: ctx.jsonrpc_id.clone(),
                 audit_id: &ctx.request_id,
                 audit: &self.audit,
+                owner,
                 filter: if upstream.policy.allows_everything() {
                     None
                 } else {

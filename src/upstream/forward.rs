@@ -65,6 +65,8 @@ pub struct RespondContext<'a> {
     /// The gateway's request id, for the audit event of a stream that fails later.
     pub audit_id: &'a str,
     pub audit: &'a AuditLog,
+    /// The caller's session owner key (legacy endpoints are bound to it).
+    pub owner: Arc<str>,
     /// Filters `*/list` answers for the caller.
     pub filter: Option<crate::authz::ListFilter>,
 }
@@ -100,12 +102,16 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
         }));
         if *ctx.method == Method::GET {
             let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
-            let (legacy, upstream, registered) =
-                (Arc::clone(ctx.legacy), Arc::clone(ctx.upstream), Arc::clone(&tokens));
+            let (legacy, upstream, registered, owner) = (
+                Arc::clone(ctx.legacy),
+                Arc::clone(ctx.upstream),
+                Arc::clone(&tokens),
+                Arc::clone(&ctx.owner),
+            );
             rewrite = Some(Box::new(move |endpoint: &str| {
                 // One live token per stream: a repeated `endpoint` event replaces the old one,
                 // so an upstream cannot grow the table from a single stream.
-                let (token, url) = legacy.register(&upstream, endpoint)?;
+                let (token, url) = legacy.register(&upstream, &owner, endpoint)?;
                 let mut tokens = registered.lock().unwrap_or_else(PoisonError::into_inner);
                 for old in tokens.drain(..) {
                     legacy.remove(&old);

@@ -20,6 +20,8 @@ const MAX_ENDPOINTS: usize = 100_000;
 #[derive(Debug)]
 struct Entry {
     upstream: Arc<str>,
+    /// The principal whose GET stream announced the endpoint: only it may post there.
+    owner: Arc<str>,
     target: PathAndQuery,
 }
 
@@ -32,7 +34,7 @@ pub struct LegacyEndpoints {
 impl LegacyEndpoints {
     /// Registers the upstream's `endpoint` event data; returns the token and the
     /// gateway-relative URL to send to the client instead.
-    pub fn register(&self, upstream: &Arc<Upstream>, endpoint: &str) -> Option<(String, String)> {
+    pub fn register(&self, upstream: &Arc<Upstream>, owner: &Arc<str>, endpoint: &str) -> Option<(String, String)> {
         let target = resolve(upstream, endpoint)?;
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
@@ -45,6 +47,7 @@ impl LegacyEndpoints {
             token.clone(),
             Entry {
                 upstream: upstream.name.clone(),
+                owner: Arc::clone(owner),
                 target,
             },
         );
@@ -53,10 +56,10 @@ impl LegacyEndpoints {
     }
 
     /// The upstream path for a token, if it belongs to `upstream`.
-    pub fn lookup(&self, upstream: &Upstream, token: &str) -> Option<PathAndQuery> {
+    pub fn lookup(&self, upstream: &Upstream, owner: &str, token: &str) -> Option<PathAndQuery> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(token)
-            .filter(|e| e.upstream == upstream.name)
+            .filter(|e| e.upstream == upstream.name && *e.owner == *owner)
             .map(|e| e.target.clone())
     }
 

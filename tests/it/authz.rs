@@ -523,3 +523,32 @@ async fn explain_prints_each_name_with_its_verdict_and_rule() {
     let (code, _, err) = explain(&config, &["--token", "not-a-token"]).await;
     assert_eq!((code, err.contains("credential refused")), (1, true), "{err}");
 }
+
+#[tokio::test]
+async fn a_legacy_endpoint_belongs_to_the_stream_owner() {
+    use http_body_util::BodyExt as _;
+    let upstream = mock::start(|request| match request.method {
+        http::Method::GET => Reply::Sse {
+            chunks: vec![(Duration::ZERO, bytes::Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"))],
+            hold: true,
+        },
+        _ => Reply::Json(StatusCode::ACCEPTED, ""),
+    })
+    .await;
+    let gateway = seed_gateway(&upstream.url("/sse"), "", FAST_TIMEOUTS).await;
+    let (alice, bob) = (token("alice", &["user"]), token("bob", &["admin"]));
+    let get = Request::get(gateway.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("authorization", format!("Bearer {alice}"));
+    let mut stream = gateway.send(empty(get)).await.into_body();
+    let frame = tokio::time::timeout(Duration::from_secs(5), stream.frame()).await.unwrap().unwrap().unwrap();
+    let event = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    let endpoint = event.trim_end().trim_start_matches("event: endpoint\ndata: ").to_string();
+    assert!(endpoint.starts_with("/mcp?portcullis_session="), "{event}");
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let post = |token: &str| with_body(mcp_post(&gateway.url(&endpoint), list).header("authorization", format!("Bearer {token}")), list);
+    let before = upstream.count();
+    assert_eq!(gateway.call(post(&bob)).await.status, StatusCode::NOT_FOUND, "another principal");
+    assert_eq!(upstream.count(), before);
+    assert_eq!(gateway.call(post(&alice)).await.status, StatusCode::ACCEPTED);
+}
