@@ -24,12 +24,18 @@ pub fn challenge(public_url: &str, route: &str, credential_sent: bool) -> String
 /// The metadata document for `path` (`PREFIX` or `PREFIX` + a route), if there is one.
 pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<serde_json::Value> {
     let rest = path.strip_prefix(PREFIX)?;
+    // The scopes a client may ask for: the permissions the route's rules name (every route's
+    // for the root document), so a step-up request can be built from the metadata alone.
+    let mut scopes: Vec<&str>;
     let resource = if rest.is_empty() {
+        scopes = snapshot.upstreams().iter().flat_map(|u| u.policy.permissions()).collect();
         public_url.to_string()
     } else {
-        snapshot.route(rest)?;
+        scopes = snapshot.route(rest)?.upstream.policy.permissions();
         format!("{public_url}{rest}")
     };
+    scopes.sort_unstable();
+    scopes.dedup();
     let own = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());
     let external = snapshot.auth.issuers.iter().map(|i| i.settings.issuer.clone());
     // Only URLs can be authorization servers a client discovers; Portcullis's own `iss`
@@ -42,6 +48,6 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
         "resource": resource,
         "authorization_servers": if servers.is_empty() { vec![public_url.to_string()] } else { servers },
         "bearer_methods_supported": ["header"],
-        "scopes_supported": [],
+        "scopes_supported": scopes,
     }))
 }

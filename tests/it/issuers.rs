@@ -618,4 +618,9 @@ async fn a_missing_scope_gets_the_step_up_challenge() {
         (StatusCode::OK, json!("Unknown tool: add"))
     );
     assert_eq!(upstream.count(), 1);
+    // The metadata offers exactly the scopes the route's rules name.
+    let metadata = gateway
+        .call(crate::harness::empty(http::Request::get(gateway.url("/.well-known/oauth-protected-resource/mcp"))))
+        .await;
+    assert_eq!(metadata.json()["scopes_supported"], json!(["files:delete", "files:read"]));
 }
