@@ -31,6 +31,8 @@ RATE=0
 FRONTS="direct nginx portcullis"
 TLS=0
 AUTH=0
+AUTHZ=0
+LIST=0
 EXTRA_HEADERS=()
 
 usage() {
@@ -47,6 +49,10 @@ usage: bench/proxy.sh [options]
   --auth             also measure pc_hs256, pc_es256 and pc_apikey: the portcullis front with the
                      route protected (auth = "required") and wrk sending an HS256 JWT, an ES256
                      JWT or an API key with every request
+  --authz            also measure pc_authz: pc_hs256 plus the seed's roles and a per-tool policy
+                     (9 tools listed, default deny); compare it with pc_hs256 (authentication alone)
+  --list             the workload is tools/list (a 9-tool reply, filtered to the caller's 3 tools
+                     by pc_authz) instead of tools/call
   --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis; with --tls
                      also nginx_tls,portcullis_tls; with --auth also pc_hs256,pc_es256,pc_apikey)
   --connections N    wrk connections (default 32)
@@ -76,6 +82,8 @@ while (($#)); do
         --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
         --tls) TLS=1; shift ;;
         --auth) AUTH=1; shift ;;
+        --authz) AUTHZ=1; shift ;;
+        --list) LIST=1; shift ;;
         --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
         --rate) RATE="${2:?}"; shift 2 ;;
         --no-save) SAVE=0; shift ;;
@@ -93,9 +101,14 @@ if ((TLS)); then   # add the TLS fronts (to --fronts too, unless listed there al
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
-AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey"
+AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey pc_authz"
 if ((AUTH)); then   # add the authenticated fronts likewise
-    for f in $AUTH_FRONTS; do
+    for f in pc_hs256 pc_es256 pc_apikey; do
+        [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
+    done
+fi
+if ((AUTHZ)); then  # authorization against authentication alone: pc_hs256 is the baseline
+    for f in pc_hs256 pc_authz; do
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
@@ -169,7 +182,7 @@ install_tools() {
         if [[ "$m" == nginx ]]; then
             # nginx-light is enough (http, proxy, upstream keepalive, ssl); fall back to nginx.
             for cand in nginx-light nginx; do
-                if apt-cache policy "$cand" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+                if apt-cache policy "$cand" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; then  # no -q: an early exit would SIGPIPE apt-cache under pipefail
                     nginx_pkg="$cand"; break
                 fi
             done
@@ -241,6 +254,14 @@ wait_http() {
 
 REQ_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'
 REPLY_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
+if ((LIST)); then   # a tools/list page of 9 tools, each with a small input schema
+    REQ_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
+    tools=""
+    for t in echo get_weather set_weather read_file write_file delete_file list_users add slow_count; do
+        tools+="${tools:+,}{\"name\":\"$t\",\"description\":\"The $t tool of the benchmark upstream.\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}}"
+    done
+    REPLY_BODY="{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[$tools],\"nextCursor\":\"page-2\"}}"
+fi
 
 post_once() {   # URL [HEADER...]: prints "BODY\nHTTPCODE"
     local url="$1" hargs=() h
@@ -449,8 +470,10 @@ resolve_portcullis() {
 # config is checked with `portcullis check` first); sets PC_PID[NAME] and PC_CONF[NAME]
 declare -A PC_PID=()
 declare -A PC_CONF=()
-start_portcullis() {   # NAME PORT ADMIN_PORT TLS [AUTH_TOML]
+start_portcullis() {   # NAME PORT ADMIN_PORT TLS [AUTH_TOML [POLICY_TOML]]
     local name="$1" port="$2" admin="$3" tls="$4" auth_toml="${5:-}" dir="$TMP/$1" scheme=http
+    # Without a policy the route lets every call through (no rules, no list filtering).
+    local policy_toml="${6:-default = \"allow\"}"
     local route_auth=none
     [[ -n "$auth_toml" ]] && route_auth=required
     resolve_portcullis || return 1
@@ -470,6 +493,7 @@ name = "bench"
 route = "/mcp"
 url = "$UPSTREAM_URL"
 auth = "$route_auth"
+$policy_toml
 
 [audit]
 sink = "file"
@@ -552,6 +576,44 @@ secret = \"$secret\"" || return 1
 }
 front_pc_hs256_pids() { [[ -n "${PC_PID[pc_hs256]:-}" ]] && echo "${PC_PID[pc_hs256]}"; }
 
+# pc_authz: pc_hs256 plus authorization: the seed's roles, 9 tools listed (echo allowed to the
+# bench token's role `user`), default deny, so a tools/list reply is filtered to 3 of 9 tools.
+front_pc_authz_setup() {
+    resolve_portcullis || return 1
+    local secret tok
+    secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
+        || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
+    start_portcullis pc_authz "$P_SPARE1" "$P_SPARE2" 0 "[auth.jwt]
+[[auth.jwt.keys]]
+kid = \"k1\"
+alg = \"HS256\"
+secret = \"$secret\"
+
+[roles]
+guest = [\"weather:read\"]
+user = [\"weather:read\", \"files:read\", \"bench:echo\"]
+premium = [\"weather:read\", \"weather:write\", \"files:read\", \"files:write\"]
+admin = [\"*\"]" "default = \"deny\"
+[upstreams.tools]
+echo = \"bench:echo\"
+get_weather = \"weather:read\"
+set_weather = \"weather:write\"
+read_file = { permission = \"files:read\", args = { path = { pattern = \"/srv/data/[^/]+\" } } }
+write_file = \"files:write\"
+delete_file = \"files:delete\"
+list_users = \"users:read\"
+add = \"math:use\"
+slow_count = \"math:use\"
+[upstreams.resources]
+\"weather://*\" = \"weather:read\"
+[upstreams.prompts]
+forecast_summary = \"weather:read\"" || return 1
+    tok="$(mint_token pc_authz)" && [[ -n "$tok" ]] \
+        || { cat "$TMP/pc_authz/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
+    auth_front_check pc_authz "Authorization: Bearer $tok"
+}
+front_pc_authz_pids() { [[ -n "${PC_PID[pc_authz]:-}" ]] && echo "${PC_PID[pc_authz]}"; }
+
 front_pc_es256_setup() {
     resolve_portcullis || return 1
     local d="$TMP/jwt-es256" tok
@@ -601,6 +663,9 @@ for f in $FRONTS; do
         code="${resp##*$'\n'}"; body="${resp%$'\n'*}"
         if [[ "$code" != 200 ]]; then
             log "WARNING: $f answered HTTP $code to the bench request: ${body:0:300}"
+        elif [[ "$f" == pc_authz ]] && ((LIST)); then
+            [[ "$body" == *'"name":"echo"'* && "$body" != *'"name":"add"'* ]] \
+                || log "WARNING: pc_authz did not filter the list: ${body:0:300}"
         elif [[ "$body" != "$REPLY_BODY" ]]; then
             log "WARNING: $f reply differs from the upstream's: ${body:0:300}"
         fi
@@ -735,7 +800,7 @@ REPORT="$TMP/report.md"
     echo
     echo "- machine: $(nproc) CPUs ($(uname -r)), load average before: $LOAD_BEFORE"
     echo "- load: wrk $WRK_VER, -t$THREADS -c$CONNS, ${DURATION}s per front per round, $ROUNDS interleaved rounds, ${WARMUP}s warm-up per front"
-    echo "- request: POST /mcp tools/call (${#REQ_BODY} B), reply ${#REPLY_BODY} B application/json"
+    echo "- request: POST /mcp $(if ((LIST)); then echo tools/list; else echo tools/call; fi) (${#REQ_BODY} B), reply ${#REPLY_BODY} B application/json"
     echo "- upstream: $NGINX_VER, 1 worker, \`return 200\`"
     [[ " ${ACTIVE[*]} " == *" nginx "* ]] && echo "- nginx front: $NGINX_VER, 1 worker, keep-alive upstream pool (64)"
     [[ " ${ACTIVE[*]} " == *" nginx_tls "* ]] && echo "- nginx_tls front: the nginx front plus \`listen ... ssl\`, TLS 1.2/1.3, default ciphers and ssl_session_cache"

@@ -8,16 +8,20 @@
 //!    └─ handle_inner
 //!         1. route          exact path → Upstream                       404
 //!         2. edge checks    method, Host, Origin                        405 / 400 / 403
-//!         3. authenticate   (public routes: the anonymous principal)
+//!         3. authenticate   cert | JWT | API key → Principal            401 / 503
 //!         4. read body      size + time bounded                         413 / 408 / 415
 //!         5. parse          strict JSON-RPC envelope → McpCall          400 -32700/-32600/-32020
+//!         7. authorize      Principal × McpCall, every message          200 -32602/-31403, 403
+//!         8. session        Mcp-Session-Id bound to the principal       404
 //!         9. forward        exact bytes, header hygiene, injected creds 502 / 504
-//!        10. respond        stream JSON / SSE back event by event
+//!        10. respond        stream JSON / SSE back event by event; filter */list; bind sessions
 //! ```
 //!
 //! Module map: `config` (two-layer config, reload), `server` (accept loop), `pipeline` (the
 //! flow), `edge` (head checks), `mcp` (envelope, calls, headers, SSE framing), `upstream`
-//! (client, hygiene, streaming, legacy transport), `telemetry` (logs, audit, metrics),
+//! (client, hygiene, streaming, legacy transport), `auth` (principals), `authz` (roles,
+//! policy, list filtering), `authorize` / `session` (stages 7 and 8), `state` (session
+//! bindings), `explain`, `telemetry` (logs, audit, metrics),
 //! `admin` (health, metrics, reload), `app` (start/stop), `cli`.
 
 pub mod admin;

@@ -67,7 +67,7 @@ impl Gateway {
         ctx.client_ip = Some(client_ip);
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
-        //    gateway buffer bodies. Only explicitly public routes exist in this build.
+        //    gateway buffer bodies.
         ctx.principal = Some(self.authenticate(&snapshot, &upstream, request.headers(), ctx).await?);
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
@@ -172,7 +172,8 @@ impl Gateway {
                     ListFilter::new(lists, authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal))
                 },
             },
-        ))
+        )
+        .await)
     }
 
     /// Stage 5: the strict envelope, the `McpCall` of each message, and the 2026-07-28 header

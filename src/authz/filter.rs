@@ -10,10 +10,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::page::{self, EnvelopeMember, ResultMember};
 use super::policy::Kind;
 use crate::mcp::{ListKind, RequestId};
 
@@ -55,76 +54,22 @@ impl fmt::Debug for ListFilter {
     }
 }
 
-/// A JSON object's members in their order, values left as raw text.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
-            type Value = Members<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut members: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    if members.iter().any(|(k, _)| *k == key) {
-                        return Err(serde::de::Error::custom("duplicate key"));
-                    }
-                    members.push((key, value));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
-    }
-}
-
-impl Members<'_> {
-    fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    fn write(&self, replace: impl Fn(&str) -> Option<String>) -> String {
-        let mut out = String::with_capacity(256);
-        out.push('{');
-        for (index, (key, value)) in self.0.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            out.push_str(&serde_json::Value::from(key.as_ref()).to_string());
-            out.push(':');
-            match replace(key) {
-                Some(new) => out.push_str(&new),
-                None => out.push_str(value.get()),
-            }
-        }
-        out.push('}');
-        out
-    }
-}
-
-#[derive(Deserialize)]
-struct ItemName<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    uri: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "uriTemplate")]
-    uri_template: Option<Cow<'a, str>>,
-}
-
-/// The array member and the item field that names an item, per list.
+/// The array member and the kind of its items, per list.
 fn shape(kind: ListKind) -> (&'static str, Kind) {
     match kind {
         ListKind::Tools => ("tools", Kind::Tool),
         ListKind::Prompts => ("prompts", Kind::Prompt),
-        ListKind::Resources | ListKind::ResourceTemplates => (
-            if kind == ListKind::Resources { "resources" } else { "resourceTemplates" },
-            Kind::Resource,
-        ),
+        ListKind::Resources => ("resources", Kind::Resource),
+        ListKind::ResourceTemplates => ("resourceTemplates", Kind::Resource),
+    }
+}
+
+/// The item field that names an item of `kind`'s list.
+fn name_field(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Tools | ListKind::Prompts => "name",
+        ListKind::Resources => "uri",
+        ListKind::ResourceTemplates => "uriTemplate",
     }
 }
 
@@ -132,6 +77,25 @@ impl ListFilter {
     /// A filter for the list requests of one client request (empty: nothing to filter).
     pub fn new(requests: Vec<(RequestId, ListKind)>, visible: Visible) -> Option<Self> {
         (!requests.is_empty()).then_some(Self { requests, visible })
+    }
+
+    /// A complete JSON answer after filtering; an answer that cannot be filtered becomes an
+    /// error for the request (`-31503`) instead of passing unfiltered.
+    pub fn json_answer(&self, body: bytes::Bytes, request_id: Option<&RequestId>) -> bytes::Bytes {
+        let rewrite = std::str::from_utf8(&body).map_or(Rewrite::Drop, |text| self.body(text));
+        match rewrite {
+            Rewrite::Keep => body,
+            Rewrite::Replace(text) => bytes::Bytes::from(text),
+            Rewrite::Drop => {
+                tracing::warn!("upstream list answer could not be filtered; answered with an error");
+                crate::error::jsonrpc_error(
+                    request_id,
+                    crate::error::CODE_UNAVAILABLE,
+                    "Upstream answer could not be filtered",
+                    None,
+                )
+            }
+        }
     }
 
     /// Rewrites a whole JSON body or one SSE event's data: one response or a batch of them.
@@ -166,66 +130,90 @@ impl ListFilter {
     fn message(&self, text: &str) -> Rewrite {
         // An object the filter cannot read unambiguously (duplicate members, bad JSON) might
         // be read another way by the client: it never passes unfiltered.
-        let Ok(envelope) = serde_json::from_str::<Members<'_>>(text) else {
+        let Some(envelope) = page::parse(text) else {
             return Rewrite::Drop;
         };
-        let Some(id) = envelope.get("id") else {
+        let id = envelope.iter().find_map(|(k, v)| match v {
+            EnvelopeMember::Raw(raw) if k == "id" => Some(raw.get()),
+            _ => None,
+        });
+        let Some((_, kind)) = id.and_then(|id| self.requests.iter().find(|(rid, _)| same_id(id, rid))) else {
             return Rewrite::Keep;
         };
-        let Some((_, kind)) = self.requests.iter().find(|(rid, _)| same_id(id.get(), rid)) else {
+        let Some(result) = envelope.iter().find_map(|(k, v)| match v {
+            EnvelopeMember::Result(result) if k == "result" => Some(result),
+            _ => None,
+        }) else {
             return Rewrite::Keep;
         };
-        let Some(result) = envelope.get("result") else {
+        let Some(new_result) = self.result(*kind, result.as_deref()) else {
             return Rewrite::Keep;
         };
-        match self.result(*kind, result.get()) {
-            Some(new_result) => Rewrite::Replace(envelope.write(|key| (key == "result").then(|| new_result.clone()))),
-            None => Rewrite::Keep,
-        }
+        let mut out = String::with_capacity(text.len());
+        page::push_object(&mut out, &envelope, |out, _, member| match member {
+            EnvelopeMember::Raw(raw) => out.push_str(raw.get()),
+            EnvelopeMember::Result(_) => out.push_str(&new_result),
+        });
+        Rewrite::Replace(out)
     }
 
-    fn result(&self, kind: ListKind, text: &str) -> Option<String> {
+    /// The filtered result of a `kind` list answer; `None` when nothing changes.
+    fn result(&self, kind: ListKind, members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>) -> Option<String> {
         let (member, item_kind) = shape(kind);
-        let Ok(members) = serde_json::from_str::<Members<'_>>(text) else {
+        let Some(members) = members else {
             // A result that is not an object cannot be shown safe: answer an empty page.
             return Some(format!("{{\"{member}\":[]}}"));
         };
-        let list = members.get(member);
-        let items: Vec<&RawValue> = match list.map(|l| serde_json::from_str(l.get())) {
-            Some(Ok(items)) => items,
-            // No list, or not an array: nothing the caller could be shown.
-            None | Some(Err(_)) => Vec::new(),
+        let field = name_field(kind);
+        let visible = |item: &page::Item<'_>| {
+            item.as_deref()
+                .and_then(|fields| page::field(fields, field))
+                .is_some_and(|name| (self.visible)(item_kind, &name))
         };
-        let kept: Vec<&str> = items
-            .iter()
-            .filter(|item| {
-                let Ok(probe) = serde_json::from_str::<ItemName<'_>>(item.get()) else {
-                    return false;
-                };
-                let name = match kind {
-                    ListKind::Tools | ListKind::Prompts => probe.name,
-                    ListKind::Resources => probe.uri,
-                    ListKind::ResourceTemplates => probe.uri_template,
-                };
-                name.is_some_and(|n| (self.visible)(item_kind, &n))
-            })
-            .map(|item| item.get())
-            .collect();
-        let has_scope = members.get("cacheScope").is_some();
-        if kept.len() == items.len() && list.is_some() && !has_scope {
-            return None;
-        }
-        let array = format!("[{}]", kept.join(","));
-        let mut rewritten = members.write(|key| match key {
-            k if k == member => Some(array.clone()),
-            "cacheScope" => Some("\"private\"".into()),
+        let list = members.iter().find_map(|(k, v)| match v {
+            ResultMember::List(items) if k == member => Some(items.as_deref()),
             _ => None,
         });
+        let all_visible = list.flatten().is_some_and(|items| items.iter().all(visible));
+        let has_scope = members.iter().any(|(k, _)| k == "cacheScope");
+        if all_visible && !has_scope {
+            return None;
+        }
+        let mut out = String::with_capacity(256);
         if list.is_none() {
             // Keep the page well-formed for clients that expect the array.
-            rewritten.insert_str(1, &format!("\"{member}\":[]{}", if members.0.is_empty() { "" } else { "," }));
+            out.push_str(&format!("{{\"{member}\":[]"));
+            if !members.is_empty() {
+                out.push(',');
+            }
         }
-        Some(rewritten)
+        let start = out.len();
+        page::push_object(&mut out, members, |out, key, value| match value {
+            ResultMember::Raw(_) if key == "cacheScope" => out.push_str("\"private\""),
+            ResultMember::Raw(raw) => out.push_str(raw.get()),
+            ResultMember::List(items) => {
+                out.push('[');
+                let mut first = true;
+                for item in items.iter().flatten() {
+                    // Only this answer's list is filtered; another list member (which no
+                    // well-formed answer has) keeps its readable items.
+                    let keep = if key == member { visible(item) } else { item.is_some() };
+                    if let (true, Some(fields)) = (keep, item) {
+                        if !first {
+                            out.push(',');
+                        }
+                        first = false;
+                        page::push_object(out, fields, |out, _, raw| out.push_str(raw.get()));
+                    }
+                }
+                out.push(']');
+            }
+        });
+        if list.is_none() {
+            // Drop the object's own `{`: the members continue the one opened above.
+            out.remove(start);
+        }
+        Some(out)
     }
 }
 
@@ -270,7 +258,7 @@ mod tests {
         assert_eq!(filter(ListKind::Tools).body(""), Rewrite::Keep);
         // Ambiguous answers never pass.
         assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]},"result":{"tools":[{"name":"delete_file"}]}}"#), Rewrite::Drop);
-        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"tools":[{"name":"delete_file"}]}}"#), Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]}}"#.into()));
+        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"tools":[{"name":"delete_file"}]}}"#), Rewrite::Drop);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod args;
 mod filter;
+mod page;
 mod permissions;
 mod policy;
 

@@ -83,15 +83,23 @@ fn stream_failure_report(audit: &AuditLog, request_id: &str, upstream: &Upstream
     })
 }
 
+/// Largest JSON list answer read for filtering.
+pub const MAX_FILTERED_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Turns the upstream response into the client's: headers cleaned, body streamed, legacy
-/// `endpoint` events rewritten on GET streams.
-pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'_>) -> Response<GatewayBody> {
-    let (parts, incoming) = response.into_parts();
-    let is_sse = parts
-        .headers
+/// `endpoint` events rewritten on GET streams, list answers filtered.
+pub async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondContext<'_>) -> Response<GatewayBody> {
+    let is_sse = response
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+    if !is_sse {
+        if let Some(filter) = ctx.filter.take() {
+            return respond_filtered(response, lease, &ctx, &filter).await;
+        }
+    }
+    let (parts, incoming) = response.into_parts();
     let mut on_close = Vec::new();
     let mut rewrite: Option<EndpointRewrite> = None;
     if is_sse {
@@ -127,7 +135,6 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
             }));
         }
     }
-    let filtering = ctx.filter.is_some();
     let timeouts = &ctx.server.timeouts;
     let body = ProxyBody::new(
         incoming,
@@ -145,9 +152,39 @@ pub fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));
     *out.status_mut() = parts.status;
     *out.headers_mut() = response_headers(&parts.headers, is_sse);
-    if filtering {
-        // A filtered page has another length than the upstream's.
-        out.headers_mut().remove(header::CONTENT_LENGTH);
-    }
+    out
+}
+
+/// A JSON answer that may carry a list page: read whole (bounded in size and time), filtered,
+/// and sent with its own length. An answer that cannot be read is the request's 502.
+async fn respond_filtered(
+    response: Response<Incoming>,
+    lease: Lease,
+    ctx: &RespondContext<'_>,
+    filter: &crate::authz::ListFilter,
+) -> Response<GatewayBody> {
+    use http_body_util::BodyExt as _;
+    let (parts, incoming) = response.into_parts();
+    let limited = http_body_util::Limited::new(incoming, MAX_FILTERED_BODY_BYTES);
+    let body = match tokio::time::timeout(ctx.server.timeouts.stream_idle, limited.collect()).await {
+        Ok(Ok(collected)) => {
+            lease.release();
+            collected.to_bytes()
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(upstream = %ctx.upstream.name, %error, "upstream list answer unreadable or too large");
+            return Reject::UpstreamUnavailable.into_response(ctx.request_id.as_ref());
+        }
+        Err(_) => {
+            tracing::warn!(upstream = %ctx.upstream.name, "upstream list answer not received in time");
+            return Reject::UpstreamTimeout.into_response(ctx.request_id.as_ref());
+        }
+    };
+    let mut out = Response::new(GatewayBody::full(filter.json_answer(body, ctx.request_id.as_ref())));
+    *out.status_mut() = parts.status;
+    let mut headers = response_headers(&parts.headers, false);
+    // The filtered page has its own length (hyper sets it from the body).
+    headers.remove(header::CONTENT_LENGTH);
+    *out.headers_mut() = headers;
     out
 }

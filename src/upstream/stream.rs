@@ -65,15 +65,10 @@ pub struct ProxyBody {
     upstream_finished: bool,
     lease: Option<Lease>,
     on_failure: Option<OnFailure>,
-    /// `*/list` answers to filter for the caller.
+    /// `*/list` answers to filter for the caller, event by event.
     filter: Option<ListFilter>,
-    /// A filtered plain JSON body, held until complete (a page is rewritten as a whole).
-    held: Option<BytesMut>,
     _on_close: Vec<OnClose>,
 }
-
-/// Largest plain JSON list answer held for filtering.
-pub const MAX_FILTERED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reports a stream that ended abnormally (audit), with the failure's reason label.
 pub type OnFailure = Box<dyn FnOnce(&'static str) + Send>;
@@ -111,7 +106,8 @@ pub struct StreamOptions {
     pub lease: Option<Lease>,
     /// Called once if the stream ends abnormally.
     pub on_failure: Option<OnFailure>,
-    /// Filters `*/list` answers (JSON bodies are then held until complete).
+    /// Filters `*/list` answers in SSE events (JSON answers are filtered whole, before the
+    /// response starts: see `forward::respond`).
     pub filter: Option<ListFilter>,
 }
 
@@ -126,10 +122,8 @@ impl ProxyBody {
             saw_event_id: false,
             rewrite: options.rewrite,
         });
-        let held = (options.filter.is_some() && sse.is_none()).then(BytesMut::new);
         Self {
             filter: options.filter,
-            held,
             upstream,
             idle: Box::pin(tokio::time::sleep(options.idle_after)),
             idle_after: options.idle_after,
@@ -224,25 +218,6 @@ impl ProxyBody {
     }
 }
 
-impl ProxyBody {
-    /// A held JSON body after filtering; an answer that cannot be filtered becomes an error
-    /// for the request instead of passing unfiltered.
-    fn filtered_body(&self, held: Bytes) -> Bytes {
-        let Some(filter) = &self.filter else {
-            return held;
-        };
-        let rewrite = std::str::from_utf8(&held).map_or(Rewrite::Drop, |text| filter.body(text));
-        match rewrite {
-            Rewrite::Keep => held,
-            Rewrite::Replace(text) => Bytes::from(text),
-            Rewrite::Drop => {
-                tracing::warn!("upstream list answer could not be filtered; answered with an error");
-                jsonrpc_error(self.request_id.as_ref(), CODE_UNAVAILABLE, "Upstream answer could not be filtered", None)
-            }
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct ResponseProbe<'a> {
     #[serde(borrow)]
@@ -277,16 +252,6 @@ impl Body for ProxyBody {
                             Ok(None) => continue,
                             Err(why) => return this.fail(why),
                         },
-                        Ok(data) if this.held.is_some() => {
-                            let held = this.held.as_mut().map_or(0, |h| {
-                                h.extend_from_slice(&data);
-                                h.len()
-                            });
-                            if held > MAX_FILTERED_BODY_BYTES {
-                                return this.fail("list_too_large");
-                            }
-                            continue;
-                        }
                         Ok(data) => Frame::data(data),
                         // Trailers mean nothing to MCP clients; SSE bodies never carry them.
                         Err(frame) if this.sse.is_none() => frame,
@@ -304,10 +269,6 @@ impl Body for ProxyBody {
                 }
                 Poll::Ready(None) => {
                     this.upstream_finished = true;
-                    if let Some(held) = this.held.take() {
-                        this.done = true;
-                        return Poll::Ready(Some(Ok(Frame::data(this.filtered_body(held.freeze())))));
-                    }
                     // A stream that ends before the answer to its request and gave no event id to
                     // resume from has lost the request: say so instead of leaving the client waiting.
                     let lost = this.sse.as_ref().is_some_and(|s| !s.saw_response && !s.saw_event_id);
@@ -334,11 +295,11 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || (self.sse.is_none() && self.held.is_none() && self.upstream.is_end_stream())
+        self.done || (self.sse.is_none() && self.upstream.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.sse.is_some() || self.filter.is_some() {
+        if self.sse.is_some() {
             SizeHint::default()
         } else {
             self.upstream.size_hint()

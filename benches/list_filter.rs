@@ -1,0 +1,57 @@
+//! Micro benchmark of `*/list` filtering (stage 10): the cost of filtering one 9-tool
+//! `tools/list` page for a caller who may see 3 of them, against one plain validating parse of
+//! the same bytes (the least any JSON-aware step pays), run side by side.
+//!
+//! `cargo bench --bench list_filter` (release profile). Prints ns per page for each.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use portcullis::authz::{Kind, ListFilter, Rewrite};
+use portcullis::mcp::{Body, ListKind, parse};
+
+fn page() -> String {
+    let names = ["echo", "get_weather", "set_weather", "read_file", "write_file", "delete_file", "list_users", "add", "slow_count"];
+    let tools: Vec<String> = names
+        .iter()
+        .map(|n| format!(r#"{{"name":"{n}","description":"The {n} tool of the benchmark upstream.","inputSchema":{{"type":"object","properties":{{"text":{{"type":"string"}}}}}}}}"#))
+        .collect();
+    format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"tools":[{}],"nextCursor":"page-2"}}}}"#, tools.join(","))
+}
+
+fn main() {
+    let request = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let Ok(Body::Single(message)) = parse(request, false) else {
+        return;
+    };
+    let Some(id) = message.id else {
+        return;
+    };
+    let visible = Arc::new(|_: Kind, name: &str| matches!(name, "echo" | "get_weather" | "read_file"));
+    let Some(filter) = ListFilter::new(vec![(id, ListKind::Tools)], visible) else {
+        return;
+    };
+    let text = page();
+    assert!(matches!(filter.body(&text), Rewrite::Replace(_)));
+    let rounds = 5;
+    let iterations = 100_000;
+    for round in 1..=rounds {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let parsed: Result<&serde_json::value::RawValue, _> = serde_json::from_str(black_box(&text));
+            black_box(parsed.is_ok());
+        }
+        let baseline = start.elapsed().as_nanos() as f64 / f64::from(iterations);
+        let start = Instant::now();
+        for _ in 0..iterations {
+            black_box(filter.body(black_box(&text)));
+        }
+        let filtered = start.elapsed().as_nanos() as f64 / f64::from(iterations);
+        println!(
+            "round {round}/{rounds}: page {} B  one validating parse {baseline:.0} ns  filter {filtered:.0} ns  ratio {:.2}",
+            text.len(),
+            filtered / baseline
+        );
+    }
+}
