@@ -146,74 +146,81 @@ impl ListFilter {
         }) else {
             return Rewrite::Keep;
         };
-        let Some(new_result) = self.result(*kind, result.as_deref()) else {
+        let members = result.as_deref();
+        let Some(shown) = self.decide_items(*kind, members) else {
             return Rewrite::Keep;
         };
         let mut out = String::with_capacity(text.len());
         page::push_object(&mut out, &envelope, |out, _, member| match member {
             EnvelopeMember::Raw(raw) => out.push_str(raw.get()),
-            EnvelopeMember::Result(_) => out.push_str(&new_result),
+            EnvelopeMember::Result(_) => write_result(out, *kind, members, &shown),
         });
         Rewrite::Replace(out)
     }
 
-    /// The filtered result of a `kind` list answer; `None` when nothing changes.
-    fn result(&self, kind: ListKind, members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>) -> Option<String> {
-        let (member, item_kind) = shape(kind);
+    /// Which items of the answer's list the caller may see (one decision per item), or
+    /// `None` when the answer needs no rewrite (everything visible, no `cacheScope`).
+    fn decide_items(&self, kind: ListKind, members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>) -> Option<Vec<bool>> {
         let Some(members) = members else {
-            // A result that is not an object cannot be shown safe: answer an empty page.
-            return Some(format!("{{\"{member}\":[]}}"));
+            return Some(Vec::new());
         };
+        let (member, item_kind) = shape(kind);
         let field = name_field(kind);
-        let visible = |item: &page::Item<'_>| {
-            item.as_deref()
-                .and_then(|fields| page::field(fields, field))
-                .is_some_and(|name| (self.visible)(item_kind, &name))
-        };
         let list = members.iter().find_map(|(k, v)| match v {
             ResultMember::List(items) if k == member => Some(items.as_deref()),
             _ => None,
         });
-        let all_visible = list.flatten().is_some_and(|items| items.iter().all(visible));
-        let has_scope = members.iter().any(|(k, _)| k == "cacheScope");
-        if all_visible && !has_scope {
-            return None;
-        }
-        let mut out = String::with_capacity(256);
-        if list.is_none() {
-            // Keep the page well-formed for clients that expect the array.
-            out.push_str(&format!("{{\"{member}\":[]"));
-            if !members.is_empty() {
-                out.push(',');
-            }
-        }
-        let start = out.len();
-        page::push_object(&mut out, members, |out, key, value| match value {
-            ResultMember::Raw(_) if key == "cacheScope" => out.push_str("\"private\""),
-            ResultMember::Raw(raw) => out.push_str(raw.get()),
-            ResultMember::List(items) => {
-                out.push('[');
-                let mut first = true;
-                for item in items.iter().flatten() {
-                    // Only this answer's list is filtered; another list member (which no
-                    // well-formed answer has) keeps its readable items.
-                    let keep = if key == member { visible(item) } else { item.is_some() };
-                    if let (true, Some(fields)) = (keep, item) {
-                        if !first {
-                            out.push(',');
-                        }
-                        first = false;
-                        page::push_object(out, fields, |out, _, raw| out.push_str(raw.get()));
+        let shown: Vec<bool> = list
+            .flatten()
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                item.as_deref()
+                    .and_then(|fields| page::field(fields, field))
+                    .is_some_and(|name| (self.visible)(item_kind, &name))
+            })
+            .collect();
+        let unchanged = list.flatten().is_some() && shown.iter().all(|s| *s) && !members.iter().any(|(k, _)| k == "cacheScope");
+        (!unchanged).then_some(shown)
+    }
+}
+
+/// Writes the filtered result: the list keeps the items `shown` marks, `cacheScope` becomes
+/// `"private"`, everything else is copied. A result that is not an object becomes an empty page.
+fn write_result(out: &mut String, kind: ListKind, members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>, shown: &[bool]) {
+    let (member, _) = shape(kind);
+    let Some(members) = members else {
+        // A result that is not an object cannot be shown safe: answer an empty page.
+        out.push_str(&format!("{{\"{member}\":[]}}"));
+        return;
+    };
+    let has_list = members.iter().any(|(k, _)| k == member);
+    let start = out.len();
+    page::push_object(out, members, |out, key, value| match value {
+        ResultMember::Raw(_) if key == "cacheScope" => out.push_str("\"private\""),
+        ResultMember::Raw(raw) => out.push_str(raw.get()),
+        ResultMember::List(items) => {
+            out.push('[');
+            let mut first = true;
+            for (index, item) in items.iter().flatten().enumerate() {
+                // Only this answer's list is filtered; another list member (which no
+                // well-formed answer has) keeps its readable items.
+                let keep = if key == member { shown.get(index).copied().unwrap_or(false) } else { true };
+                if let (true, Some(fields)) = (keep, item) {
+                    if !first {
+                        out.push(',');
                     }
+                    first = false;
+                    page::push_object(out, fields, |out, _, raw| out.push_str(raw.get()));
                 }
-                out.push(']');
             }
-        });
-        if list.is_none() {
-            // Drop the object's own `{`: the members continue the one opened above.
-            out.remove(start);
+            out.push(']');
         }
-        Some(out)
+    });
+    if !has_list {
+        // Keep the page well-formed for clients that expect the array.
+        let array = format!("\"{member}\":[]{}", if members.is_empty() { "" } else { "," });
+        out.insert_str(start + 1, &array);
     }
 }
 
@@ -273,6 +280,14 @@ mod tests {
         assert_eq!(
             filter(ListKind::Prompts).body(batch),
             Rewrite::Replace(r#"[{"jsonrpc":"2.0","id":6,"result":{}},{"jsonrpc":"2.0","id":7,"result":{"prompts":[]}}]"#.into())
+        );
+        assert_eq!(
+            filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":{"name":"get_x"},"nextCursor":"c"}}"#),
+            Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"nextCursor":"c"}}"#.into())
+        );
+        assert_eq!(
+            filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":"tools"}"#),
+            Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]}}"#.into())
         );
         assert_eq!(
             filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"nextCursor":"c"}}"#),

@@ -9,6 +9,7 @@ mod filter;
 mod page;
 mod permissions;
 mod policy;
+mod table;
 
 use serde_json::value::RawValue;
 

@@ -2,8 +2,7 @@
 //! permissions ∪ its `permissions` claim ∪ its OAuth scopes; a granted permission is `"*"`,
 //! an exact string, or `prefix:*` (everything below `prefix:`).
 
-use std::collections::HashMap;
-
+use super::table::Table;
 use crate::auth::Principal;
 
 /// Whether the granted permission `granted` covers the required one.
@@ -45,7 +44,7 @@ pub fn check_required(permission: &str) -> Result<(), String> {
 /// `[roles]`, validated: role name → granted permissions.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Roles {
-    map: HashMap<String, Vec<String>>,
+    map: Table<Vec<String>>,
 }
 
 /// The role an anonymous caller holds when `[roles]` defines it.
@@ -54,7 +53,7 @@ pub const ANONYMOUS_ROLE: &str = "anonymous";
 impl Roles {
     /// Validates `[roles]`; errors name the key.
     pub fn new(raw: &std::collections::BTreeMap<String, Vec<String>>) -> Result<Self, (String, String)> {
-        let mut map = HashMap::with_capacity(raw.len());
+        let mut map = Vec::with_capacity(raw.len());
         for (role, permissions) in raw {
             if role.is_empty() || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) {
                 return Err((format!("roles.{role}"), "role names use A-Z a-z 0-9 - _ . :".into()));
@@ -62,26 +61,24 @@ impl Roles {
             for (index, permission) in permissions.iter().enumerate() {
                 check_granted(permission).map_err(|message| (format!("roles.{role}[{index}]"), message))?;
             }
-            map.insert(role.clone(), permissions.clone());
+            map.push((role.clone(), permissions.clone()));
         }
-        Ok(Self { map })
+        Ok(Self { map: Table::new(map) })
     }
 
     /// Whether `role` is defined.
     pub fn contains(&self, role: &str) -> bool {
-        self.map.contains_key(role)
+        self.map.get(role).is_some()
     }
 
     /// The permissions `role` grants, if it is defined.
     pub fn permissions_of(&self, role: &str) -> Option<&[String]> {
-        self.map.get(role).map(Vec::as_slice)
+        self.map.get(role).map(|(_, p)| p.as_slice())
     }
 
     /// Role names, sorted.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.map.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
+        self.map.iter().map(|(name, _)| name).collect()
     }
 
     /// Whether `principal` holds `required` through a role, its own permissions or a scope.
@@ -90,7 +87,7 @@ impl Roles {
         let by_role = |role: &str| {
             self.map
                 .get(role)
-                .is_some_and(|granted| granted.iter().any(|g| covers(g, required)))
+                .is_some_and(|(_, granted)| granted.iter().any(|g| covers(g, required)))
         };
         let anonymous = principal.method == crate::auth::AuthMethod::None && by_role(ANONYMOUS_ROLE);
         anonymous

@@ -2,12 +2,13 @@
 //! what unlisted names get, and how a denial is answered. Built once at load; decisions on the
 //! request path are map lookups and glob matches without allocation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use globset::{GlobBuilder, GlobMatcher};
 
 use super::args::{ArgConstraint, first_violation, percent_decoded};
 use super::permissions::check_required;
+use super::table::Table;
 use crate::config::raw::{RawRule, RawUpstream};
 
 /// What a rule is about.
@@ -88,8 +89,8 @@ pub struct Verdict<'p> {
 /// One upstream's policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    tools: HashMap<String, Rule>,
-    prompts: HashMap<String, Rule>,
+    tools: Table<Rule>,
+    prompts: Table<Rule>,
     /// Longest pattern first: the most specific glob decides.
     resources: Vec<ResourceRule>,
     pub default: DefaultRule,
@@ -155,8 +156,8 @@ impl Policy {
             return Verdict { allowed: true, permission: None, source: Source::Default, rule: None };
         }
         let listed = match kind {
-            Kind::Tool => self.tools.get_key_value(name).map(|(k, r)| (k.as_str(), r)),
-            Kind::Prompt => self.prompts.get_key_value(name).map(|(k, r)| (k.as_str(), r)),
+            Kind::Tool => self.tools.get(name),
+            Kind::Prompt => self.prompts.get(name),
             Kind::Resource => {
                 if unsafe_uri(name) {
                     return Verdict { allowed: false, permission: None, source: Source::UnsafeUri, rule: None };
@@ -193,8 +194,8 @@ impl Policy {
     /// Every listed name of `kind` with its rule, sorted (for `explain`).
     pub fn listed(&self, kind: Kind) -> Vec<(&str, &Rule)> {
         let mut out: Vec<(&str, &Rule)> = match kind {
-            Kind::Tool => self.tools.iter().map(|(k, r)| (k.as_str(), r)).collect(),
-            Kind::Prompt => self.prompts.iter().map(|(k, r)| (k.as_str(), r)).collect(),
+            Kind::Tool => self.tools.iter().collect(),
+            Kind::Prompt => self.prompts.iter().collect(),
             Kind::Resource => self.resources.iter().map(|r| (r.pattern.as_str(), &r.rule)).collect(),
         };
         out.sort_by(|a, b| a.0.cmp(b.0));
@@ -205,8 +206,9 @@ impl Policy {
     pub fn permissions(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self
             .tools
-            .values()
-            .chain(self.prompts.values())
+            .iter()
+            .chain(self.prompts.iter())
+            .map(|(_, rule)| rule)
             .chain(self.resources.iter().map(|r| &r.rule))
             .map(|r| r.permission.as_str())
             .chain(match &self.default {
@@ -220,10 +222,12 @@ impl Policy {
     }
 }
 
-fn named_rules(raw: &BTreeMap<String, RawRule>, key: &str) -> Result<HashMap<String, Rule>, (String, String)> {
-    raw.iter()
+fn named_rules(raw: &BTreeMap<String, RawRule>, key: &str) -> Result<Table<Rule>, (String, String)> {
+    let rules = raw
+        .iter()
         .map(|(name, raw_rule)| Ok((name.clone(), rule(raw_rule, &format!("{key}.{name}"))?)))
-        .collect()
+        .collect::<Result<Vec<_>, (String, String)>>()?;
+    Ok(Table::new(rules))
 }
 
 fn rule(raw: &RawRule, key: &str) -> Result<Rule, (String, String)> {
