@@ -20,7 +20,8 @@ impl Gateway {
     ) -> Result<(), Reject> {
         let single_request = matches!(messages, [(m, _)] if m.kind == MessageKind::Request);
         for (message, call) in messages {
-            let Err(denial) = authz::authorize(&upstream.policy, &snapshot.roles, principal, call, message.params) else {
+            let Err(denial) = authz::authorize(&upstream.policy, &snapshot.roles, principal, call, message.params)
+            else {
                 continue;
             };
             tracing::info!(
@@ -75,7 +76,11 @@ impl Gateway {
             OnDeny::Hide => match kind {
                 Kind::Tool => (-32602, format!("Unknown tool: {name}"), None),
                 Kind::Prompt => (-32602, format!("Unknown prompt: {name}"), None),
-                Kind::Resource => (-32602, "Resource not found".to_string(), Some(serde_json::json!({ "uri": name }))),
+                Kind::Resource => (
+                    -32602,
+                    "Resource not found".to_string(),
+                    Some(serde_json::json!({ "uri": name })),
+                ),
             },
             OnDeny::Explain => match &permission {
                 Some(p) => (

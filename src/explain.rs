@@ -32,7 +32,8 @@ pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, 
     };
     let mut principal = match credential {
         Some((name, value)) => {
-            let value = HeaderValue::from_str(&value).map_err(|_| "the credential is not a valid header value".to_string())?;
+            let value =
+                HeaderValue::from_str(&value).map_err(|_| "the credential is not a valid header value".to_string())?;
             headers.insert(name, value);
             let verified = config
                 .auth
@@ -62,7 +63,14 @@ pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, 
 
 /// The upstream named `name`, or the only one.
 pub fn upstream<'c>(config: &'c Config, name: Option<&str>) -> Result<&'c Upstream, String> {
-    let names = || config.upstreams.iter().map(|u| u.name.to_string()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        config
+            .upstreams
+            .iter()
+            .map(|u| u.name.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match name {
         Some(name) => config
             .upstreams
@@ -116,7 +124,11 @@ pub fn report(upstream: &Upstream, roles: &Roles, principal: &Principal, live: &
     );
     for kind in [Kind::Tool, Kind::Resource, Kind::Prompt] {
         let _ = writeln!(out, "\n{}s:", kind.label());
-        let mut names: Vec<String> = policy.listed(kind).into_iter().map(|(name, _)| name.to_string()).collect();
+        let mut names: Vec<String> = policy
+            .listed(kind)
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
         if let Some((_, found)) = live.iter().find(|(k, _)| *k == kind) {
             names.extend(found.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
         }
@@ -130,7 +142,11 @@ pub fn report(upstream: &Upstream, roles: &Roles, principal: &Principal, live: &
             };
             let needs = verdict.permission.map_or("-".to_string(), str::to_string);
             let args = verdict.rule.map_or(0, |r| r.args.len());
-            let constrained = if args > 0 { format!("  + {args} argument constraint(s)") } else { String::new() };
+            let constrained = if args > 0 {
+                format!("  + {args} argument constraint(s)")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
                 "  {:<5}  {:<28}  needs {:<16}  by {rule}{constrained}",
@@ -165,10 +181,18 @@ mod tests {
             roles: vec!["guest".into()],
             ..Principal::anonymous()
         };
-        let out = report(&config.upstreams[0], &config.roles, &principal, &[(crate::authz::Kind::Tool, vec!["add".into()])]);
+        let out = report(
+            &config.upstreams[0],
+            &config.roles,
+            &principal,
+            &[(crate::authz::Kind::Tool, vec!["add".into()])],
+        );
         assert!(out.contains("allow  get_weather"), "{out}");
         assert!(out.contains("deny   write_file                    needs files:write       by tools.write_file  + 1 argument constraint(s)"), "{out}");
-        assert!(out.contains("deny   add                           needs -                 by default"), "{out}");
+        assert!(
+            out.contains("deny   add                           needs -                 by default"),
+            "{out}"
+        );
         assert!(out.contains("allow  weather://*"), "{out}");
         assert!(out.contains("deny   (any other prompt)"), "{out}");
     }

@@ -20,7 +20,13 @@ const MAX_PAGES: usize = 100;
 /// Every name of every list the upstream offers.
 pub async fn lists(upstream: &Upstream, timeout: Duration) -> Result<Vec<(Kind, Vec<String>)>, String> {
     let pool = ConnPool::new(upstream, timeout);
-    let mut client = Client { upstream, pool, session: None, next_id: 1, timeout };
+    let mut client = Client {
+        upstream,
+        pool,
+        session: None,
+        next_id: 1,
+        timeout,
+    };
     let init = json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "portcullis-explain", "version": env!("CARGO_PKG_VERSION") } });
     let result = client.call("initialize", init).await?;
     client.notify("notifications/initialized").await?;
@@ -29,7 +35,13 @@ pub async fn lists(upstream: &Upstream, timeout: Duration) -> Result<Vec<(Kind, 
     for (kind, capability, method, member, field) in [
         (Kind::Tool, "tools", "tools/list", "tools", "name"),
         (Kind::Resource, "resources", "resources/list", "resources", "uri"),
-        (Kind::Resource, "resources", "resources/templates/list", "resourceTemplates", "uriTemplate"),
+        (
+            Kind::Resource,
+            "resources",
+            "resources/templates/list",
+            "resourceTemplates",
+            "uriTemplate",
+        ),
         (Kind::Prompt, "prompts", "prompts/list", "prompts", "name"),
     ] {
         if capabilities.get(capability).is_none() {
@@ -75,7 +87,11 @@ impl Client<'_> {
     }
 
     async fn send(&mut self, method: Method, body: Value) -> Result<(http::StatusCode, Bytes, bool), String> {
-        let bytes = if body.is_null() { Bytes::new() } else { Bytes::from(body.to_string()) };
+        let bytes = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
         let request = self.request(method, bytes)?;
         let exchange = async {
             let (response, lease) = self.pool.send(request).await.map_err(|e| format!("upstream: {e}"))?;
@@ -88,7 +104,11 @@ impl Client<'_> {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/event-stream"));
-            let body = response.into_body().collect().await.map_err(|e| format!("upstream body: {e}"))?;
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("upstream body: {e}"))?;
             lease.release();
             Ok::<_, String>((status, body.to_bytes(), sse))
         };
@@ -117,12 +137,17 @@ impl Client<'_> {
             .ok_or_else(|| format!("{method}: no answer (HTTP {status})"))?;
         match answer.get("result") {
             Some(result) => Ok(result.clone()),
-            None => Err(format!("{method}: {}", answer.get("error").cloned().unwrap_or_default())),
+            None => Err(format!(
+                "{method}: {}",
+                answer.get("error").cloned().unwrap_or_default()
+            )),
         }
     }
 
     async fn notify(&mut self, method: &str) -> Result<(), String> {
-        self.send(Method::POST, json!({ "jsonrpc": "2.0", "method": method })).await.map(|_| ())
+        self.send(Method::POST, json!({ "jsonrpc": "2.0", "method": method }))
+            .await
+            .map(|_| ())
     }
 
     async fn all_pages(&mut self, method: &str, member: &str, field: &str) -> Result<Vec<String>, String> {
@@ -131,8 +156,17 @@ impl Client<'_> {
         for _ in 0..MAX_PAGES {
             let params = cursor.as_ref().map_or(json!({}), |c| json!({ "cursor": c }));
             let result = self.call(method, params).await?;
-            let items = result.get(member).and_then(Value::as_array).cloned().unwrap_or_default();
-            names.extend(items.iter().filter_map(|i| i.get(field).and_then(Value::as_str)).map(str::to_string));
+            let items = result
+                .get(member)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            names.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.get(field).and_then(Value::as_str))
+                    .map(str::to_string),
+            );
             match result.get("nextCursor").and_then(Value::as_str) {
                 Some(next) => cursor = Some(next.to_string()),
                 None => break,

@@ -8,13 +8,13 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::auth::{AuthFailure, Principal, metadata};
+use crate::authz::{self, ListFilter};
 use crate::body::GatewayBody;
 use crate::config::{RouteAuth, Snapshot, Upstream};
 use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::headers::Mirror;
-use crate::authz::{self, ListFilter};
 use crate::mcp::{self, Body, EnvelopeError, McpCall, Message, MessageKind};
 use crate::server::ConnInfo;
 use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
@@ -94,12 +94,17 @@ impl Gateway {
 
         // 5. Parse the body: the decision is made on it, never on headers. A legacy endpoint
         //    token is honoured only for the principal whose stream announced it.
-        let principal = ctx.principal.clone().unwrap_or_else(|| Arc::new(Principal::anonymous()));
+        let principal = ctx
+            .principal
+            .clone()
+            .unwrap_or_else(|| Arc::new(Principal::anonymous()));
         let owner: Arc<str> = Arc::from(session::owner(&principal));
         let legacy_target = match legacy::token_in_query(parts.uri.query()) {
-            Some(token) if parts.method == Method::POST => {
-                Some(self.legacy.lookup(&upstream, &owner, token).ok_or(Reject::UnknownSession)?)
-            }
+            Some(token) if parts.method == Method::POST => Some(
+                self.legacy
+                    .lookup(&upstream, &owner, token)
+                    .ok_or(Reject::UnknownSession)?,
+            ),
             _ => None,
         };
         let mut lists = Vec::new();
@@ -144,7 +149,16 @@ impl Gateway {
             tracing::warn!(upstream = %upstream.name, "upstream response timed out");
             Reject::UpstreamTimeout
         })??;
-        session::after_response(&self.sessions, &parts.method, initialize, session_key, &upstream.route, &owner, &response).await;
+        session::after_response(
+            &self.sessions,
+            &parts.method,
+            initialize,
+            session_key,
+            &upstream.route,
+            &owner,
+            &response,
+        )
+        .await;
         if response.status().is_informational() {
             // A 101 would turn the pooled connection into a tunnel the gateway cannot inspect;
             // the lease is dropped with it, so the connection is not reused.
@@ -166,10 +180,15 @@ impl Gateway {
                 audit_id: &ctx.request_id,
                 audit: &self.audit,
                 owner,
-                filter: if upstream.policy.allows_everything() {
+                filter: if upstream.policy.allows_everything() || lists.is_empty() {
                     None
                 } else {
-                    ListFilter::new(lists, authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal))
+                    let view = authz::view_of(&principal);
+                    ListFilter::new(
+                        lists,
+                        authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal),
+                    )
+                    .map(|f| f.with_cache(Arc::clone(&upstream.page_cache), view))
                 },
             },
         )

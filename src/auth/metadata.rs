@@ -28,7 +28,11 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
     // for the root document), so a step-up request can be built from the metadata alone.
     let mut scopes: Vec<&str>;
     let resource = if rest.is_empty() {
-        scopes = snapshot.upstreams().iter().flat_map(|u| u.policy.permissions()).collect();
+        scopes = snapshot
+            .upstreams()
+            .iter()
+            .flat_map(|u| u.policy.permissions())
+            .collect();
         public_url.to_string()
     } else {
         scopes = snapshot.route(rest)?.upstream.policy.permissions();

@@ -45,7 +45,12 @@ impl ArgConstraint {
         if raw.deny_substrings.iter().any(String::is_empty) {
             return Err("deny_substrings cannot contain an empty string".into());
         }
-        if pattern.is_none() && raw.max_length.is_none() && raw.one_of.is_none() && raw.deny_substrings.is_empty() && !raw.required {
+        if pattern.is_none()
+            && raw.max_length.is_none()
+            && raw.one_of.is_none()
+            && raw.deny_substrings.is_empty()
+            && !raw.required
+        {
             return Err("give at least one of pattern, max_length, enum, deny_substrings, required".into());
         }
         Ok(Self {
@@ -60,7 +65,10 @@ impl ArgConstraint {
     fn accepts_text(&self, value: &str) -> bool {
         self.max_length.is_none_or(|max| value.chars().count() <= max)
             && self.pattern.as_ref().is_none_or(|p| p.is_match(value))
-            && self.one_of.as_ref().is_none_or(|allowed| allowed.iter().any(|a| a == value))
+            && self
+                .one_of
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|a| a == value))
             && !self.deny_substrings.iter().any(|d| value.contains(d.as_str()))
     }
 
@@ -105,7 +113,11 @@ fn decode_once(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -182,7 +194,10 @@ mod tests {
         }
         // Absent arguments pass unless required.
         assert!(check(&rule, r#"{"arguments":{}}"#));
-        let required = RawArgConstraint { required: true, ..RawArgConstraint::default() };
+        let required = RawArgConstraint {
+            required: true,
+            ..RawArgConstraint::default()
+        };
         assert!(!check(&required, r#"{"arguments":{}}"#));
     }
 
@@ -196,7 +211,13 @@ mod tests {
         assert!(check(&rule, r#"{"arguments":{"path":"ab"}}"#));
         assert!(!check(&rule, r#"{"arguments":{"path":"abcdef"}}"#));
         assert!(!check(&rule, r#"{"arguments":{"path":"abc"}}"#));
-        assert!(ArgConstraint::new(&RawArgConstraint { pattern: Some("(".into()), ..RawArgConstraint::default() }).is_err());
+        assert!(
+            ArgConstraint::new(&RawArgConstraint {
+                pattern: Some("(".into()),
+                ..RawArgConstraint::default()
+            })
+            .is_err()
+        );
         assert!(ArgConstraint::new(&RawArgConstraint::default()).is_err());
     }
 }

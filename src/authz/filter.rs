@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use super::page::{self, EnvelopeMember, ResultMember};
+use super::page_cache::{self, PageCache};
 use super::policy::Kind;
 use crate::mcp::{ListKind, RequestId};
 
@@ -36,7 +37,10 @@ fn same_id(raw: &str, id: &RequestId) -> bool {
     if raw == id.as_json() {
         return true;
     }
-    match (serde_json::from_str::<Cow<'_, str>>(raw), serde_json::from_str::<Cow<'_, str>>(id.as_json())) {
+    match (
+        serde_json::from_str::<Cow<'_, str>>(raw),
+        serde_json::from_str::<Cow<'_, str>>(id.as_json()),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -46,11 +50,15 @@ fn same_id(raw: &str, id: &RequestId) -> bool {
 pub struct ListFilter {
     requests: Vec<(RequestId, ListKind)>,
     visible: Visible,
+    /// The upstream's cache of filtered pages and the caller's view key.
+    cache: Option<(Arc<PageCache>, Arc<str>)>,
 }
 
 impl fmt::Debug for ListFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListFilter").field("requests", &self.requests.len()).finish()
+        f.debug_struct("ListFilter")
+            .field("requests", &self.requests.len())
+            .finish()
     }
 }
 
@@ -76,7 +84,29 @@ fn name_field(kind: ListKind) -> &'static str {
 impl ListFilter {
     /// A filter for the list requests of one client request (empty: nothing to filter).
     pub fn new(requests: Vec<(RequestId, ListKind)>, visible: Visible) -> Option<Self> {
-        (!requests.is_empty()).then_some(Self { requests, visible })
+        (!requests.is_empty()).then_some(Self {
+            requests,
+            visible,
+            cache: None,
+        })
+    }
+
+    /// Remembers filtered pages in `cache` under `view` (see [`page_cache`](super::page_cache)).
+    pub fn with_cache(mut self, cache: Arc<PageCache>, view: Arc<str>) -> Self {
+        self.cache = Some((cache, view));
+        self
+    }
+
+    /// A page this view saw before, in one of the usual layouts: no parsing needed.
+    fn cached(&self, text: &str) -> Option<Rewrite> {
+        let (cache, view) = self.cache.as_ref()?;
+        self.requests.iter().find_map(|(id, kind)| {
+            let (result, layout) = page_cache::result_text(text, id.as_json())?;
+            Some(match cache.get(view, *kind, result)? {
+                None => Rewrite::Keep,
+                Some(filtered) => Rewrite::Replace(page_cache::answer(layout, id.as_json(), &filtered)),
+            })
+        })
     }
 
     /// A complete JSON answer after filtering; an answer that cannot be filtered becomes an
@@ -117,7 +147,11 @@ impl ListFilter {
                     Rewrite::Drop => return Rewrite::Drop,
                 }
             }
-            return if changed { Rewrite::Replace(format!("[{}]", rewritten.join(","))) } else { Rewrite::Keep };
+            return if changed {
+                Rewrite::Replace(format!("[{}]", rewritten.join(",")))
+            } else {
+                Rewrite::Keep
+            };
         }
         if !trimmed.starts_with('{') {
             // Not a JSON-RPC message (an SSE priming event, a comment): nothing to filter.
@@ -128,6 +162,9 @@ impl ListFilter {
 
     /// Rewrites one JSON-RPC message if it answers one of the list requests.
     fn message(&self, text: &str) -> Rewrite {
+        if let Some(hit) = self.cached(text) {
+            return hit;
+        }
         // An object the filter cannot read unambiguously (duplicate members, bad JSON) might
         // be read another way by the client: it never passes unfiltered.
         let Some(envelope) = page::parse(text) else {
@@ -137,7 +174,7 @@ impl ListFilter {
             EnvelopeMember::Raw(raw) if k == "id" => Some(raw.get()),
             _ => None,
         });
-        let Some((_, kind)) = id.and_then(|id| self.requests.iter().find(|(rid, _)| same_id(id, rid))) else {
+        let Some((rid, kind)) = id.and_then(|id| self.requests.iter().find(|(rid, _)| same_id(id, rid))) else {
             return Rewrite::Keep;
         };
         let Some(result) = envelope.iter().find_map(|(k, v)| match v {
@@ -146,15 +183,30 @@ impl ListFilter {
         }) else {
             return Rewrite::Keep;
         };
+        // Exactly `jsonrpc`, `id`, `result` in a usual layout: the result text can be cached
+        // (three unique members around it make it exactly the result's value).
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| envelope.len() == 3)
+            .and_then(|(cache, view)| Some((cache, view, page_cache::result_text(text, rid.as_json())?.0)));
         let members = result.as_deref();
         let Some(shown) = self.decide_items(*kind, members) else {
+            if let Some((cache, view, raw)) = cache {
+                cache.put(view, *kind, raw, None);
+            }
             return Rewrite::Keep;
         };
+        let mut filtered = String::with_capacity(text.len());
+        write_result(&mut filtered, *kind, members, &shown);
         let mut out = String::with_capacity(text.len());
         page::push_object(&mut out, &envelope, |out, _, member| match member {
             EnvelopeMember::Raw(raw) => out.push_str(raw.get()),
-            EnvelopeMember::Result(_) => write_result(out, *kind, members, &shown),
+            EnvelopeMember::Result(_) => out.push_str(&filtered),
         });
+        if let Some((cache, view, raw)) = cache {
+            cache.put(view, *kind, raw, Some(Arc::from(filtered)));
+        }
         Rewrite::Replace(out)
     }
 
@@ -180,14 +232,20 @@ impl ListFilter {
                     .is_some_and(|name| (self.visible)(item_kind, &name))
             })
             .collect();
-        let unchanged = list.flatten().is_some() && shown.iter().all(|s| *s) && !members.iter().any(|(k, _)| k == "cacheScope");
+        let unchanged =
+            list.flatten().is_some() && shown.iter().all(|s| *s) && !members.iter().any(|(k, _)| k == "cacheScope");
         (!unchanged).then_some(shown)
     }
 }
 
 /// Writes the filtered result: the list keeps the items `shown` marks, `cacheScope` becomes
 /// `"private"`, everything else is copied. A result that is not an object becomes an empty page.
-fn write_result(out: &mut String, kind: ListKind, members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>, shown: &[bool]) {
+fn write_result(
+    out: &mut String,
+    kind: ListKind,
+    members: Option<&[(Cow<'_, str>, ResultMember<'_>)]>,
+    shown: &[bool],
+) {
     let (member, _) = shape(kind);
     let Some(members) = members else {
         // A result that is not an object cannot be shown safe: answer an empty page.
@@ -205,7 +263,11 @@ fn write_result(out: &mut String, kind: ListKind, members: Option<&[(Cow<'_, str
             for (index, item) in items.iter().flatten().enumerate() {
                 // Only this answer's list is filtered; another list member (which no
                 // well-formed answer has) keeps its readable items.
-                let keep = if key == member { shown.get(index).copied().unwrap_or(false) } else { true };
+                let keep = if key == member {
+                    shown.get(index).copied().unwrap_or(false)
+                } else {
+                    true
+                };
                 if let (true, Some(fields)) = (keep, item) {
                     if !first {
                         out.push(',');
@@ -230,7 +292,7 @@ mod tests {
 
     use super::{ListFilter, Rewrite};
     use crate::authz::Kind;
-    use crate::mcp::{ListKind, parse, Body};
+    use crate::mcp::{Body, ListKind, parse};
 
     fn id(text: &str) -> crate::mcp::RequestId {
         let body = format!(r#"{{"jsonrpc":"2.0","id":{text},"method":"tools/list"}}"#);
@@ -243,7 +305,9 @@ mod tests {
     fn filter(kind: ListKind) -> ListFilter {
         ListFilter::new(
             vec![(id("7"), kind)],
-            Arc::new(|k: Kind, name: &str| k != Kind::Prompt && (name.starts_with("get_") || name.starts_with("weather://"))),
+            Arc::new(|k: Kind, name: &str| {
+                k != Kind::Prompt && (name.starts_with("get_") || name.starts_with("weather://"))
+            }),
         )
         .unwrap()
     }
@@ -260,12 +324,26 @@ mod tests {
         );
         // Answers to other ids and errors pass untouched; an all-allowed page is not rewritten.
         assert_eq!(filter(ListKind::Tools).body(&page.replace(":7,", ":8,")), Rewrite::Keep);
-        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}"#), Rewrite::Keep);
-        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_a"}]}}"#), Rewrite::Keep);
+        assert_eq!(
+            filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}"#),
+            Rewrite::Keep
+        );
+        assert_eq!(
+            filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_a"}]}}"#),
+            Rewrite::Keep
+        );
         assert_eq!(filter(ListKind::Tools).body(""), Rewrite::Keep);
         // Ambiguous answers never pass.
-        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]},"result":{"tools":[{"name":"delete_file"}]}}"#), Rewrite::Drop);
-        assert_eq!(filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"tools":[{"name":"delete_file"}]}}"#), Rewrite::Drop);
+        assert_eq!(
+            filter(ListKind::Tools)
+                .body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]},"result":{"tools":[{"name":"delete_file"}]}}"#),
+            Rewrite::Drop
+        );
+        assert_eq!(
+            filter(ListKind::Tools)
+                .body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"tools":[{"name":"delete_file"}]}}"#),
+            Rewrite::Drop
+        );
     }
 
     #[test]
@@ -276,13 +354,17 @@ mod tests {
             out,
             Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"resourceTemplates":[{"uriTemplate":"weather://{city}"}],"ttlMs":1000,"cacheScope":"private"}}"#.into())
         );
-        let batch = r#"[{"jsonrpc":"2.0","id":6,"result":{}},{"jsonrpc":"2.0","id":7,"result":{"prompts":[{"name":"p"}]}}]"#;
+        let batch =
+            r#"[{"jsonrpc":"2.0","id":6,"result":{}},{"jsonrpc":"2.0","id":7,"result":{"prompts":[{"name":"p"}]}}]"#;
         assert_eq!(
             filter(ListKind::Prompts).body(batch),
-            Rewrite::Replace(r#"[{"jsonrpc":"2.0","id":6,"result":{}},{"jsonrpc":"2.0","id":7,"result":{"prompts":[]}}]"#.into())
+            Rewrite::Replace(
+                r#"[{"jsonrpc":"2.0","id":6,"result":{}},{"jsonrpc":"2.0","id":7,"result":{"prompts":[]}}]"#.into()
+            )
         );
         assert_eq!(
-            filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":{"name":"get_x"},"nextCursor":"c"}}"#),
+            filter(ListKind::Tools)
+                .body(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":{"name":"get_x"},"nextCursor":"c"}}"#),
             Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"nextCursor":"c"}}"#.into())
         );
         assert_eq!(
@@ -293,5 +375,39 @@ mod tests {
             filter(ListKind::Tools).body(r#"{"jsonrpc":"2.0","id":7,"result":{"nextCursor":"c"}}"#),
             Rewrite::Replace(r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[],"nextCursor":"c"}}"#.into())
         );
+    }
+
+    #[test]
+    fn a_cached_page_is_what_the_full_path_writes() {
+        let cache = Arc::new(super::PageCache::default());
+        let page = |id: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"get_weather"}},{{"name":"delete_file"}}],"nextCursor":"c"}}}}"#
+            )
+        };
+        let with_view = |view: &str, request: &str| {
+            ListFilter::new(
+                vec![(id(request), ListKind::Tools)],
+                Arc::new(|_: Kind, name: &str| name.starts_with("get_")),
+            )
+            .unwrap()
+            .with_cache(Arc::clone(&cache), Arc::from(view))
+        };
+        let expected = |id: &str| {
+            Rewrite::Replace(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"get_weather"}}],"nextCursor":"c"}}}}"#
+            ))
+        };
+        // First sight: parsed and remembered; then other ids hit the cache with the same answer.
+        assert_eq!(with_view("v1", "1").body(&page("1")), expected("1"));
+        assert_eq!(with_view("v1", "\"abc\"").body(&page("\"abc\"")), expected("\"abc\""));
+        // Another view never sees this view's page: it is decided afresh.
+        let other = ListFilter::new(vec![(id("2"), ListKind::Tools)], Arc::new(|_: Kind, _: &str| true))
+            .unwrap()
+            .with_cache(Arc::clone(&cache), Arc::from("v2"));
+        assert_eq!(other.body(&page("2")), Rewrite::Keep);
+        // A fourth member makes the answer uncacheable; it still gets the full path.
+        let extra = page("3").replacen('{', r#"{"x":1,"#, 1);
+        assert!(matches!(with_view("v1", "3").body(&extra), Rewrite::Replace(t) if t.starts_with(r#"{"x":1,"#)));
     }
 }

@@ -7,6 +7,7 @@
 mod args;
 mod filter;
 mod page;
+mod page_cache;
 mod permissions;
 mod policy;
 mod table;
@@ -14,6 +15,7 @@ mod table;
 use serde_json::value::RawValue;
 
 pub use filter::{ListFilter, Rewrite, Visible};
+pub use page_cache::{PageCache, view_of};
 pub use permissions::{ANONYMOUS_ROLE, Roles, check_granted, covers};
 pub use policy::{DefaultRule, Kind, OnDeny, Policy, Rule, Source, Verdict, unsafe_uri};
 
@@ -43,11 +45,7 @@ pub fn target<'c>(call: &'c McpCall<'_>) -> Option<(Kind, &'c str)> {
         McpCall::Complete { target, of_prompt } => {
             Some((if *of_prompt { Kind::Prompt } else { Kind::Resource }, target))
         }
-        McpCall::List(_)
-        | McpCall::Initialize
-        | McpCall::Notification
-        | McpCall::Response
-        | McpCall::Other => None,
+        McpCall::List(_) | McpCall::Initialize | McpCall::Notification | McpCall::Response | McpCall::Other => None,
     }
 }
 
@@ -86,8 +84,15 @@ pub fn authorize(
 }
 
 /// The caller's view of list items, for [`ListFilter`].
-pub fn visible(policy: std::sync::Arc<crate::config::Upstream>, roles: std::sync::Arc<Roles>, principal: std::sync::Arc<Principal>) -> Visible {
+pub fn visible(
+    policy: std::sync::Arc<crate::config::Upstream>,
+    roles: std::sync::Arc<Roles>,
+    principal: std::sync::Arc<Principal>,
+) -> Visible {
     std::sync::Arc::new(move |kind, name| {
-        policy.policy.decide(kind, name, |p| roles.grants(&principal, p)).allowed
+        policy
+            .policy
+            .decide(kind, name, |p| roles.grants(&principal, p))
+            .allowed
     })
 }

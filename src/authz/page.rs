@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// The members of a result that hold list pages.
@@ -239,7 +239,11 @@ pub fn push_key(out: &mut String, key: &str) {
 }
 
 /// Appends an object of raw members.
-pub fn push_object<'a, V>(out: &mut String, members: &[(Cow<'a, str>, V)], mut value: impl FnMut(&mut String, &str, &V)) {
+pub fn push_object<'a, V>(
+    out: &mut String,
+    members: &[(Cow<'a, str>, V)],
+    mut value: impl FnMut(&mut String, &str, &V),
+) {
     out.push('{');
     for (index, (key, member)) in members.iter().enumerate() {
         if index > 0 {

@@ -31,7 +31,9 @@ pub fn check_granted(permission: &str) -> Result<(), String> {
 pub fn check_required(permission: &str) -> Result<(), String> {
     let ok = !permission.is_empty()
         && permission.len() <= 256
-        && permission.bytes().all(|b| b.is_ascii_graphic() && b != b'*' && b != b'"' && b != b'\\');
+        && permission
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'*' && b != b'"' && b != b'\\');
     if ok {
         Ok(())
     } else {
@@ -126,7 +128,10 @@ mod tests {
     #[test]
     fn a_principal_holds_its_roles_claims_and_scopes() {
         let raw = BTreeMap::from([
-            ("user".to_string(), vec!["weather:read".to_string(), "files:read".to_string()]),
+            (
+                "user".to_string(),
+                vec!["weather:read".to_string(), "files:read".to_string()],
+            ),
             ("anonymous".to_string(), vec!["public:read".to_string()]),
         ]);
         let roles = Roles::new(&raw).unwrap();
@@ -134,7 +139,10 @@ mod tests {
         assert!(roles.grants(&p, "public:read"));
         assert!(!roles.grants(&p, "weather:read"));
         p.method = crate::auth::AuthMethod::Jwt;
-        assert!(!roles.grants(&p, "public:read"), "only anonymous callers hold the anonymous role");
+        assert!(
+            !roles.grants(&p, "public:read"),
+            "only anonymous callers hold the anonymous role"
+        );
         p.roles = vec!["user".into(), "undefined".into()];
         assert!(roles.grants(&p, "files:read"));
         assert!(!roles.grants(&p, "files:write"));

@@ -104,14 +104,20 @@ impl Policy {
             "deny" => DefaultRule::Deny,
             "allow" => DefaultRule::Allow,
             permission => {
-                check_required(permission).map_err(|m| (format!("{key}.default"), format!("{m} (or \"deny\" / \"allow\")")))?;
+                check_required(permission)
+                    .map_err(|m| (format!("{key}.default"), format!("{m} (or \"deny\" / \"allow\")")))?;
                 DefaultRule::Permission(permission.to_string())
             }
         };
         let on_deny = match raw.on_deny.as_str() {
             "hide" => OnDeny::Hide,
             "explain" => OnDeny::Explain,
-            other => return Err((format!("{key}.on_deny"), format!("`{other}` must be \"hide\" or \"explain\""))),
+            other => {
+                return Err((
+                    format!("{key}.on_deny"),
+                    format!("`{other}` must be \"hide\" or \"explain\""),
+                ));
+            }
         };
         let tools = named_rules(&raw.tools, &format!("{key}.tools"))?;
         let prompts = named_rules(&raw.prompts, &format!("{key}.prompts"))?;
@@ -120,7 +126,10 @@ impl Policy {
             let rule_key = format!("{key}.resources.\"{pattern}\"");
             let rule = rule(raw_rule, &rule_key)?;
             if !rule.args.is_empty() {
-                return Err((format!("{rule_key}.args"), "resources take no argument constraints".into()));
+                return Err((
+                    format!("{rule_key}.args"),
+                    "resources take no argument constraints".into(),
+                ));
             }
             let matcher = GlobBuilder::new(pattern)
                 .literal_separator(false)
@@ -134,7 +143,12 @@ impl Policy {
                 rule,
             });
         }
-        resources.sort_by(|a, b| b.pattern.len().cmp(&a.pattern.len()).then_with(|| a.pattern.cmp(&b.pattern)));
+        resources.sort_by(|a, b| {
+            b.pattern
+                .len()
+                .cmp(&a.pattern.len())
+                .then_with(|| a.pattern.cmp(&b.pattern))
+        });
         Ok(Self {
             tools,
             prompts,
@@ -147,20 +161,33 @@ impl Policy {
     /// A policy that lets everything through: no rules, `default = "allow"`. Lists are then
     /// passed through unfiltered.
     pub fn allows_everything(&self) -> bool {
-        self.default == DefaultRule::Allow && self.tools.is_empty() && self.prompts.is_empty() && self.resources.is_empty()
+        self.default == DefaultRule::Allow
+            && self.tools.is_empty()
+            && self.prompts.is_empty()
+            && self.resources.is_empty()
     }
 
     /// Decides on `name` of `kind` for a caller who holds a permission when `holds` says so.
     pub fn decide<'p>(&'p self, kind: Kind, name: &str, holds: impl Fn(&str) -> bool) -> Verdict<'p> {
         if self.allows_everything() {
-            return Verdict { allowed: true, permission: None, source: Source::Default, rule: None };
+            return Verdict {
+                allowed: true,
+                permission: None,
+                source: Source::Default,
+                rule: None,
+            };
         }
         let listed = match kind {
             Kind::Tool => self.tools.get(name),
             Kind::Prompt => self.prompts.get(name),
             Kind::Resource => {
                 if unsafe_uri(name) {
-                    return Verdict { allowed: false, permission: None, source: Source::UnsafeUri, rule: None };
+                    return Verdict {
+                        allowed: false,
+                        permission: None,
+                        source: Source::UnsafeUri,
+                        rule: None,
+                    };
                 }
                 self.resources
                     .iter()
@@ -175,8 +202,18 @@ impl Policy {
                 source: Source::Listed(source),
                 rule: Some(rule),
             },
-            (None, DefaultRule::Allow) => Verdict { allowed: true, permission: None, source: Source::Default, rule: None },
-            (None, DefaultRule::Deny) => Verdict { allowed: false, permission: None, source: Source::Default, rule: None },
+            (None, DefaultRule::Allow) => Verdict {
+                allowed: true,
+                permission: None,
+                source: Source::Default,
+                rule: None,
+            },
+            (None, DefaultRule::Deny) => Verdict {
+                allowed: false,
+                permission: None,
+                source: Source::Default,
+                rule: None,
+            },
             (None, DefaultRule::Permission(p)) => Verdict {
                 allowed: holds(p),
                 permission: Some(p),
@@ -289,8 +326,17 @@ mod tests {
         assert!(p.decide(Kind::Resource, "weather://london", reader).allowed);
         let secret = p.decide(Kind::Resource, "weather://secret/x", reader);
         assert_eq!((secret.allowed, secret.permission), (false, Some("admin")));
-        for uri in ["weather://a/../secret/x", "weather://a/%2e%2e/secret", "weather://a%2fb", "weather://a\\b"] {
-            assert_eq!(p.decide(Kind::Resource, uri, |_| true).source, Source::UnsafeUri, "{uri}");
+        for uri in [
+            "weather://a/../secret/x",
+            "weather://a/%2e%2e/secret",
+            "weather://a%2fb",
+            "weather://a\\b",
+        ] {
+            assert_eq!(
+                p.decide(Kind::Resource, uri, |_| true).source,
+                Source::UnsafeUri,
+                "{uri}"
+            );
         }
         assert!(!unsafe_uri("weather://london?x=1.2"));
     }
@@ -307,7 +353,10 @@ mod tests {
             ("on_deny = \"loud\"\n", "upstreams[0].on_deny"),
             ("[tools]\nx = \"*\"\n", "upstreams[0].tools.x"),
             ("[resources]\n\"a[\" = \"p\"\n", "upstreams[0].resources.\"a[\""),
-            ("[tools]\nx = { permission = \"p\", args = { a = { pattern = \"(\" } } }\n", "upstreams[0].tools.x.args.a"),
+            (
+                "[tools]\nx = { permission = \"p\", args = { a = { pattern = \"(\" } } }\n",
+                "upstreams[0].tools.x.args.a",
+            ),
         ] {
             let text = format!("name = \"t\"\nroute = \"/mcp\"\nurl = \"http://127.0.0.1:1/mcp\"\n{bad}");
             let raw: RawUpstream = toml::from_str(&text).unwrap();

@@ -142,6 +142,8 @@ pub struct Upstream {
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     /// Which tools, resources and prompts need which permission.
     pub policy: crate::authz::Policy,
+    /// Filtered list pages of this config generation.
+    pub page_cache: Arc<crate::authz::PageCache>,
 }
 
 impl TryFrom<RawConfig> for Config {
@@ -211,7 +213,10 @@ fn check_role_references(raw: &RawConfig, roles: &crate::authz::Roles) -> Result
     match references.into_iter().find(|(_, role)| !roles.contains(role)) {
         Some((key, role)) => Err(ConfigError::at(
             key,
-            format!("role `{role}` is not defined in [roles] (defined: {})", roles.names().join(", ")),
+            format!(
+                "role `{role}` is not defined in [roles] (defined: {})",
+                roles.names().join(", ")
+            ),
         )),
         None => Ok(()),
     }
@@ -440,6 +445,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,
         policy,
+        page_cache: Arc::default(),
     })
 }
 

@@ -137,7 +137,10 @@ impl MemorySessions {
     }
 
     fn unbind(&self, key: SessionKey) {
-        self.bindings.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        self.bindings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
     }
 }
 
@@ -160,11 +163,24 @@ mod tests {
         assert_eq!(table.check(a, "jwt:alice", t0), SessionCheck::Owner);
         assert_eq!(table.check(a, "jwt:bob", t0), SessionCheck::OtherPrincipal);
         // Use keeps it alive; a full idle period without use ends it.
-        assert_eq!(table.check(a, "jwt:alice", t0 + Duration::from_secs(50)), SessionCheck::Owner);
-        assert_eq!(table.check(a, "jwt:alice", t0 + Duration::from_secs(100)), SessionCheck::Owner);
-        assert_eq!(table.check(a, "jwt:alice", t0 + Duration::from_secs(161)), SessionCheck::Unknown);
+        assert_eq!(
+            table.check(a, "jwt:alice", t0 + Duration::from_secs(50)),
+            SessionCheck::Owner
+        );
+        assert_eq!(
+            table.check(a, "jwt:alice", t0 + Duration::from_secs(100)),
+            SessionCheck::Owner
+        );
+        assert_eq!(
+            table.check(a, "jwt:alice", t0 + Duration::from_secs(161)),
+            SessionCheck::Unknown
+        );
         // Bounded: a full table of live sessions refuses new ones; expired ones make room.
-        let (b, c, d) = (SessionKey::new("/mcp", b"b"), SessionKey::new("/mcp", b"c"), SessionKey::new("/mcp", b"d"));
+        let (b, c, d) = (
+            SessionKey::new("/mcp", b"b"),
+            SessionKey::new("/mcp", b"c"),
+            SessionKey::new("/mcp", b"d"),
+        );
         assert!(table.bind(b, "x", t0));
         assert!(table.bind(c, "x", t0));
         assert!(!table.bind(d, "x", t0));

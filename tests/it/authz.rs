@@ -58,7 +58,14 @@ const ROLE_TOOLS: [(&str, &[&str]); 4] = [
     ("premium", &["get_weather", "set_weather", "read_file", "write_file"]),
     (
         "admin",
-        &["get_weather", "set_weather", "read_file", "write_file", "delete_file", "list_users"],
+        &[
+            "get_weather",
+            "set_weather",
+            "read_file",
+            "write_file",
+            "delete_file",
+            "list_users",
+        ],
     ),
 ];
 
@@ -129,12 +136,18 @@ impl<'g> Caller<'g> {
     }
 
     async fn initialize(&mut self) {
-        let params = r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"authz-test","version":"1"}}"#;
+        let params =
+            r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"authz-test","version":"1"}}"#;
         let (id, answer) = self.send("initialize", params).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         assert!(message(&answer, id).get("result").is_some());
-        self.session = answer.headers.get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
-        let note = self.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await;
+        self.session = answer
+            .headers
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let note = self
+            .post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
         assert_eq!(note.status, StatusCode::ACCEPTED, "{}", note.text());
     }
 
@@ -146,7 +159,9 @@ impl<'g> Caller<'g> {
             let (id, answer) = self.send(method, &params).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
             let result = message(&answer, id)["result"].clone();
-            let items = result[member].as_array().unwrap_or_else(|| panic!("{method}: {result}"));
+            let items = result[member]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method}: {result}"));
             names.extend(items.iter().map(|i| i[field].as_str().unwrap().to_string()));
             pages += 1;
             assert!(pages <= 10, "bounded");
@@ -187,12 +202,19 @@ fn hidden_tool(id: u64, name: &str) -> String {
 }
 
 fn log_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test]
 async fn seed_roles_by_seed_tools_against_the_python_server() {
-    for options in [&["streamable-http", "paged"][..], &["streamable-http", "paged", "json"][..]] {
+    for options in [
+        &["streamable-http", "paged"][..],
+        &["streamable-http", "paged", "json"][..],
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("calls.log");
         let server = python_server_with(options, &[("PY_SERVER_CALL_LOG", log.to_str().unwrap())]).await;
@@ -214,7 +236,11 @@ async fn seed_roles_by_seed_tools_against_the_python_server() {
                 let (id, answer) = caller.send("tools/call", &params).await;
                 assert_eq!(answer.status, StatusCode::OK, "{role} {tool}: {}", answer.text());
                 if allowed.contains(&tool) {
-                    assert!(message(&answer, id).get("result").is_some(), "{role} {tool}: {}", answer.text());
+                    assert!(
+                        message(&answer, id).get("result").is_some(),
+                        "{role} {tool}: {}",
+                        answer.text()
+                    );
                     assert_eq!(log_lines(&log)[before..], [format!("tools/call {tool}")]);
                 } else {
                     assert_eq!(answer.text(), hidden_tool(id, tool), "{role} {tool}");
@@ -222,7 +248,9 @@ async fn seed_roles_by_seed_tools_against_the_python_server() {
                 }
             }
             // Hidden means indistinguishable from a name the policy does not know.
-            let (id, unknown) = caller.send("tools/call", r#"{"name":"no_such_tool","arguments":{}}"#).await;
+            let (id, unknown) = caller
+                .send("tools/call", r#"{"name":"no_such_tool","arguments":{}}"#)
+                .await;
             assert_eq!(unknown.text(), hidden_tool(id, "no_such_tool"));
         }
 
@@ -232,7 +260,10 @@ async fn seed_roles_by_seed_tools_against_the_python_server() {
         guest.initialize().await;
         user.initialize().await;
         let (resources, _) = user.all_pages("resources/list", "resources", "uri").await;
-        assert_eq!(resources, ["weather://london", "weather://paris", "file:///srv/data/readme.txt"]);
+        assert_eq!(
+            resources,
+            ["weather://london", "weather://paris", "file:///srv/data/readme.txt"]
+        );
         let (resources, _) = guest.all_pages("resources/list", "resources", "uri").await;
         assert_eq!(resources, ["weather://london", "weather://paris"]);
         let (templates, _) = user
@@ -243,7 +274,9 @@ async fn seed_roles_by_seed_tools_against_the_python_server() {
         assert_eq!(prompts, ["forecast_summary"]);
 
         let before = log_lines(&log).len();
-        let (id, answer) = guest.send("resources/read", r#"{"uri":"file:///srv/data/readme.txt"}"#).await;
+        let (id, answer) = guest
+            .send("resources/read", r#"{"uri":"file:///srv/data/readme.txt"}"#)
+            .await;
         assert_eq!(
             answer.text(),
             format!(
@@ -253,17 +286,23 @@ async fn seed_roles_by_seed_tools_against_the_python_server() {
         let (id, answer) = user.send("prompts/get", r#"{"name":"admin_report"}"#).await;
         assert_eq!(
             answer.text(),
-            format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32602,"message":"Unknown prompt: admin_report"}}}}"#)
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32602,"message":"Unknown prompt: admin_report"}}}}"#
+            )
         );
         assert_eq!(log_lines(&log).len(), before, "denied reads reached the upstream");
-        let (id, answer) = user.send("resources/read", r#"{"uri":"file:///srv/data/readme.txt"}"#).await;
+        let (id, answer) = user
+            .send("resources/read", r#"{"uri":"file:///srv/data/readme.txt"}"#)
+            .await;
         assert!(message(&answer, id).get("result").is_some(), "{}", answer.text());
 
         // The real session id is bound to its initializer: another user replaying it gets 404.
         let mut mallory = Caller::new(&gateway, "mallory", &["admin"]);
         mallory.session = user.session.clone();
         let before = log_lines(&log).len();
-        let (id, replay) = mallory.send("tools/call", r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#).await;
+        let (id, replay) = mallory
+            .send("tools/call", r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#)
+            .await;
         assert_eq!(replay.status, StatusCode::NOT_FOUND);
         assert_eq!(
             replay.text(),
@@ -300,19 +339,32 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}]"#;
     let answer = post_as(&gateway, &premium, batch, &[]).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.text(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Unknown tool: delete_file"}}"#);
+    assert_eq!(
+        answer.text(),
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Unknown tool: delete_file"}}"#
+    );
 
     // Sent as a notification: still a tool call, still refused.
     let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file","arguments":{}}}"#;
     let answer = post_as(&gateway, &premium, note, &[]).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.text(), r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Unknown tool: delete_file"}}"#);
+    assert_eq!(
+        answer.text(),
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Unknown tool: delete_file"}}"#
+    );
 
     // Case variants, trailing bytes and look-alikes are other names: unknown, hence hidden.
-    for variant in ["Delete_File", "DELETE_FILE", "delete_file ", "delete_file\\u0000x", "d\u{0435}lete_file"] {
+    for variant in [
+        "Delete_File",
+        "DELETE_FILE",
+        "delete_file ",
+        "delete_file\\u0000x",
+        "d\u{0435}lete_file",
+    ] {
         let answer = post_as(&gateway, &premium, &call(variant), &[]).await;
         let decoded: String = serde_json::from_str(&format!("\"{variant}\"")).unwrap();
-        let expected = json!({"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":format!("Unknown tool: {decoded}")}});
+        let expected =
+            json!({"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":format!("Unknown tool: {decoded}")}});
         assert_eq!((answer.status, answer.json()), (StatusCode::OK, expected), "{variant}");
     }
     // Unicode escapes are decoded before the decision: the escaped name is the forbidden one.
@@ -320,7 +372,8 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     assert_eq!(answer.text(), hidden_tool(9, "delete_file"));
 
     // Duplicate `name` keys: ambiguous, refused before any decision.
-    let duplicate = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_weather","name":"delete_file"}}"#;
+    let duplicate =
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_weather","name":"delete_file"}}"#;
     let answer = post_as(&gateway, &premium, duplicate, &[]).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"]["code"], -32600);
@@ -330,7 +383,10 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     let modern = [("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call")];
     let lying = [modern[0], modern[1], ("mcp-name", "get_weather")];
     let answer = post_as(&gateway, &premium, &call("delete_file"), &lying).await;
-    assert_eq!((answer.status, answer.json()["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!(-32020)));
+    assert_eq!(
+        (answer.status, answer.json()["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(-32020))
+    );
     let honest = [modern[0], modern[1], ("mcp-name", "delete_file")];
     let answer = post_as(&gateway, &premium, &call("delete_file"), &honest).await;
     assert_eq!(answer.text(), hidden_tool(9, "delete_file"));
@@ -359,7 +415,8 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
         );
     }
     // A resource URI with dot segments never matches a glob.
-    let traversal = r#"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"weather://x/../../etc/passwd"}}"#;
+    let traversal =
+        r#"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"weather://x/../../etc/passwd"}}"#;
     let answer = post_as(&gateway, &premium, traversal, &[]).await;
     assert_eq!(answer.json()["error"]["message"], "Resource not found");
     assert_eq!(upstream.count(), 0, "nothing refused may reach the upstream");
@@ -373,8 +430,16 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
 
     // Every refusal was audited with its reason and target.
     let events = gateway.audit_events(18).await;
-    assert!(events.iter().any(|e| e["reason"] == "policy_denied" && e["target"] == "delete_file"));
-    assert!(events.iter().any(|e| e["reason"] == "invalid_arguments" && e["target"] == "write_file"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "policy_denied" && e["target"] == "delete_file")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "invalid_arguments" && e["target"] == "write_file")
+    );
     let audit = std::fs::read_to_string(gateway.dir.path().join("audit.jsonl")).unwrap();
     assert!(!audit.contains("%252e"), "argument values stay out of the audit");
 }
@@ -408,7 +473,10 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     // The mock's SSE answers carry `mcp-session-id: sess-1`.
     let upstream = mock::start(|request| match request.method {
         http::Method::POST => Reply::Sse {
-            chunks: vec![(Duration::ZERO, bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"))],
+            chunks: vec![(
+                Duration::ZERO,
+                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+            )],
             hold: false,
         },
         _ => Reply::Json(StatusCode::OK, "{}"),
@@ -422,7 +490,10 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     assert_eq!(answer.headers["mcp-session-id"], "sess-1");
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     let with_session = [("mcp-session-id", "sess-1")];
-    assert_eq!(post_as(&gateway, &alice, ping, &with_session).await.status, StatusCode::OK);
+    assert_eq!(
+        post_as(&gateway, &alice, ping, &with_session).await.status,
+        StatusCode::OK
+    );
     let forwarded = upstream.count();
 
     // Bob presents Alice's id: POST, GET, DELETE and a posted response all get 404.
@@ -434,11 +505,23 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
             .header("mcp-session-id", "sess-1")
             .header("accept", "text/event-stream")
     };
-    assert_eq!(post_as(&gateway, &bob, ping, &with_session).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_as(&gateway, &bob, ping, &with_session).await.status,
+        StatusCode::NOT_FOUND
+    );
     let response = r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#;
-    assert_eq!(post_as(&gateway, &bob, response, &with_session).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(gateway.call(empty(as_bob(http::Method::GET))).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(gateway.call(empty(as_bob(http::Method::DELETE))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_as(&gateway, &bob, response, &with_session).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        gateway.call(empty(as_bob(http::Method::GET))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        gateway.call(empty(as_bob(http::Method::DELETE))).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Unknown and malformed ids.
     let unknown = post_as(&gateway, &alice, ping, &[("mcp-session-id", "never-issued")]).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
@@ -446,17 +529,35 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(upstream.count(), forwarded, "nothing of Bob's reached the upstream");
     // Bob's DELETE did not end Alice's session; her posted response is hers to send.
-    assert_eq!(post_as(&gateway, &alice, response, &with_session).await.status, StatusCode::OK);
+    assert_eq!(
+        post_as(&gateway, &alice, response, &with_session).await.status,
+        StatusCode::OK
+    );
 
     let events = gateway.audit_events(8).await;
-    let mismatch = events.iter().find(|e| e["reason"] == "session_mismatch").expect("audited");
-    assert_eq!((mismatch["subject"].as_str(), mismatch["status"].as_u64()), (Some("bob"), Some(404)));
-    assert!(mismatch["session"].as_str().unwrap().starts_with("sha256:"), "{mismatch}");
-    assert!(!events.iter().any(|e| e.to_string().contains("sess-1")), "raw ids stay out of the audit");
+    let mismatch = events
+        .iter()
+        .find(|e| e["reason"] == "session_mismatch")
+        .expect("audited");
+    assert_eq!(
+        (mismatch["subject"].as_str(), mismatch["status"].as_u64()),
+        (Some("bob"), Some(404))
+    );
+    assert!(
+        mismatch["session"].as_str().unwrap().starts_with("sha256:"),
+        "{mismatch}"
+    );
+    assert!(
+        !events.iter().any(|e| e.to_string().contains("sess-1")),
+        "raw ids stay out of the audit"
+    );
 
     // Idle for longer than session_idle: forgotten.
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert_eq!(post_as(&gateway, &alice, ping, &with_session).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_as(&gateway, &alice, ping, &with_session).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -472,7 +573,10 @@ async fn anonymous_callers_hold_the_anonymous_role() {
     let gateway = TestGateway::start_text(dir, &text).await;
     let call = |name: &str| format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}"}}}}"#);
     assert_eq!(gateway.post(&call("get_weather")).await.status, StatusCode::OK);
-    assert_eq!(gateway.post(&call("read_file")).await.text(), hidden_tool(1, "read_file"));
+    assert_eq!(
+        gateway.post(&call("read_file")).await.text(),
+        hidden_tool(1, "read_file")
+    );
     assert_eq!(upstream.count(), 1);
 }
 
@@ -484,9 +588,16 @@ async fn explain(config: &Path, args: &[&str]) -> (i32, String, String) {
         .arg("explain")
         .args(args)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output).await.unwrap().unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .unwrap()
+        .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (output.status.code().unwrap(), text(&output.stdout), text(&output.stderr))
+    (
+        output.status.code().unwrap(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
 }
 
 #[tokio::test]
@@ -501,10 +612,24 @@ async fn explain_prints_each_name_with_its_verdict_and_rule() {
 
     let (code, out, err) = explain(&config, &["--role", "user"]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&line("allow", "read_file", "files:read", "tools.read_file")), "{out}");
-    assert!(out.contains(&line("deny", "write_file", "files:write", "tools.write_file")), "{out}");
+    assert!(
+        out.contains(&line("allow", "read_file", "files:read", "tools.read_file")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&line("deny", "write_file", "files:write", "tools.write_file")),
+        "{out}"
+    );
     assert!(out.contains(&line("deny", "(any other tool)", "-", "default")), "{out}");
-    assert!(out.contains(&line("allow", "file:///srv/data/*", "files:read", "resources.\"file:///srv/data/*\"")), "{out}");
+    assert!(
+        out.contains(&line(
+            "allow",
+            "file:///srv/data/*",
+            "files:read",
+            "resources.\"file:///srv/data/*\""
+        )),
+        "{out}"
+    );
 
     // A token is verified, then explained with its own roles; --live adds what the upstream
     // offers that no rule names (every page of it).
@@ -512,7 +637,10 @@ async fn explain_prints_each_name_with_its_verdict_and_rule() {
     let (code, out, err) = explain(&config, &["--token", &premium, "--live"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("principal pam (jwt)  roles [premium]"), "{out}");
-    assert!(out.contains(&line("allow", "write_file", "files:write", "tools.write_file")), "{out}");
+    assert!(
+        out.contains(&line("allow", "write_file", "files:write", "tools.write_file")),
+        "{out}"
+    );
     assert!(out.contains(&line("deny", "slow_count", "-", "default")), "{out}");
     assert!(out.contains(&line("deny", "users://all", "-", "default")), "{out}");
     assert!(out.contains(&line("deny", "admin_report", "-", "default")), "{out}");
@@ -529,7 +657,10 @@ async fn a_legacy_endpoint_belongs_to_the_stream_owner() {
     use http_body_util::BodyExt as _;
     let upstream = mock::start(|request| match request.method {
         http::Method::GET => Reply::Sse {
-            chunks: vec![(Duration::ZERO, bytes::Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"))],
+            chunks: vec![(
+                Duration::ZERO,
+                bytes::Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"),
+            )],
             hold: true,
         },
         _ => Reply::Json(StatusCode::ACCEPTED, ""),
@@ -541,14 +672,30 @@ async fn a_legacy_endpoint_belongs_to_the_stream_owner() {
         .header("accept", "text/event-stream")
         .header("authorization", format!("Bearer {alice}"));
     let mut stream = gateway.send(empty(get)).await.into_body();
-    let frame = tokio::time::timeout(Duration::from_secs(5), stream.frame()).await.unwrap().unwrap().unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), stream.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     let event = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
-    let endpoint = event.trim_end().trim_start_matches("event: endpoint\ndata: ").to_string();
+    let endpoint = event
+        .trim_end()
+        .trim_start_matches("event: endpoint\ndata: ")
+        .to_string();
     assert!(endpoint.starts_with("/mcp?portcullis_session="), "{event}");
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    let post = |token: &str| with_body(mcp_post(&gateway.url(&endpoint), list).header("authorization", format!("Bearer {token}")), list);
+    let post = |token: &str| {
+        with_body(
+            mcp_post(&gateway.url(&endpoint), list).header("authorization", format!("Bearer {token}")),
+            list,
+        )
+    };
     let before = upstream.count();
-    assert_eq!(gateway.call(post(&bob)).await.status, StatusCode::NOT_FOUND, "another principal");
+    assert_eq!(
+        gateway.call(post(&bob)).await.status,
+        StatusCode::NOT_FOUND,
+        "another principal"
+    );
     assert_eq!(upstream.count(), before);
     assert_eq!(gateway.call(post(&alice)).await.status, StatusCode::ACCEPTED);
 }

@@ -579,9 +579,15 @@ async fn a_missing_scope_gets_the_step_up_challenge() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let policy = "[upstreams.tools]\nread_file = \"files:read\"\ndelete_file = \"files:delete\"\n";
-    let mut text = config_text(&upstream.url("/mcp"), "", policy, &audit.display().to_string(), FAST_TIMEOUTS)
-        .replace("auth = \"none\"", "auth = \"required\"")
-        .replace("default = \"allow\"", "default = \"deny\"");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        policy,
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"")
+    .replace("default = \"allow\"", "default = \"deny\"");
     text.push_str(&format!(
         "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\n",
         idp.url("/certs")
@@ -599,7 +605,11 @@ async fn a_missing_scope_gets_the_step_up_challenge() {
         );
         gateway.call(request)
     };
-    assert_eq!(send(call("read_file")).await.status, StatusCode::OK, "a scope is a permission");
+    assert_eq!(
+        send(call("read_file")).await.status,
+        StatusCode::OK,
+        "a scope is a permission"
+    );
     let answer = send(call("delete_file")).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -620,7 +630,12 @@ async fn a_missing_scope_gets_the_step_up_challenge() {
     assert_eq!(upstream.count(), 1);
     // The metadata offers exactly the scopes the route's rules name.
     let metadata = gateway
-        .call(crate::harness::empty(http::Request::get(gateway.url("/.well-known/oauth-protected-resource/mcp"))))
+        .call(crate::harness::empty(http::Request::get(
+            gateway.url("/.well-known/oauth-protected-resource/mcp"),
+        )))
         .await;
-    assert_eq!(metadata.json()["scopes_supported"], json!(["files:delete", "files:read"]));
+    assert_eq!(
+        metadata.json()["scopes_supported"],
+        json!(["files:delete", "files:read"])
+    );
 }

@@ -431,14 +431,26 @@ async fn dev_mode_serves_the_sample_tools_with_printed_credentials() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let names = |body: &str| -> Vec<String> {
         let value: serde_json::Value = serde_json::from_str(body).unwrap();
-        value["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+        value["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(&body), ["get_weather", "read_file"], "{body}");
     let (status, body) = call("authorization", format!("Bearer {admin}"), list).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         names(&body),
-        ["get_weather", "set_weather", "read_file", "write_file", "delete_file", "list_users"],
+        [
+            "get_weather",
+            "set_weather",
+            "read_file",
+            "write_file",
+            "delete_file",
+            "list_users"
+        ],
         "{body}"
     );
     let delete = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/srv/data/a"}}}"#;

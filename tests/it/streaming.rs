@@ -346,7 +346,10 @@ async fn session_get_streams_and_delete_pass_through_with_their_headers() {
             hold: false,
         },
         http::Method::POST => Reply::Sse {
-            chunks: vec![(ms(0), Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"))],
+            chunks: vec![(
+                ms(0),
+                Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+            )],
             hold: false,
         },
         _ => Reply::Json(StatusCode::OK, "{}"),
@@ -354,7 +357,9 @@ async fn session_get_streams_and_delete_pass_through_with_their_headers() {
     .await;
     let gateway = TestGateway::start(&upstream.url("/mcp")).await;
     let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
-    let answer = gateway.call(with_body(mcp_post(&gateway.url("/mcp"), init), init)).await;
+    let answer = gateway
+        .call(with_body(mcp_post(&gateway.url("/mcp"), init), init))
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     let get = || {
         Request::get(gateway.url("/mcp"))
