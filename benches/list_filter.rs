@@ -5,6 +5,13 @@
 //!
 //! `cargo bench --bench list_filter` (release profile). Prints ns per page for each.
 
+#![expect(
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "a benchmark prints its results and stops loudly on a broken setup"
+)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;

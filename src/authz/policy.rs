@@ -346,7 +346,7 @@ mod tests {
         let open = policy("default = \"allow\"\n");
         assert!(open.allows_everything());
         let gated = policy("default = \"mcp:use\"\n");
-        assert_eq!(gated.decide(Kind::Prompt, "any", |p| p == "mcp:use").allowed, true);
+        assert!(gated.decide(Kind::Prompt, "any", |p| p == "mcp:use").allowed);
         assert_eq!(gated.decide(Kind::Prompt, "any", |_| false).permission, Some("mcp:use"));
         for (bad, key) in [
             ("default = \"a*\"\n", "upstreams[0].default"),
