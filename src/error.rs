@@ -16,7 +16,7 @@ pub const CODE_UNAVAILABLE: i64 = -31503;
 
 /// A refusal. Each variant decides its own status, code and label below, with no catch-all
 /// arm, so a new variant forces a decision everywhere.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Reject {
     #[error("no route for this path")]
     UnknownRoute,
@@ -71,6 +71,13 @@ pub enum Reject {
         argument: String,
         single_request: bool,
     },
+    /// A token bucket is empty (or the IP is blocked after failed credentials): 200 with
+    /// `-31429` when it answers one request, else 429; `Retry-After` either way.
+    #[error("Rate limit exceeded")]
+    RateLimited {
+        limited: crate::ratelimit::Limited,
+        single_request: bool,
+    },
     /// `Mcp-Session-Id` unknown, expired, or bound to another principal (`mismatch`): 404,
     /// as for an unknown session.
     #[error("Session not found")]
@@ -97,6 +104,13 @@ impl Reject {
                 }
             }
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::RateLimited { single_request, .. } => {
+                if *single_request {
+                    StatusCode::OK
+                } else {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+            }
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
@@ -121,6 +135,7 @@ impl Reject {
             | Self::InsufficientScope { .. } => None,
             Self::PolicyDenied { code, .. } => Some(*code),
             Self::InvalidArguments { .. } => Some(-32602),
+            Self::RateLimited { .. } => Some(CODE_RATE_LIMITED),
             Self::SessionNotFound { .. } => Some(-32600),
             Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
             Self::OriginNotAllowed => Some(-32600),
@@ -150,6 +165,13 @@ impl Reject {
             Self::AuthUnavailable => "auth_unavailable",
             Self::Unauthorized { reason, .. } => reason,
             Self::PolicyDenied { .. } => "policy_denied",
+            Self::RateLimited { limited, .. } => match limited.scope {
+                "ip" => "rate_limited_ip",
+                "auth_failures" => "auth_failure_block",
+                "api_key" => "rate_limited_api_key",
+                "tool" => "rate_limited_tool",
+                _ => "rate_limited",
+            },
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::InvalidArguments { .. } => "invalid_arguments",
             Self::SessionNotFound { mismatch: true } => "session_mismatch",
@@ -163,6 +185,10 @@ impl Reject {
         let body = match (&self, self.jsonrpc_code()) {
             (Self::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
             (Self::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &self.to_string(), data.as_ref()),
+            (Self::RateLimited { limited, .. }, Some(code)) => {
+                let data = serde_json::json!({ "retryAfterMs": limited.retry_after_ms });
+                jsonrpc_error(id, code, &self.to_string(), Some(&data))
+            }
             (_, Some(code)) => jsonrpc_error(id, code, &self.to_string(), None),
             (_, None) => plain_error(self.reason(), &self.to_string()),
         };
@@ -173,6 +199,7 @@ impl Reject {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
             }
+            Self::RateLimited { limited, .. } => rate_limit_headers(response.headers_mut(), limited),
             Self::Unauthorized { challenge, .. } | Self::InsufficientScope { challenge, .. } => {
                 if let Ok(value) = HeaderValue::from_str(challenge) {
                     response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
@@ -181,6 +208,28 @@ impl Reject {
             _ => {}
         }
         response
+    }
+}
+
+/// `Retry-After` (whole seconds, at least 1) and the IETF `RateLimit-Policy` / `RateLimit`
+/// fields (draft-ietf-httpapi-ratelimit-headers): quota = burst, window = seconds to refill it.
+fn rate_limit_headers(headers: &mut http::HeaderMap, limited: &crate::ratelimit::Limited) {
+    let seconds = limited.retry_after_ms.div_ceil(1000).max(1);
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    if let Some(limit) = limited.limit {
+        let window = if limit.refill_per_sec > 0.0 {
+            (limit.capacity / limit.refill_per_sec).ceil() as u64
+        } else {
+            0
+        };
+        let name = limited.scope;
+        let policy = format!("\"{name}\";q={};w={window}", limit.capacity as u64);
+        let state = format!("\"{name}\";r=0;t={seconds}");
+        for (field, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(field, value);
+            }
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Gateway {
     pub(crate) mtls: Option<MtlsSettings>,
     /// Session bindings (`Mcp-Session-Id` → principal).
     pub(crate) sessions: SessionStore,
+    /// Token buckets and auth-failure counts (kept across reloads).
+    pub(crate) limiter: crate::ratelimit::Limiter,
     /// Minute of the last certificate-expiry refresh.
     expiry_minute: std::sync::atomic::AtomicU64,
 }
@@ -46,6 +48,10 @@ impl Gateway {
             metrics: Arc::new(Metrics::new()),
             legacy: Arc::new(LegacyEndpoints::default()),
             sessions: SessionStore::memory(config.server.timeouts.session_idle, MAX_SESSIONS),
+            limiter: crate::ratelimit::Limiter::new(
+                config.rate_limits.max_buckets,
+                Arc::new(crate::ratelimit::MonotonicClock::default()),
+            ),
         })
     }
 

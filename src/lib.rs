@@ -41,6 +41,7 @@ mod explain_live;
 pub mod gateway;
 pub mod mcp;
 mod pipeline;
+pub mod ratelimit;
 mod request_body;
 pub mod server;
 mod session;

@@ -65,10 +65,25 @@ impl Gateway {
         let (client_ip, chain) =
             upstream::client_ip(ctx.conn.peer.ip(), request.headers(), &self.server.trusted_proxies);
         ctx.client_ip = Some(client_ip);
+        // The IP's bucket and auth-failure block come before authentication, so a flood or a
+        // credential-guessing loop costs no token verification.
+        let limits = &snapshot.rate_limits;
+        self.limiter
+            .check_ip(limits, client_ip)
+            .map_err(|limited| Reject::RateLimited {
+                limited,
+                single_request: false,
+            })?;
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
-        //    gateway buffer bodies.
-        ctx.principal = Some(self.authenticate(&snapshot, &upstream, request.headers(), ctx).await?);
+        //    gateway buffer bodies. A refused credential counts toward the IP's block.
+        let authenticated = self.authenticate(&snapshot, &upstream, request.headers(), ctx).await;
+        if let Err(Reject::Unauthorized { reason, .. }) = &authenticated {
+            if *reason != AuthFailure::Missing.reason() {
+                self.limiter.auth_failed(limits, client_ip);
+            }
+        }
+        ctx.principal = Some(authenticated?);
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, body) = request.into_parts();
@@ -111,6 +126,22 @@ impl Gateway {
         let mut initialize = false;
         if parts.method == Method::POST {
             let parsed = self.parse_body(&bytes, &parts.headers, &upstream, ctx)?;
+            // 6. The principal's buckets, after parsing so a refusal carries the request's id;
+            //    every element of a batch counts.
+            let single_request = matches!(parsed.as_slice(), [(m, _)] if m.kind == MessageKind::Request);
+            let tools: Vec<&str> = parsed
+                .iter()
+                .filter_map(|(_, call)| match call {
+                    McpCall::ToolCall { name } => Some(name.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            self.limiter
+                .check_principal(limits, &principal, &owner, parsed.len(), &tools)
+                .map_err(|limited| Reject::RateLimited {
+                    limited,
+                    single_request,
+                })?;
             // 7. Authorize every message on the body (never on headers); one denial refuses
             //    the whole body, so nothing of a batch with a forbidden element is forwarded.
             self.authorize(&snapshot, &upstream, &principal, &parsed)?;
@@ -122,6 +153,13 @@ impl Gateway {
                     _ => None,
                 })
                 .collect();
+        } else {
+            self.limiter
+                .check_principal(limits, &principal, &owner, 1, &[])
+                .map_err(|limited| Reject::RateLimited {
+                    limited,
+                    single_request: false,
+                })?;
         }
 
         // 8. A 2025-era session id is honoured only for the principal that initialized it.

@@ -30,6 +30,73 @@ pub struct RawConfig {
     /// Role → permissions (`"*"`, exact, or `prefix:*`).
     #[serde(default)]
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Token buckets per client IP, principal, API key and tool.
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+/// `[rate_limits]`: token buckets (capacity = burst, refill = tokens per second).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    /// Per client IP, before authentication.
+    pub ip: Option<RawLimit>,
+    /// Per client IP: this many failed credentials within `window` block it for `block`.
+    pub auth_failures: Option<RawAuthFailures>,
+    /// Per principal, by role; a principal gets the most generous of its roles.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RawLimit>,
+    /// Per API key (callers authenticated by a key), on top of the role bucket.
+    pub api_key: Option<RawLimit>,
+    /// Per principal and tool, on top of the role bucket.
+    #[serde(default)]
+    pub tools: Vec<RawToolLimit>,
+    /// Most buckets held in memory (idle ones are evicted first).
+    #[serde(default = "default_max_buckets")]
+    pub max_buckets: usize,
+}
+
+fn default_max_buckets() -> usize {
+    1_000_000
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        Self {
+            ip: None,
+            auth_failures: None,
+            roles: BTreeMap::new(),
+            api_key: None,
+            tools: Vec::new(),
+            max_buckets: default_max_buckets(),
+        }
+    }
+}
+
+/// One token bucket.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimit {
+    pub capacity: f64,
+    pub refill_per_sec: f64,
+}
+
+/// `[rate_limits.auth_failures]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthFailures {
+    pub max: u32,
+    pub window: String,
+    pub block: String,
+}
+
+/// `[[rate_limits.tools]]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawToolLimit {
+    pub tool: String,
+    pub capacity: f64,
+    pub refill_per_sec: f64,
 }
 
 /// `[auth]`

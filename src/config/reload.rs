@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub auth: Arc<crate::auth::Authenticator>,
     /// `[roles]` of this generation.
     pub roles: Arc<crate::authz::Roles>,
+    /// `[rate_limits]` of this generation (the buckets themselves outlive reloads).
+    pub rate_limits: Arc<crate::ratelimit::RateLimits>,
 }
 
 /// One route of a snapshot: the upstream's settings and its connection pool (a reload starts
@@ -57,6 +59,7 @@ impl Snapshot {
             upstreams: config.upstreams.clone(),
             auth: Arc::clone(&config.auth),
             roles: Arc::clone(&config.roles),
+            rate_limits: Arc::clone(&config.rate_limits),
         }
     }
 

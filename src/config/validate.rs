@@ -34,6 +34,8 @@ pub struct Config {
     pub auth: Arc<crate::auth::Authenticator>,
     /// `[roles]`: role → permissions.
     pub roles: Arc<crate::authz::Roles>,
+    /// `[rate_limits]`.
+    pub rate_limits: Arc<crate::ratelimit::RateLimits>,
 }
 
 /// `[server]`, validated.
@@ -152,6 +154,7 @@ impl TryFrom<RawConfig> for Config {
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
         let roles = crate::authz::Roles::new(&raw.roles).map_err(|(key, message)| ConfigError::at(key, message))?;
         check_role_references(&raw, &roles)?;
+        let rate_limits = crate::ratelimit::RateLimits::new(&raw.rate_limits, &roles)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
         if admin.listen == server.listen && server.listen.port() != 0 {
@@ -188,6 +191,7 @@ impl TryFrom<RawConfig> for Config {
             mtls,
             auth,
             roles: Arc::new(roles),
+            rate_limits: Arc::new(rate_limits),
         })
     }
 }

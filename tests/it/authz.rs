@@ -14,8 +14,8 @@ use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, empty, mcp_post, with_b
 use crate::interop::python_server_with;
 use crate::mock::{self, Reply};
 
-const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
-const AUDIENCE: &str = "https://mcp.example.test/mcp";
+pub const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
+pub const AUDIENCE: &str = "https://mcp.example.test/mcp";
 
 /// The seed's permission map (contract section 2 and the demo).
 const SEED_POLICY: &str = r#"
@@ -69,7 +69,7 @@ const ROLE_TOOLS: [(&str, &[&str]); 4] = [
     ),
 ];
 
-fn token(subject: &str, roles: &[&str]) -> String {
+pub fn token(subject: &str, roles: &[&str]) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({ "sub": subject, "iss": "portcullis", "aud": AUDIENCE, "exp": now + 600, "iat": now,
                          "jti": format!("j-{subject}"), "type": "access", "roles": roles });

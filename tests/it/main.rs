@@ -21,6 +21,7 @@ mod issuers;
 mod mtls;
 mod pool;
 mod process;
+mod ratelimit;
 mod refusals;
 mod reload;
 mod slowloris;

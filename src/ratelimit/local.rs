@@ -1,0 +1,96 @@
+//! Buckets in this process: the embedded backend's limiter, and the fallback when Redis is
+//! unreachable. Sharded so concurrent requests rarely meet on one lock; bounded so a spray of
+//! distinct keys (a million client IPs) cannot grow memory without limit.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::{Mutex, PoisonError};
+
+use super::bucket::{Bucket, Decision, Limit};
+
+const SHARDS: usize = 16;
+
+/// One shard: key → (bucket, the limit it last ran under; eviction judges it by that).
+type Shard = Mutex<HashMap<Box<str>, (Bucket, Limit)>>;
+
+/// Buckets by key.
+#[derive(Debug)]
+pub struct LocalBuckets {
+    shards: Vec<Shard>,
+    max_per_shard: usize,
+}
+
+impl LocalBuckets {
+    /// A table holding at most about `max_buckets` buckets (each about 100 bytes with its key).
+    pub fn new(max_buckets: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            max_per_shard: (max_buckets / SHARDS).max(1),
+        }
+    }
+
+    /// Takes one token from `key`'s bucket under `limit` at `now_ms`.
+    pub fn take(&self, key: &str, limit: Limit, now_ms: u64) -> Decision {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let shard = &self.shards[(hasher.finish() as usize) % SHARDS];
+        let mut buckets = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((bucket, last)) = buckets.get_mut(key) {
+            *last = limit;
+            return bucket.take(limit, now_ms);
+        }
+        if buckets.len() >= self.max_per_shard {
+            // A bucket that has refilled completely is the same as no bucket: forget those.
+            // Still full of live buckets (a spray of keys): forget one at random; its key
+            // starts over with a full bucket, which costs at most one burst.
+            buckets.retain(|_, (b, l)| !b.is_full_at(*l, now_ms));
+            if buckets.len() >= self.max_per_shard {
+                if let Some(victim) = buckets.keys().next().cloned() {
+                    buckets.remove(&victim);
+                }
+            }
+        }
+        let mut bucket = Bucket::full(limit, now_ms);
+        let decision = bucket.take(limit, now_ms);
+        buckets.insert(key.into(), (bucket, limit));
+        decision
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalBuckets;
+    use crate::ratelimit::bucket::Limit;
+
+    #[test]
+    fn a_spray_of_keys_stays_bounded() {
+        let table = LocalBuckets::new(1_000);
+        let limit = Limit {
+            capacity: 10.0,
+            refill_per_sec: 1.0,
+        };
+        for i in 0..100_000u32 {
+            assert!(table.take(&format!("ip:{i}"), limit, u64::from(i)).allowed);
+        }
+        assert!(table.len() <= 1_000 + 16, "{}", table.len());
+        // A key in use keeps its bucket: its eleventh request within a second is refused.
+        let hot = (0..11)
+            .map(|_| table.take("ip:hot", limit, 200_000).allowed)
+            .filter(|a| *a)
+            .count();
+        assert_eq!(hot, 10);
+    }
+}

@@ -1,0 +1,248 @@
+//! Rate limiting (stages 2 and 6): token buckets per client IP (before authentication), an
+//! auth-failure block per IP, and per principal (by role), per API key and per principal ×
+//! tool (after parsing, so a refusal can carry the request's id).
+//!
+//! `bucket` is the arithmetic, `local` the in-process table, `limits` the validated config.
+//! Time comes from a [`Clock`], so tests can drive it.
+
+pub mod bucket;
+mod limits;
+mod local;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+pub use bucket::{Bucket, Decision, Limit};
+pub use limits::{AuthFailures, RateLimits};
+pub use local::LocalBuckets;
+
+/// Milliseconds on a clock that never goes backwards.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> u64;
+}
+
+/// The process's monotonic clock.
+#[derive(Debug)]
+pub struct MonotonicClock(Instant);
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A refused request: which bucket, and when to come back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limited {
+    /// `ip`, `auth_failures`, `principal`, `api_key` or `tool`.
+    pub scope: &'static str,
+    pub retry_after_ms: u64,
+    /// The bucket's limit (for the `RateLimit-Policy` header); `None` for the auth-failure block.
+    pub limit: Option<Limit>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    window_start_ms: u64,
+    blocked_until_ms: u64,
+}
+
+/// Most IPs whose failed credentials are remembered.
+const MAX_FAILURE_IPS: usize = 100_000;
+
+/// The buckets and failure counts of this process.
+#[derive(Debug)]
+pub struct Limiter {
+    buckets: LocalBuckets,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Limiter {
+    /// A limiter holding at most about `max_buckets` buckets.
+    pub fn new(max_buckets: usize, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            buckets: LocalBuckets::new(max_buckets),
+            failures: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    fn take(&self, key: &str, limit: Limit, scope: &'static str) -> Result<(), Limited> {
+        let decision = self.buckets.take(key, limit, self.clock.now_ms());
+        if decision.allowed {
+            return Ok(());
+        }
+        tracing::info!(scope, "ratelimit_exceeded");
+        Err(Limited {
+            scope,
+            retry_after_ms: decision.retry_after_ms,
+            limit: Some(limit),
+        })
+    }
+
+    /// Stage 2: the client IP's bucket and its auth-failure block.
+    pub fn check_ip(&self, limits: &RateLimits, ip: IpAddr) -> Result<(), Limited> {
+        if limits.auth_failures.is_some() {
+            let now = self.clock.now_ms();
+            let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(f) = failures.get(&ip).filter(|f| f.blocked_until_ms > now) {
+                return Err(Limited {
+                    scope: "auth_failures",
+                    retry_after_ms: f.blocked_until_ms - now,
+                    limit: None,
+                });
+            }
+        }
+        match limits.ip {
+            Some(limit) => self.take(&format!("ip:{ip}"), limit, "ip"),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a refused credential from `ip`; the `max`-th within `window` starts the block.
+    pub fn auth_failed(&self, limits: &RateLimits, ip: IpAddr) {
+        let Some(policy) = limits.auth_failures else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        let window = u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX);
+        let block = u64::try_from(policy.block.as_millis()).unwrap_or(u64::MAX);
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if failures.len() >= MAX_FAILURE_IPS && !failures.contains_key(&ip) {
+            failures.retain(|_, f| f.blocked_until_ms > now || now.saturating_sub(f.window_start_ms) < window);
+            if failures.len() >= MAX_FAILURE_IPS {
+                return;
+            }
+        }
+        let entry = failures.entry(ip).or_insert(Failures {
+            count: 0,
+            window_start_ms: now,
+            blocked_until_ms: 0,
+        });
+        if now.saturating_sub(entry.window_start_ms) >= window {
+            entry.count = 0;
+            entry.window_start_ms = now;
+        }
+        entry.count += 1;
+        if entry.count >= policy.max {
+            entry.blocked_until_ms = now.saturating_add(block);
+            entry.count = 0;
+            entry.window_start_ms = now;
+            tracing::warn!(%ip, "auth_failure_block");
+        }
+    }
+
+    /// Stage 6: the principal's role bucket, its API key's bucket, and the tool buckets of
+    /// the tools it calls (`tools`, one entry per message, so a batch counts each element).
+    pub fn check_principal(
+        &self,
+        limits: &RateLimits,
+        principal: &crate::auth::Principal,
+        owner: &str,
+        messages: usize,
+        tools: &[&str],
+    ) -> Result<(), Limited> {
+        if let Some(limit) = limits.for_principal(principal) {
+            let key = format!("p:{owner}");
+            for _ in 0..messages.max(1) {
+                self.take(&key, limit, "principal")?;
+            }
+        }
+        if let (Some(limit), crate::auth::AuthMethod::ApiKey, Some(id)) =
+            (limits.api_key, principal.method, principal.token_id.as_deref())
+        {
+            self.take(&format!("k:{id}"), limit, "api_key")?;
+        }
+        for tool in tools {
+            if let Some(limit) = limits.for_tool(tool) {
+                self.take(&format!("t:{}:{owner}:{tool}", tool.len()), limit, "tool")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use super::{AuthFailures, Clock, Limit, Limiter, RateLimits};
+
+    #[derive(Debug, Default)]
+    struct FakeClock(AtomicU64);
+
+    impl Clock for FakeClock {
+        fn now_ms(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn the_auth_failure_block_starts_at_max_and_ends_after_block() {
+        let clock = Arc::new(FakeClock::default());
+        let limiter = Limiter::new(10_000, clock.clone());
+        let limits = RateLimits {
+            auth_failures: Some(AuthFailures {
+                max: 3,
+                window: Duration::from_secs(60),
+                block: Duration::from_secs(300),
+            }),
+            ..RateLimits::default()
+        };
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        limiter.auth_failed(&limits, ip);
+        limiter.auth_failed(&limits, ip);
+        assert!(limiter.check_ip(&limits, ip).is_ok());
+        limiter.auth_failed(&limits, ip);
+        let blocked = limiter.check_ip(&limits, ip).unwrap_err();
+        assert_eq!((blocked.scope, blocked.retry_after_ms), ("auth_failures", 300_000));
+        assert!(
+            limiter.check_ip(&limits, "192.0.2.8".parse().unwrap()).is_ok(),
+            "per IP"
+        );
+        clock.0.store(300_000, Ordering::SeqCst);
+        assert!(limiter.check_ip(&limits, ip).is_ok());
+        // Failures spread wider than the window never add up to a block.
+        for t in [400_000, 470_000, 540_000] {
+            clock.0.store(t, Ordering::SeqCst);
+            limiter.auth_failed(&limits, ip);
+        }
+        assert!(limiter.check_ip(&limits, ip).is_ok());
+    }
+
+    #[test]
+    fn concurrent_takes_grant_exactly_the_capacity() {
+        let limiter = Arc::new(Limiter::new(10_000, Arc::new(FakeClock::default())));
+        let limits = Arc::new(RateLimits {
+            ip: Some(Limit {
+                capacity: 50.0,
+                refill_per_sec: 0.0,
+            }),
+            ..RateLimits::default()
+        });
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let granted: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (limiter, limits) = (Arc::clone(&limiter), Arc::clone(&limits));
+                    scope.spawn(move || (0..25).filter(|_| limiter.check_ip(&limits, ip).is_ok()).count())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(granted, 50);
+    }
+}
