@@ -30,13 +30,14 @@ impl Gateway {
                 target = authz::target(call).map(|(_, name)| name),
                 "policy_denied"
             );
-            return Err(self.denial_reject(upstream, principal, messages, denial, single_request));
+            return Err(self.denial_reject(snapshot, upstream, principal, messages, denial, single_request));
         }
         Ok(())
     }
 
     fn denial_reject(
         &self,
+        snapshot: &Snapshot,
         upstream: &Upstream,
         principal: &Principal,
         messages: &[(Message<'_>, McpCall<'_>)],
@@ -44,22 +45,31 @@ impl Gateway {
         single_request: bool,
     ) -> Reject {
         let (kind, name, permission) = match denial {
-            Denial::BadArgument { tool, argument } => {
+            Denial::BadArgument { kind, name, argument } => {
                 return Reject::InvalidArguments {
-                    tool,
+                    what: kind.label(),
+                    name,
                     argument,
                     single_request,
                 };
             }
             Denial::NotPermitted { kind, name, permission } => (kind, name, permission),
         };
-        // A token from an external issuer may be re-requested with more scopes: tell the
-        // client every scope this body needs (RFC 6750 §3.1, MCP scope step-up).
-        if principal.method == AuthMethod::OAuth && permission.is_some() {
+        // A token from an external issuer may be re-requested with more scopes, when the
+        // issuer can grant the one missing: tell the client every grantable scope this body
+        // needs (RFC 6750 §3.1, MCP scope step-up). Other denials keep the policy's answer,
+        // so a scope challenge never reveals what hide mode hides.
+        let issuer = principal
+            .issuer
+            .as_deref()
+            .and_then(|iss| snapshot.auth.issuers.iter().find(|i| i.settings.issuer == iss));
+        let grantable = |p: &str| issuer.is_some_and(|i| i.settings.scopes.iter().any(|g| authz::covers(g, p)));
+        if principal.method == AuthMethod::OAuth && permission.as_deref().is_some_and(grantable) {
             let mut scopes: Vec<&str> = messages
                 .iter()
                 .filter_map(|(_, call)| authz::target(call))
                 .filter_map(|(kind, name)| upstream.policy.decide(kind, name, |_| false).permission)
+                .filter(|p| grantable(p))
                 .collect();
             scopes.sort_unstable();
             scopes.dedup();

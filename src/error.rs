@@ -64,10 +64,11 @@ pub enum Reject {
     /// An OAuth issuer's token lacks a scope the call needs: 403 with the step-up challenge.
     #[error("insufficient scope: the call needs {scope}")]
     InsufficientScope { scope: String, challenge: String },
-    /// A tool argument breaks a configured constraint (named, never echoed).
-    #[error("Invalid arguments for tool {tool}: {argument}")]
+    /// A tool or prompt argument breaks a configured constraint (named, never echoed).
+    #[error("Invalid arguments for {what} {name}: {argument}")]
     InvalidArguments {
-        tool: String,
+        what: &'static str,
+        name: String,
         argument: String,
         single_request: bool,
     },

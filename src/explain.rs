@@ -151,7 +151,8 @@ pub fn report(upstream: &Upstream, roles: &Roles, principal: &Principal, live: &
                 out,
                 "  {:<5}  {:<28}  needs {:<16}  by {rule}{constrained}",
                 if verdict.allowed { "allow" } else { "deny" },
-                name,
+                // Names may come from the upstream (`--live`): never let one drive the terminal.
+                name.escape_debug().to_string(),
                 needs
             );
         }

@@ -122,7 +122,7 @@ impl Gateway {
             ),
             _ => None,
         };
-        let mut lists = Vec::new();
+        let mut lists = false;
         let mut initialize = false;
         if parts.method == Method::POST {
             let parsed = self.parse_body(&bytes, &parts.headers, &upstream, ctx)?;
@@ -146,13 +146,7 @@ impl Gateway {
             //    the whole body, so nothing of a batch with a forbidden element is forwarded.
             self.authorize(&snapshot, &upstream, &principal, &parsed)?;
             initialize = matches!(parsed.as_slice(), [(_, McpCall::Initialize)]);
-            lists = parsed
-                .iter()
-                .filter_map(|(message, call)| match call {
-                    McpCall::List(kind) => message.id.clone().map(|id| (id, *kind)),
-                    _ => None,
-                })
-                .collect();
+            lists = parsed.iter().any(|(_, call)| matches!(call, McpCall::List(_)));
         } else {
             self.limiter
                 .check_principal(limits, &principal, &owner, 1, &[])
@@ -218,15 +212,14 @@ impl Gateway {
                 audit_id: &ctx.request_id,
                 audit: &self.audit,
                 owner,
-                filter: if upstream.policy.allows_everything() || lists.is_empty() {
+                // List answers are filtered in the answers to list requests and on every GET
+                // stream (the legacy transport's answers, and events replayed on resumption).
+                filter: if upstream.policy.allows_everything() || !(lists || parts.method == Method::GET) {
                     None
                 } else {
                     let view = authz::view_of(&principal);
-                    ListFilter::new(
-                        lists,
-                        authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal),
-                    )
-                    .map(|f| f.with_cache(Arc::clone(&upstream.page_cache), view))
+                    let visible = authz::visible(Arc::clone(&upstream), Arc::clone(&snapshot.roles), principal);
+                    Some(ListFilter::new(visible).with_cache(Arc::clone(&upstream.page_cache), view))
                 },
             },
         )

@@ -9,9 +9,19 @@ use crate::context::RequestContext;
 use crate::error::Reject;
 use crate::state::{SessionCheck, SessionKey, SessionStore};
 
-/// The identity a session is bound to: the authentication method and the subject.
+/// The identity a session is bound to: the authentication method, the issuer of an external
+/// token (two identity providers may both have a `sub` "alice") and the subject. The issuer is
+/// length-prefixed so no two identities share a key.
 pub fn owner(principal: &Principal) -> String {
-    format!("{}:{}", principal.method.label(), principal.subject)
+    match &principal.issuer {
+        Some(issuer) => format!(
+            "{}:{}:{issuer}:{}",
+            principal.method.label(),
+            issuer.len(),
+            principal.subject
+        ),
+        None => format!("{}:{}", principal.method.label(), principal.subject),
+    }
 }
 
 /// The session key of a request, if it carries `Mcp-Session-Id`. Ids outside visible ASCII,

@@ -39,6 +39,8 @@ pub struct IssuerSettings {
     pub tls: Arc<rustls::ClientConfig>,
     /// Required JWT `typ` header, when configured.
     pub token_typ: Option<String>,
+    /// Scopes it can grant (the step-up challenge names only these).
+    pub scopes: Vec<String>,
 }
 
 struct CachedKeys {
@@ -273,6 +275,7 @@ impl Issuer {
             permissions: Vec::new(),
             scopes,
             token_id: token_id.map(str::to_owned),
+            issuer: Some(self.settings.issuer.clone()),
         }
     }
 

@@ -38,6 +38,15 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
         scopes = snapshot.route(rest)?.upstream.policy.permissions();
         format!("{public_url}{rest}")
     };
+    // Only what an identity provider here can grant is a scope worth asking for; the rest of
+    // the permission map stays private.
+    scopes.retain(|p| {
+        snapshot
+            .auth
+            .issuers
+            .iter()
+            .any(|i| i.settings.scopes.iter().any(|g| crate::authz::covers(g, p)))
+    });
     scopes.sort_unstable();
     scopes.dedup();
     let own = snapshot.auth.jwt.as_ref().map(|j| j.issuer.clone());

@@ -149,6 +149,7 @@ impl Authenticator {
                         permissions: claims.permissions,
                         scopes: Vec::new(),
                         token_id: Some(claims.jti),
+                        issuer: None,
                     };
                     (principal, exp)
                 }
@@ -190,6 +191,7 @@ impl Authenticator {
             permissions: found.permissions.clone(),
             scopes: Vec::new(),
             token_id: Some(found.id.clone()),
+            issuer: None,
         }))
     }
 }

@@ -46,6 +46,8 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Token id (`jti`) or API key id: what the audit records instead of the credential.
     pub token_id: Option<String>,
+    /// The external issuer (`iss`) of an OAuth principal.
+    pub issuer: Option<String>,
 }
 
 impl Principal {
@@ -59,6 +61,7 @@ impl Principal {
             permissions: Vec::new(),
             scopes: Vec::new(),
             token_id: None,
+            issuer: None,
         }
     }
 
@@ -78,6 +81,7 @@ impl Principal {
             permissions: Vec::new(),
             scopes: Vec::new(),
             token_id: None,
+            issuer: None,
         }
     }
 }

@@ -93,7 +93,7 @@ impl ArgConstraint {
 
 /// The value with `%XX` escapes decoded (repeatedly, so `%252e` cannot hide a `.`), or `None`
 /// when it holds none. Undecodable bytes become U+FFFD, which no sane allowlist accepts.
-pub fn percent_decoded(text: &str) -> Option<String> {
+fn percent_decoded(text: &str) -> Option<String> {
     let mut current = decode_once(text)?;
     for _ in 0..3 {
         match decode_once(&current) {

@@ -32,8 +32,9 @@ pub enum Denial {
         name: String,
         permission: Option<String>,
     },
-    /// An argument breaks its rule's constraints (the name of the argument, never its value).
-    BadArgument { tool: String, argument: String },
+    /// An argument of tool or prompt `name` breaks its rule's constraints (the name of the
+    /// argument, never its value).
+    BadArgument { kind: Kind, name: String, argument: String },
 }
 
 /// The policy target of a call, if it has one.
@@ -45,7 +46,12 @@ pub fn target<'c>(call: &'c McpCall<'_>) -> Option<(Kind, &'c str)> {
         McpCall::Complete { target, of_prompt } => {
             Some((if *of_prompt { Kind::Prompt } else { Kind::Resource }, target))
         }
-        McpCall::List(_) | McpCall::Initialize | McpCall::Notification | McpCall::Response | McpCall::Other => None,
+        McpCall::Listen { .. }
+        | McpCall::List(_)
+        | McpCall::Initialize
+        | McpCall::Notification
+        | McpCall::Response
+        | McpCall::Other => None,
     }
 }
 
@@ -59,6 +65,20 @@ pub fn authorize(
     call: &McpCall<'_>,
     params: Option<&RawValue>,
 ) -> Result<(), Denial> {
+    if let McpCall::Listen { uris } = call {
+        // Every resource a listen stream subscribes to is a read of it.
+        for uri in uris {
+            let verdict = policy.decide(Kind::Resource, uri, |p| roles.grants(principal, p));
+            if !verdict.allowed {
+                return Err(Denial::NotPermitted {
+                    kind: Kind::Resource,
+                    name: uri.to_string(),
+                    permission: verdict.permission.map(str::to_string),
+                });
+            }
+        }
+        return Ok(());
+    }
     let Some((kind, name)) = target(call) else {
         return Ok(());
     };
@@ -75,7 +95,8 @@ pub fn authorize(
     if checks_args {
         if let Some(argument) = Policy::bad_argument(verdict.rule, params) {
             return Err(Denial::BadArgument {
-                tool: name.to_string(),
+                kind,
+                name: name.to_string(),
                 argument: argument.to_string(),
             });
         }

@@ -13,6 +13,10 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+/// Most members an object may have here: the duplicate check is a scan, so this keeps it
+/// linear in the answer (an upstream object with more is unreadable).
+const MAX_MEMBERS: usize = 512;
+
 /// The members of a result that hold list pages.
 pub const LIST_MEMBERS: [&str; 4] = ["tools", "resources", "resourceTemplates", "prompts"];
 
@@ -81,7 +85,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut members = Vec::with_capacity(3);
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if has_key(&members, &key) {
+            if members.len() >= MAX_MEMBERS || has_key(&members, &key) {
                 return Err(M::Error::custom("duplicate member"));
             }
             let value = if key == "result" {
@@ -144,7 +148,7 @@ impl<'de> Visitor<'de> for ResultVisitor {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut members = Vec::with_capacity(4);
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if has_key(&members, &key) {
+            if members.len() >= MAX_MEMBERS || has_key(&members, &key) {
                 return Err(M::Error::custom("duplicate member"));
             }
             let value = if LIST_MEMBERS.contains(&key.as_ref()) {
@@ -214,8 +218,10 @@ impl<'de> Visitor<'de> for ItemVisitor {
         let mut unique = true;
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            unique &= !has_key(&members, &key);
-            members.push((key, value));
+            unique &= members.len() < MAX_MEMBERS && !has_key(&members, &key);
+            if unique {
+                members.push((key, value));
+            }
         }
         Ok(unique.then_some(members))
     }

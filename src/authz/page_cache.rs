@@ -2,10 +2,11 @@
 //! (the usual case: every session lists the same tools) is not parsed again.
 //!
 //! A hit needs the answer to be exactly `{"jsonrpc":"2.0","id":ID,"result":R}` or
-//! `{"result":R,"jsonrpc":"2.0","id":ID}` with the request's id and a result text `R`
-//! byte-equal to one the full parser validated and filtered before for the same view: such a
-//! text is one valid JSON value, so every parser reads the answer the same way, and the
-//! filtered page is the one the full path would write. Anything else takes the full path.
+//! `{"result":R,"jsonrpc":"2.0","id":ID}`, where ID is an integer or a string without escapes
+//! or quotes (so the layout splits one way only), and a result text `R` byte-equal to one the
+//! full parser validated and filtered before for the same view: such a text is one valid JSON
+//! value, so every parser reads the answer the same way, and the filtered page is the one the
+//! full path would write. Anything else takes the full path.
 //!
 //! The view is the exact input of the decisions (auth method, roles, permissions, scopes),
 //! encoded injectively; the cache belongs to one upstream of one config generation, so a
@@ -15,14 +16,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::auth::Principal;
-use crate::mcp::ListKind;
 
 const MAX_ENTRIES: usize = 64;
 const MAX_RESULT_BYTES: usize = 256 * 1024;
 
 struct Entry {
     view: Arc<str>,
-    kind: ListKind,
     result: Box<str>,
     /// The filtered result text; `None`: the page passes unchanged.
     filtered: Option<Arc<str>>,
@@ -60,49 +59,65 @@ pub fn view_of(principal: &Principal) -> Arc<str> {
 
 impl PageCache {
     /// The remembered outcome for `result` (`Some(None)`: unchanged).
-    pub fn get(&self, view: &str, kind: ListKind, result: &str) -> Option<Option<Arc<str>>> {
+    pub fn get(&self, view: &str, result: &str) -> Option<Option<Arc<str>>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .iter()
-            .find(|e| e.kind == kind && e.result.len() == result.len() && *e.view == *view && *e.result == *result)
+            .find(|e| e.result.len() == result.len() && *e.view == *view && *e.result == *result)
             .map(|e| e.filtered.clone())
     }
 
     /// Remembers the outcome for a result text the full parser validated.
-    pub fn put(&self, view: &Arc<str>, kind: ListKind, result: &str, filtered: Option<Arc<str>>) {
+    pub fn put(&self, view: &Arc<str>, result: &str, filtered: Option<Arc<str>>) {
         if result.len() > MAX_RESULT_BYTES {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
-            // Pages change rarely; when they do, or views are many, start over.
-            entries.clear();
+            // The oldest entry goes: pages change rarely, views are few.
+            entries.remove(0);
         }
         entries.push(Entry {
             view: Arc::clone(view),
-            kind,
             result: result.into(),
             filtered,
         });
     }
 }
 
-/// The result text of an answer in one of the two usual layouts, for `id`.
-pub fn result_text<'t>(text: &'t str, id: &str) -> Option<(&'t str, Layout)> {
-    if let Some(result) = text
-        .strip_prefix(r#"{"jsonrpc":"2.0","id":"#)
-        .and_then(|r| r.strip_prefix(id))
-        .and_then(|r| r.strip_prefix(r#","result":"#))
-        .and_then(|r| r.strip_suffix('}'))
-    {
-        return Some((result, Layout::IdFirst));
+/// The length of a leading id token: an integer, or a string without escapes or quotes.
+fn id_len(text: &str) -> Option<usize> {
+    if let Some(rest) = text.strip_prefix('"') {
+        let end = rest.find('"')?;
+        return (!rest[..end].contains('\\')).then_some(end + 2);
     }
-    let result = text
-        .strip_prefix(r#"{"result":"#)?
-        .strip_suffix('}')?
-        .strip_suffix(id)?
-        .strip_suffix(r#","jsonrpc":"2.0","id":"#)?;
-    Some((result, Layout::ResultFirst))
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let count = digits.bytes().take_while(u8::is_ascii_digit).count();
+    (count > 0).then_some(text.len() - digits.len() + count)
+}
+
+/// The result text, layout and id text of an answer in one of the two usual layouts.
+pub fn split(text: &str) -> Option<(&str, Layout, &str)> {
+    if let Some(rest) = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#) {
+        let (id, rest) = rest.split_at(id_len(rest)?);
+        let result = rest.strip_prefix(r#","result":"#)?.strip_suffix('}')?;
+        return Some((result, Layout::IdFirst, id));
+    }
+    let rest = text.strip_prefix(r#"{"result":"#)?.strip_suffix('}')?;
+    // The id ends the text: a string (find its opening quote) or an integer.
+    let start = if let Some(open) = rest.strip_suffix('"') {
+        open.rfind('"')?
+    } else {
+        let digits = rest.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let start = rest.len() - digits;
+        if rest[..start].ends_with('-') { start - 1 } else { start }
+    };
+    let (rest, id) = rest.split_at(start);
+    if id_len(id) != Some(id.len()) {
+        return None;
+    }
+    let result = rest.strip_suffix(r#","jsonrpc":"2.0","id":"#)?;
+    Some((result, Layout::ResultFirst, id))
 }
 
 /// Where the result sits in the answer.
@@ -122,7 +137,7 @@ pub fn answer(layout: Layout, id: &str, result: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Layout, answer, result_text, view_of};
+    use super::{Layout, answer, split, view_of};
     use crate::auth::Principal;
 
     #[test]
@@ -133,14 +148,21 @@ mod tests {
         b.roles = vec!["a".into(), "b".into()];
         assert_ne!(view_of(&a), view_of(&b));
         let text = r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]}}"#;
-        assert_eq!(result_text(text, "7"), Some((r#"{"tools":[]}"#, Layout::IdFirst)));
-        assert_eq!(result_text(text, "77"), None);
+        assert_eq!(split(text), Some((r#"{"tools":[]}"#, Layout::IdFirst, "7")));
         let other = r#"{"result":{"tools":[]},"jsonrpc":"2.0","id":"x"}"#;
-        assert_eq!(
-            result_text(other, r#""x""#),
-            Some((r#"{"tools":[]}"#, Layout::ResultFirst))
-        );
+        assert_eq!(split(other), Some((r#"{"tools":[]}"#, Layout::ResultFirst, r#""x""#)));
         assert_eq!(answer(Layout::ResultFirst, r#""x""#, r#"{"tools":[]}"#), other);
-        assert_eq!(result_text(&format!("{text} "), "7"), None);
+        assert_eq!(
+            split(r#"{"result":{},"jsonrpc":"2.0","id":-3}"#),
+            Some(("{}", Layout::ResultFirst, "-3"))
+        );
+        for odd in [
+            format!("{text} "),
+            r#"{"jsonrpc":"2.0","id":"a"b","result":{}}"#.to_string(),
+            r#"{"jsonrpc":"2.0","id":null,"result":{}}"#.to_string(),
+            r#"{"result":{},"jsonrpc":"2.0","id":1.5}"#.to_string(),
+        ] {
+            assert_eq!(split(&odd), None, "{odd}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use super::args::{ArgConstraint, first_violation, percent_decoded};
+use super::args::{ArgConstraint, first_violation};
 use super::permissions::check_required;
 use super::table::Table;
 use crate::config::raw::{RawRule, RawUpstream};
@@ -170,56 +170,47 @@ impl Policy {
     /// Decides on `name` of `kind` for a caller who holds a permission when `holds` says so.
     pub fn decide<'p>(&'p self, kind: Kind, name: &str, holds: impl Fn(&str) -> bool) -> Verdict<'p> {
         if self.allows_everything() {
-            return Verdict {
-                allowed: true,
-                permission: None,
-                source: Source::Default,
-                rule: None,
-            };
+            return verdict(true, None, Source::Default, None);
         }
         let listed = match kind {
             Kind::Tool => self.tools.get(name),
             Kind::Prompt => self.prompts.get(name),
-            Kind::Resource => {
-                if unsafe_uri(name) {
-                    return Verdict {
-                        allowed: false,
-                        permission: None,
-                        source: Source::UnsafeUri,
-                        rule: None,
-                    };
-                }
-                self.resources
-                    .iter()
-                    .find(|r| r.matcher.is_match(name))
-                    .map(|r| (r.pattern.as_str(), &r.rule))
-            }
+            Kind::Resource if unsafe_uri(name) => return verdict(false, None, Source::UnsafeUri, None),
+            Kind::Resource => return self.decide_resource(name, holds),
         };
-        match (listed, &self.default) {
-            (Some((source, rule)), _) => Verdict {
-                allowed: holds(&rule.permission),
-                permission: Some(&rule.permission),
-                source: Source::Listed(source),
-                rule: Some(rule),
-            },
-            (None, DefaultRule::Allow) => Verdict {
-                allowed: true,
-                permission: None,
-                source: Source::Default,
-                rule: None,
-            },
-            (None, DefaultRule::Deny) => Verdict {
-                allowed: false,
-                permission: None,
-                source: Source::Default,
-                rule: None,
-            },
-            (None, DefaultRule::Permission(p)) => Verdict {
-                allowed: holds(p),
-                permission: Some(p),
-                source: Source::Default,
-                rule: None,
-            },
+        match listed {
+            Some((source, rule)) => verdict(
+                holds(&rule.permission),
+                Some(&rule.permission),
+                Source::Listed(source),
+                Some(rule),
+            ),
+            None => self.default_verdict(holds),
+        }
+    }
+
+    /// A resource URI needs the permission of every pattern it matches (so a broad rule can
+    /// never open what a narrower one guards, whichever is longer); the longest match is the
+    /// rule reported, the first permission missing (longest first) the one named.
+    fn decide_resource<'p>(&'p self, uri: &str, holds: impl Fn(&str) -> bool) -> Verdict<'p> {
+        let mut matching = self.resources.iter().filter(|r| r.matcher.is_match(uri)).peekable();
+        let Some(longest) = matching.peek().copied() else {
+            return self.default_verdict(holds);
+        };
+        let missing = matching.find(|r| !holds(&r.rule.permission));
+        verdict(
+            missing.is_none(),
+            Some(&missing.unwrap_or(longest).rule.permission),
+            Source::Listed(&longest.pattern),
+            Some(&longest.rule),
+        )
+    }
+
+    fn default_verdict<'p>(&'p self, holds: impl Fn(&str) -> bool) -> Verdict<'p> {
+        match &self.default {
+            DefaultRule::Allow => verdict(true, None, Source::Default, None),
+            DefaultRule::Deny => verdict(false, None, Source::Default, None),
+            DefaultRule::Permission(p) => verdict(holds(p), Some(p), Source::Default, None),
         }
     }
 
@@ -259,6 +250,15 @@ impl Policy {
     }
 }
 
+fn verdict<'p>(allowed: bool, permission: Option<&'p str>, source: Source<'p>, rule: Option<&'p Rule>) -> Verdict<'p> {
+    Verdict {
+        allowed,
+        permission,
+        source,
+        rule,
+    }
+}
+
 fn named_rules(raw: &BTreeMap<String, RawRule>, key: &str) -> Result<Table<Rule>, (String, String)> {
     let rules = raw
         .iter()
@@ -284,20 +284,36 @@ fn rule(raw: &RawRule, key: &str) -> Result<Rule, (String, String)> {
     })
 }
 
-/// A resource URI no glob may be trusted to judge: control characters, backslashes, encoded
-/// separators, or `.` / `..` path segments (also when percent-encoded).
+/// A resource URI no glob may be trusted to judge, because an upstream may read it as
+/// another URI: control characters or backslashes; percent-encoded `/`, `\`, `?`, `#` or
+/// unreserved characters (`%2e`, `%73`: a canonical URI never encodes those), or a broken
+/// escape; `.` or `..` segments or empty segments in the path, `..` anywhere; an upper-case
+/// scheme.
 pub fn unsafe_uri(uri: &str) -> bool {
     if uri.chars().any(|c| c.is_control() || c == '\\') {
         return true;
     }
-    let lower = uri.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
+    let bytes = uri.as_bytes();
+    for (index, _) in uri.match_indices('%') {
+        let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+        let Some(decoded) = hex(index + 1).zip(hex(index + 2)).map(|(h, l)| (h * 16 + l) as u8) else {
+            return true;
+        };
+        if decoded.is_ascii_alphanumeric() || b"-._~/\\?#".contains(&decoded) {
+            return true;
+        }
+    }
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+    if scheme.bytes().any(|b| b.is_ascii_uppercase()) {
         return true;
     }
-    let decoded = percent_decoded(uri);
-    let text = decoded.as_deref().unwrap_or(uri);
-    let path = text.split(['?', '#']).next().unwrap_or(text);
-    text.chars().any(char::is_control) || path.split('/').any(|segment| segment == "." || segment == "..")
+    // The path starts after the authority; its segments must be non-empty and not dots.
+    let path = rest.find('/').map_or("", |start| &rest[start..]);
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.split('/')
+        .skip(1)
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        || uri.split(['/', '?', '#', '&', '=']).any(|segment| segment == "..")
 }
 
 #[cfg(test)]
@@ -331,6 +347,14 @@ mod tests {
             "weather://a/%2e%2e/secret",
             "weather://a%2fb",
             "weather://a\\b",
+            "file:///srv/data/x%3F/../../../etc/passwd",
+            "file:///srv/data/x%23/../../etc/passwd",
+            "file:///srv//secret/x",
+            "file:///srv/%73ecret/x",
+            "FILE:///srv/secret/x",
+            "weather://a/./b",
+            "weather://a?next=../../x",
+            "weather://a/%zz",
         ] {
             assert_eq!(
                 p.decide(Kind::Resource, uri, |_| true).source,
@@ -338,7 +362,26 @@ mod tests {
                 "{uri}"
             );
         }
-        assert!(!unsafe_uri("weather://london?x=1.2"));
+        for fine in [
+            "weather://london?x=1.2",
+            "weather://london",
+            "file:///srv/data/a%20b.txt",
+            "weather://caf%C3%A9",
+        ] {
+            assert!(!unsafe_uri(fine), "{fine}");
+        }
+        // Every matching pattern's permission is needed, whichever pattern is longer.
+        let nested = policy(
+            "[resources]\n\"file:///srv/*\" = \"files:read\"\n\"file:///srv/*/reports/*\" = \"reports:read\"\n\"file:///srv/secret/*\" = \"admin\"\n",
+        );
+        let reader = |perm: &str| perm == "files:read" || perm == "reports:read";
+        let verdict = nested.decide(Kind::Resource, "file:///srv/secret/reports/x", reader);
+        assert_eq!((verdict.allowed, verdict.permission), (false, Some("admin")));
+        assert!(
+            nested
+                .decide(Kind::Resource, "file:///srv/public/reports/x", reader)
+                .allowed
+        );
     }
 
     #[test]

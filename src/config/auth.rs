@@ -131,6 +131,7 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
         leeway,
         tls,
         token_typ: raw.token_typ.clone(),
+        scopes: raw.scopes.clone(),
     })
 }
 

@@ -152,6 +152,10 @@ pub struct RawIssuer {
     /// Required `typ` header of its JWTs (e.g. `at+jwt`, RFC 9068), so ID and refresh tokens
     /// of the same issuer and audience are refused. Unset: not checked.
     pub token_typ: Option<String>,
+    /// Scopes this issuer can grant: a call denied for lack of one of them gets the 403
+    /// `insufficient_scope` step-up challenge instead of the policy's usual answer.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 fn default_roles_claim() -> String {

@@ -28,6 +28,9 @@ pub enum McpCall<'a> {
     PromptGet { name: Cow<'a, str> },
     /// `completion/complete`: the prompt name (`of_prompt`) or resource-template URI of `params.ref`.
     Complete { target: Cow<'a, str>, of_prompt: bool },
+    /// `subscriptions/listen` (2026-07-28): the resource URIs of
+    /// `params.notifications.resourceSubscriptions`.
+    Listen { uris: Vec<Cow<'a, str>> },
     /// A `*/list` request (results are filtered on the way back).
     List(ListKind),
     /// `initialize` (2025-era handshake).
@@ -47,6 +50,7 @@ impl McpCall<'_> {
             Self::ToolCall { name } | Self::PromptGet { name } => Some(name),
             Self::ResourceRead { uri } => Some(uri),
             Self::Complete { target, .. } => Some(target),
+            Self::Listen { uris } => uris.first().map(Cow::as_ref),
             Self::List(_) | Self::Initialize | Self::Notification | Self::Response | Self::Other => None,
         }
     }
@@ -82,6 +86,18 @@ struct CompleteRef<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     uri: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ListenParams<'a> {
+    #[serde(borrow, default)]
+    notifications: Option<ListenNotifications<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ListenNotifications<'a> {
+    #[serde(borrow, default, rename = "resourceSubscriptions")]
+    resource_subscriptions: Option<Vec<Cow<'a, str>>>,
 }
 
 fn params<'a, T: Deserialize<'a>>(params: Option<&'a RawValue>, what: &str) -> Result<T, InvalidParams> {
@@ -120,6 +136,20 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
                 }
             };
             McpCall::Complete { target, of_prompt }
+        }
+        "subscriptions/listen" => {
+            let parsed: ListenParams<'a> = match message.params {
+                None => ListenParams { notifications: None },
+                Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                    InvalidParams("params.notifications.resourceSubscriptions must be an array of URIs".into())
+                })?,
+            };
+            McpCall::Listen {
+                uris: parsed
+                    .notifications
+                    .and_then(|n| n.resource_subscriptions)
+                    .unwrap_or_default(),
+            }
         }
         "tools/list" => McpCall::List(ListKind::Tools),
         "resources/list" => McpCall::List(ListKind::Resources),

@@ -92,6 +92,9 @@ pub fn request_headers(
             || is_gateway_owned(lower)
             // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
             || lower == "origin"
+            // The gateway reads every answer (SSE events, list pages): it must get them
+            // uncompressed.
+            || lower == "accept-encoding"
             // `X_User` may be read as `X-User` by the upstream's framework.
             || lower.contains('_')
             || nominated.iter().any(|n| n == lower);

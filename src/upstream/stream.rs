@@ -191,7 +191,22 @@ impl ProxyBody {
                     Rewrite::Keep => None,
                     Rewrite::Replace(text) => Some(text),
                     Rewrite::Drop => {
-                        tracing::warn!("dropped an upstream list answer that could not be filtered");
+                        // Never passed on; the request it may have answered gets an error.
+                        tracing::warn!("dropped an upstream answer that could not be filtered");
+                        if let (Some(id), false) = (&request_id, state.saw_response) {
+                            state.saw_response = true;
+                            let error = jsonrpc_error(
+                                Some(id),
+                                CODE_UNAVAILABLE,
+                                "Upstream answer could not be filtered",
+                                None,
+                            );
+                            out.extend_from_slice(&sse::write_event(
+                                Some("message"),
+                                None,
+                                &String::from_utf8_lossy(&error),
+                            ));
+                        }
                         continue;
                     }
                 };

@@ -699,3 +699,56 @@ async fn a_legacy_endpoint_belongs_to_the_stream_owner() {
     assert_eq!(upstream.count(), before);
     assert_eq!(gateway.call(post(&alice)).await.status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn list_answers_are_filtered_whatever_their_id_and_wherever_they_arrive() {
+    use http_body_util::BodyExt as _;
+    const LIST: &str = r#"{"jsonrpc":"2.0","id":0,"result":{"tools":[{"name":"get_weather"},{"name":"delete_file"}]}}"#;
+    // POST answers echo the id in another spelling (`-0` → `0`); the GET stream (the legacy
+    // transport's answers, or events replayed on resumption) carries a list nobody asked for here.
+    let upstream = mock::start(|request| match request.method {
+        http::Method::GET => Reply::Sse {
+            chunks: vec![
+                (
+                    Duration::ZERO,
+                    bytes::Bytes::from_static(b"event: endpoint\ndata: /messages/?session_id=s\n\n"),
+                ),
+                (
+                    Duration::ZERO,
+                    bytes::Bytes::from(format!("id: 9\nevent: message\ndata: {LIST}\n\n")),
+                ),
+            ],
+            hold: false,
+        },
+        _ => Reply::Json(StatusCode::OK, LIST),
+    })
+    .await;
+    let gateway = seed_gateway(&upstream.url("/sse"), "", FAST_TIMEOUTS).await;
+    let guest = token("gus", &["guest"]);
+    let list = r#"{"jsonrpc":"2.0","id":-0,"method":"tools/list"}"#;
+    let answer = post_as(&gateway, &guest, list, &[]).await;
+    assert_eq!(
+        answer.json(),
+        json!({"jsonrpc":"2.0","id":0,"result":{"tools":[{"name":"get_weather"}]}})
+    );
+    let get = Request::get(gateway.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("authorization", format!("Bearer {guest}"));
+    let stream = gateway.send(empty(get)).await.into_body();
+    let text = tokio::time::timeout(Duration::from_secs(5), stream.collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains(r#"{"name":"get_weather"}"#), "{text}");
+    assert!(!text.contains("delete_file"), "{text}");
+    assert!(text.contains("id: 9\n"), "event ids survive the rewrite: {text}");
+
+    // A 2026-07-28 listen stream may not subscribe to a resource the caller cannot read.
+    let listen = r#"{"jsonrpc":"2.0","id":5,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["weather://oslo","file:///srv/data/x"]}}}"#;
+    let before = upstream.count();
+    let answer = post_as(&gateway, &guest, listen, &[]).await;
+    assert_eq!(answer.json()["error"]["message"], "Resource not found");
+    assert_eq!(upstream.count(), before);
+}

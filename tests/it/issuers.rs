@@ -589,7 +589,7 @@ async fn a_missing_scope_gets_the_step_up_challenge() {
     .replace("auth = \"none\"", "auth = \"required\"")
     .replace("default = \"allow\"", "default = \"deny\"");
     text.push_str(&format!(
-        "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\n",
+        "\n[[auth.issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}\"\nroles_claim = \"realm_access.roles\"\nscopes = [\"files:read\", \"files:delete\"]\n",
         idp.url("/certs")
     ));
     let gateway = TestGateway::start_text(dir, &text).await;
