@@ -9,6 +9,9 @@ use crate::auth::{AuthMethod, Principal};
 use crate::authz::{DefaultRule, Kind, OnDeny, Roles, Source};
 use crate::config::{Config, Upstream};
 
+/// The subject of a principal made of `--role` / `--permission` alone.
+const COMMAND_LINE: &str = "(given on the command line)";
+
 /// Who to explain.
 #[derive(Debug, Default)]
 pub struct Subject {
@@ -42,8 +45,11 @@ pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, 
                 .map_err(|failure| format!("credential refused: {}", failure.description()))?;
             (*verified).clone()
         }
+        None if subject.roles.is_empty() && subject.permissions.is_empty() => {
+            return Err("say who to explain: --role, --permission, --token or --api-key".into());
+        }
         None => Principal {
-            subject: "explain".into(),
+            subject: COMMAND_LINE.into(),
             method: AuthMethod::Jwt,
             ..Principal::anonymous()
         },
@@ -114,11 +120,16 @@ pub fn report(upstream: &Upstream, roles: &Roles, principal: &Principal, live: &
         .collect();
     held.sort_unstable();
     held.dedup();
+    let method = if principal.subject == COMMAND_LINE {
+        "no credential"
+    } else {
+        principal.method.label()
+    };
     let _ = writeln!(
         out,
         "principal {} ({})  roles [{}]  permissions [{}]",
-        principal.subject,
-        principal.method.label(),
+        principal.subject.escape_debug(),
+        method,
         principal.roles.join(", "),
         held.join(", ")
     );

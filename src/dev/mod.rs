@@ -62,6 +62,15 @@ write_file = {{ permission = "files:write", args = {{ path = {{ pattern = "/srv/
 delete_file = "files:delete"
 list_users = "users:read"
 
+[rate_limits]
+ip = {{ capacity = 100, refill_per_sec = 10 }}
+auth_failures = {{ max = 10, window = "1m", block = "5m" }}
+[rate_limits.roles]
+guest = {{ capacity = 50, refill_per_sec = 1 }}
+user = {{ capacity = 200, refill_per_sec = 5 }}
+premium = {{ capacity = 1000, refill_per_sec = 20 }}
+admin = {{ capacity = 5000, refill_per_sec = 100 }}
+
 [roles]
 guest = ["weather:read"]
 user = ["weather:read", "files:read"]
