@@ -4,9 +4,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# The TLS tests drive the openssl and curl command-line tools.
+# The TLS tests drive the openssl and curl command-line tools; the state tests spawn their own
+# redis-server (on a free port, killed and restarted by the fault tests).
 missing=()
 for tool in openssl curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi

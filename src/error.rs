@@ -48,6 +48,10 @@ pub enum Reject {
     UpstreamUnavailable,
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The state store (Redis) is unreachable and the feature fails closed (session checks,
+    /// rate limits with `on_unavailable = "deny"`).
+    #[error("state store unavailable")]
+    StateUnavailable,
     /// A fail-closed dependency of authentication (an issuer's introspection) is down.
     #[error("authentication dependency unavailable")]
     AuthUnavailable,
@@ -121,7 +125,7 @@ impl Reject {
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InvalidParams(_) => StatusCode::OK,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
-            Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AuthUnavailable | Self::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -143,7 +147,9 @@ impl Reject {
             Self::Envelope { code, .. } => Some(*code),
             Self::InvalidParams(_) => Some(-32602),
             Self::HeaderMismatch(_) => Some(-32020),
-            Self::UpstreamUnavailable | Self::UpstreamTimeout | Self::AuthUnavailable => Some(CODE_UNAVAILABLE),
+            Self::UpstreamUnavailable | Self::UpstreamTimeout | Self::AuthUnavailable | Self::StateUnavailable => {
+                Some(CODE_UNAVAILABLE)
+            }
         }
     }
 
@@ -164,6 +170,7 @@ impl Reject {
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::AuthUnavailable => "auth_unavailable",
+            Self::StateUnavailable => "state_unavailable",
             Self::Unauthorized { reason, .. } => reason,
             Self::PolicyDenied { .. } => "policy_denied",
             Self::RateLimited { limited, .. } => match limited.scope {

@@ -5,10 +5,42 @@
 use std::sync::Arc;
 
 use crate::config::{Config, MtlsSettings, Reloader, ServerConfig};
-use crate::state::SessionStore;
+use crate::state::{Backend, Durable, RedisState, SessionStore};
 use crate::telemetry::{AuditLog, Metrics};
 use crate::tls::TlsServer;
 use crate::upstream::LegacyEndpoints;
+
+/// The state backend of `[state]`: session bindings and the limiter's buckets.
+fn state(config: &Config) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter)> {
+    let idle = config.server.timeouts.session_idle;
+    let clock = Arc::new(crate::ratelimit::MonotonicClock::default());
+    let mut limiter = crate::ratelimit::Limiter::new(config.rate_limits.max_buckets, clock);
+    let sessions = match &config.state.backend {
+        Backend::Embedded { path } => {
+            let durable = path
+                .as_deref()
+                .map(Durable::open)
+                .transpose()
+                .map_err(std::io::Error::other)?;
+            if durable.is_none() {
+                tracing::info!("state.path unset: session bindings live in memory and end with the process");
+            }
+            SessionStore::memory(idle, MAX_SESSIONS, durable)
+        }
+        Backend::Redis {
+            url,
+            key_prefix,
+            timeout,
+            pool_size,
+        } => {
+            let redis =
+                Arc::new(RedisState::connect(url, key_prefix, *timeout, *pool_size).map_err(std::io::Error::other)?);
+            limiter = limiter.with_redis(Arc::clone(&redis), config.state.on_unavailable);
+            SessionStore::Redis { redis, idle }
+        }
+    };
+    Ok((sessions, limiter))
+}
 
 /// Most live sessions bound at once (each binding is about 100 bytes).
 const MAX_SESSIONS: usize = 200_000;
@@ -38,6 +70,7 @@ impl Gateway {
             Some(settings) => Some(Arc::new(TlsServer::new(settings).map_err(std::io::Error::other)?)),
             None => None,
         };
+        let (sessions, limiter) = state(config)?;
         Ok(Self {
             tls,
             mtls: config.mtls.clone(),
@@ -47,11 +80,8 @@ impl Gateway {
             audit: AuditLog::start(&config.audit.sink)?,
             metrics: Arc::new(Metrics::new()),
             legacy: Arc::new(LegacyEndpoints::default()),
-            sessions: SessionStore::memory(config.server.timeouts.session_idle, MAX_SESSIONS),
-            limiter: crate::ratelimit::Limiter::new(
-                config.rate_limits.max_buckets,
-                Arc::new(crate::ratelimit::MonotonicClock::default()),
-            ),
+            sessions,
+            limiter,
         })
     }
 

@@ -16,6 +16,7 @@ use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::headers::Mirror;
 use crate::mcp::{self, Body, EnvelopeError, McpCall, Message, MessageKind};
+use crate::ratelimit::Refusal;
 use crate::server::ConnInfo;
 use crate::upstream::{self, ForwardedFor, RespondContext, legacy};
 use crate::{edge, request_body, session};
@@ -66,22 +67,22 @@ impl Gateway {
             upstream::client_ip(ctx.conn.peer.ip(), request.headers(), &self.server.trusted_proxies);
         ctx.client_ip = Some(client_ip);
         // The IP's bucket and auth-failure block come before authentication, so a flood or a
-        // credential-guessing loop costs no token verification.
+        // credential-guessing loop costs no token verification (with Redis the IP's token is
+        // taken with the principal's, in one round trip; a known block is refused here).
         let limits = &snapshot.rate_limits;
         self.limiter
-            .check_ip(limits, client_ip)
-            .map_err(|limited| Reject::RateLimited {
-                limited,
-                single_request: false,
-            })?;
+            .edge(limits, client_ip)
+            .map_err(|limited| refusal(Refusal::Limited(limited), false))?;
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
         //    gateway buffer bodies. A refused credential counts toward the IP's block.
         let authenticated = self.authenticate(&snapshot, &upstream, request.headers(), ctx).await;
         if let Err(Reject::Unauthorized { reason, .. }) = &authenticated {
-            if *reason != AuthFailure::Missing.reason() {
-                self.limiter.auth_failed(limits, client_ip);
-            }
+            let refused = *reason != AuthFailure::Missing.reason();
+            self.limiter
+                .after_auth_failure(limits, client_ip, refused)
+                .await
+                .map_err(|r| refusal(r, false))?;
         }
         ctx.principal = Some(authenticated?);
 
@@ -137,11 +138,9 @@ impl Gateway {
                 })
                 .collect();
             self.limiter
-                .check_principal(limits, &principal, &owner, parsed.len(), &tools)
-                .map_err(|limited| Reject::RateLimited {
-                    limited,
-                    single_request,
-                })?;
+                .request(limits, client_ip, &principal, &owner, parsed.len(), &tools)
+                .await
+                .map_err(|r| refusal(r, single_request))?;
             // 7. Authorize every message on the body (never on headers); one denial refuses
             //    the whole body, so nothing of a batch with a forbidden element is forwarded.
             self.authorize(&snapshot, &upstream, &principal, &parsed)?;
@@ -149,11 +148,9 @@ impl Gateway {
             lists = parsed.iter().any(|(_, call)| matches!(call, McpCall::List(_)));
         } else {
             self.limiter
-                .check_principal(limits, &principal, &owner, 1, &[])
-                .map_err(|limited| Reject::RateLimited {
-                    limited,
-                    single_request: false,
-                })?;
+                .request(limits, client_ip, &principal, &owner, 1, &[])
+                .await
+                .map_err(|r| refusal(r, false))?;
         }
 
         // 8. A 2025-era session id is honoured only for the principal that initialized it.
@@ -341,6 +338,18 @@ impl Gateway {
             http::StatusCode::OK,
             bytes::Bytes::from(document.to_string()),
         ))
+    }
+}
+
+/// A rate-limit refusal: `-31429` (with the id when it answers one request), or 503 when the
+/// shared store is down and `on_unavailable = "deny"`.
+fn refusal(refusal: Refusal, single_request: bool) -> Reject {
+    match refusal {
+        Refusal::Limited(limited) => Reject::RateLimited {
+            limited,
+            single_request,
+        },
+        Refusal::Unavailable => Reject::StateUnavailable,
     }
 }
 

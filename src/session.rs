@@ -44,7 +44,9 @@ pub fn key(headers: &HeaderMap, route: &str) -> Result<Option<SessionKey>, Rejec
 
 /// Refuses a session id that is unknown or bound to someone else (404).
 pub async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &RequestContext) -> Result<(), Reject> {
-    match store.check(key, owner).await {
+    // The store unreachable: fail closed (503), never let an unverified session through.
+    let check = store.check(key, owner).await.map_err(|_| Reject::StateUnavailable)?;
+    match check {
         SessionCheck::Owner => Ok(()),
         SessionCheck::Unknown => Err(Reject::SessionNotFound { mismatch: false }),
         SessionCheck::OtherPrincipal => {
@@ -70,13 +72,17 @@ pub async fn after_response<B>(
     let status = response.status();
     if let Some(key) = key {
         if status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()) {
-            store.unbind(key).await;
+            // Unreachable store: the binding expires there on its own.
+            let _ = store.unbind(key).await;
         }
     }
     if initialize && status.is_success() {
         if let Some(id) = response.headers().get("mcp-session-id") {
-            if !store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
-                tracing::warn!(route, "session not bound: table full");
+            match store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(route, "session not bound"),
+                // Not bound: its requests will get 404 and the client starts a new session.
+                Err(_) => tracing::warn!(route, "session not bound: state store unavailable"),
             }
         }
     }

@@ -33,6 +33,44 @@ pub struct RawConfig {
     /// Token buckets per client IP, principal, API key and tool.
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    /// Where rate-limit buckets and session bindings live (static).
+    #[serde(default)]
+    pub state: RawState,
+}
+
+/// `[state]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawState {
+    /// `"embedded"` (one node: buckets in memory, bindings in a file under `path`) or `"redis"`.
+    pub backend: String,
+    /// Folder of the embedded store; unset, bindings live in memory only (lost on restart).
+    pub path: Option<String>,
+    /// `redis://`, `rediss://`, `redis+sentinel://` / `redis-sentinel://`, `redis+cluster://` / `redis-cluster://`.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key; the `{...}` hash tag keeps one request's keys in one
+    /// Cluster slot, so its buckets are decided by one script.
+    pub key_prefix: String,
+    /// Longest wait for one Redis command.
+    pub redis_timeout: String,
+    /// Redis connections.
+    pub redis_pool_size: u32,
+    /// Rate limits while Redis is unreachable: `"local"`, `"deny"` or `"allow"`.
+    pub on_unavailable: String,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        Self {
+            backend: "embedded".into(),
+            path: None,
+            redis_url: None,
+            key_prefix: "{portcullis}:".into(),
+            redis_timeout: "50ms".into(),
+            redis_pool_size: 4,
+            on_unavailable: "local".into(),
+        }
+    }
 }
 
 /// `[rate_limits]`: token buckets (capacity = burst, refill = tokens per second).

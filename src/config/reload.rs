@@ -81,6 +81,7 @@ struct StaticPart {
     server: ServerConfig,
     admin: AdminConfig,
     audit: AuditConfig,
+    state: crate::state::StateSettings,
 }
 
 /// What a successful reload did.
@@ -115,6 +116,7 @@ impl Reloader {
                 server: config.server.clone(),
                 admin: config.admin.clone(),
                 audit: config.audit.clone(),
+                state: config.state.clone(),
             },
             generation: AtomicU64::new(1),
             reloading: Mutex::new(()),
@@ -151,6 +153,7 @@ impl Reloader {
                 server: config.server.clone(),
                 admin: config.admin.clone(),
                 audit: config.audit.clone(),
+                state: config.state.clone(),
             };
         ReloadOutcome {
             generation,

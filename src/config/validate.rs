@@ -36,6 +36,8 @@ pub struct Config {
     pub roles: Arc<crate::authz::Roles>,
     /// `[rate_limits]`.
     pub rate_limits: Arc<crate::ratelimit::RateLimits>,
+    /// `[state]` (static).
+    pub state: crate::state::StateSettings,
 }
 
 /// `[server]`, validated.
@@ -155,6 +157,7 @@ impl TryFrom<RawConfig> for Config {
         let roles = crate::authz::Roles::new(&raw.roles).map_err(|(key, message)| ConfigError::at(key, message))?;
         check_role_references(&raw, &roles)?;
         let rate_limits = crate::ratelimit::RateLimits::new(&raw.rate_limits, &roles)?;
+        let state = crate::state::StateSettings::new(&raw.state)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
         if admin.listen == server.listen && server.listen.port() != 0 {
@@ -192,6 +195,7 @@ impl TryFrom<RawConfig> for Config {
             auth,
             roles: Arc::new(roles),
             rate_limits: Arc::new(rate_limits),
+            state,
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod bucket;
 mod limits;
 mod local;
+mod shared;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use std::time::Instant;
 pub use bucket::{Bucket, Decision, Limit};
 pub use limits::{AuthFailures, RateLimits};
 pub use local::LocalBuckets;
+pub use shared::Refusal;
 
 /// Milliseconds on a clock that never goes backwards.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -65,6 +67,12 @@ pub struct Limiter {
     buckets: LocalBuckets,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     clock: Arc<dyn Clock>,
+    /// Redis and what to do when it is unreachable (`None`: the embedded backend).
+    remote: Option<(Arc<crate::state::RedisState>, crate::state::OnUnavailable)>,
+    /// IPs Redis reported blocked, until (this clock's ms): refused at stage 2 without a call.
+    blocked: Mutex<HashMap<IpAddr, u64>>,
+    /// Decisions made without Redis while it was unreachable.
+    pub(crate) fallbacks: std::sync::atomic::AtomicU64,
 }
 
 impl Limiter {
@@ -74,6 +82,9 @@ impl Limiter {
             buckets: LocalBuckets::new(max_buckets),
             failures: Mutex::new(HashMap::new()),
             clock,
+            remote: None,
+            blocked: Mutex::new(HashMap::new()),
+            fallbacks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -90,8 +101,8 @@ impl Limiter {
         })
     }
 
-    /// Stage 2: the client IP's bucket and its auth-failure block.
-    pub fn check_ip(&self, limits: &RateLimits, ip: IpAddr) -> Result<(), Limited> {
+    /// The client IP's bucket and its auth-failure block, in this process.
+    pub fn local_ip(&self, limits: &RateLimits, ip: IpAddr) -> Result<(), Limited> {
         if limits.auth_failures.is_some() {
             let now = self.clock.now_ms();
             let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
@@ -109,8 +120,9 @@ impl Limiter {
         }
     }
 
-    /// Counts a refused credential from `ip`; the `max`-th within `window` starts the block.
-    pub fn auth_failed(&self, limits: &RateLimits, ip: IpAddr) {
+    /// Counts a refused credential from `ip` in this process; the `max`-th within `window`
+    /// starts the block.
+    pub fn local_auth_failed(&self, limits: &RateLimits, ip: IpAddr) {
         let Some(policy) = limits.auth_failures else {
             return;
         };
@@ -142,9 +154,9 @@ impl Limiter {
         }
     }
 
-    /// Stage 6: the principal's role bucket, its API key's bucket, and the tool buckets of
-    /// the tools it calls (`tools`, one entry per message, so a batch counts each element).
-    pub fn check_principal(
+    /// The principal's role bucket (one token per message, so a batch counts each element),
+    /// its API key's bucket, and the buckets of the tools it calls, in this process.
+    pub fn local_principal(
         &self,
         limits: &RateLimits,
         principal: &crate::auth::Principal,
@@ -203,24 +215,24 @@ mod tests {
             ..RateLimits::default()
         };
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        limiter.auth_failed(&limits, ip);
-        limiter.auth_failed(&limits, ip);
-        assert!(limiter.check_ip(&limits, ip).is_ok());
-        limiter.auth_failed(&limits, ip);
-        let blocked = limiter.check_ip(&limits, ip).unwrap_err();
+        limiter.local_auth_failed(&limits, ip);
+        limiter.local_auth_failed(&limits, ip);
+        assert!(limiter.local_ip(&limits, ip).is_ok());
+        limiter.local_auth_failed(&limits, ip);
+        let blocked = limiter.local_ip(&limits, ip).unwrap_err();
         assert_eq!((blocked.scope, blocked.retry_after_ms), ("auth_failures", 300_000));
         assert!(
-            limiter.check_ip(&limits, "192.0.2.8".parse().unwrap()).is_ok(),
+            limiter.local_ip(&limits, "192.0.2.8".parse().unwrap()).is_ok(),
             "per IP"
         );
         clock.0.store(300_000, Ordering::SeqCst);
-        assert!(limiter.check_ip(&limits, ip).is_ok());
+        assert!(limiter.local_ip(&limits, ip).is_ok());
         // Failures spread wider than the window never add up to a block.
         for t in [400_000, 470_000, 540_000] {
             clock.0.store(t, Ordering::SeqCst);
-            limiter.auth_failed(&limits, ip);
+            limiter.local_auth_failed(&limits, ip);
         }
-        assert!(limiter.check_ip(&limits, ip).is_ok());
+        assert!(limiter.local_ip(&limits, ip).is_ok());
     }
 
     #[test]
@@ -238,7 +250,7 @@ mod tests {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     let (limiter, limits) = (Arc::clone(&limiter), Arc::clone(&limits));
-                    scope.spawn(move || (0..25).filter(|_| limiter.check_ip(&limits, ip).is_ok()).count())
+                    scope.spawn(move || (0..25).filter(|_| limiter.local_ip(&limits, ip).is_ok()).count())
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()

@@ -7,11 +7,14 @@
 //! it). Bindings expire after `session_idle` without use; the table is bounded.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
+
+use super::embedded::Durable;
+use super::redis::{RedisState, Unavailable};
 
 /// The hashed (route, session id) pair a binding is stored under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +28,21 @@ impl SessionKey {
         hasher.update([0]);
         hasher.update(session_id);
         Self(hasher.finalize().into())
+    }
+
+    /// A key read back from a store.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Hex, for Redis key names.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -42,34 +60,51 @@ pub enum SessionCheck {
 /// Where session bindings live.
 #[derive(Debug)]
 pub enum SessionStore {
-    /// In process memory (one node; bindings end with the process).
+    /// In process memory, written through to the embedded store when there is one.
     Memory(MemorySessions),
+    /// In Redis, shared by every replica; a binding expires there after `idle`.
+    Redis { redis: Arc<RedisState>, idle: Duration },
 }
 
 impl SessionStore {
-    /// An in-memory store.
-    pub fn memory(idle: Duration, max_sessions: usize) -> Self {
-        Self::Memory(MemorySessions::new(idle, max_sessions))
+    /// An in-memory store (with `durable`, loaded from and written through to it).
+    pub fn memory(idle: Duration, max_sessions: usize, durable: Option<Durable>) -> Self {
+        Self::Memory(MemorySessions::new(idle, max_sessions, durable))
     }
 
-    /// Binds `key` to `owner`; `false` when the table is full of live sessions.
-    pub async fn bind(&self, key: SessionKey, owner: &str) -> bool {
+    fn key_name(redis: &RedisState, key: SessionKey) -> String {
+        redis.key(&format!("s:{}", key.hex()))
+    }
+
+    /// Binds `key` to `owner`; `Ok(false)` when it cannot be bound (table full, or the id is
+    /// live for another principal).
+    pub async fn bind(&self, key: SessionKey, owner: &str) -> Result<bool, Unavailable> {
         match self {
-            Self::Memory(m) => m.bind(key, owner, Instant::now()),
+            Self::Memory(m) => Ok(m.bind(key, owner, Instant::now())),
+            Self::Redis { redis, idle } => redis.bind(&Self::key_name(redis, key), owner, *idle).await,
         }
     }
 
     /// Checks `key` for `owner`, refreshing the binding's idle timer when it is the owner's.
-    pub async fn check(&self, key: SessionKey, owner: &str) -> SessionCheck {
+    pub async fn check(&self, key: SessionKey, owner: &str) -> Result<SessionCheck, Unavailable> {
         match self {
-            Self::Memory(m) => m.check(key, owner, Instant::now()),
+            Self::Memory(m) => Ok(m.check(key, owner, Instant::now())),
+            Self::Redis { redis, idle } => Ok(match redis.check(&Self::key_name(redis, key), owner, *idle).await? {
+                1 => SessionCheck::Owner,
+                2 => SessionCheck::OtherPrincipal,
+                _ => SessionCheck::Unknown,
+            }),
         }
     }
 
     /// Forgets `key` (the session ended).
-    pub async fn unbind(&self, key: SessionKey) {
+    pub async fn unbind(&self, key: SessionKey) -> Result<(), Unavailable> {
         match self {
-            Self::Memory(m) => m.unbind(key),
+            Self::Memory(m) => {
+                m.unbind(key);
+                Ok(())
+            }
+            Self::Redis { redis, .. } => redis.unbind(&Self::key_name(redis, key)).await,
         }
     }
 }
@@ -78,6 +113,8 @@ impl SessionStore {
 struct Binding {
     owner: Box<str>,
     last_seen: Instant,
+    /// When the embedded store last recorded a use (unix ms).
+    persisted_ms: u64,
 }
 
 /// The in-memory backend.
@@ -86,15 +123,66 @@ pub struct MemorySessions {
     bindings: Mutex<HashMap<SessionKey, Binding>>,
     idle: Duration,
     max_sessions: usize,
+    durable: Option<Durable>,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl MemorySessions {
     /// An empty table whose bindings expire after `idle` and which holds at most `max_sessions`.
-    pub fn new(idle: Duration, max_sessions: usize) -> Self {
+    pub fn new(idle: Duration, max_sessions: usize, durable: Option<Durable>) -> Self {
+        let mut bindings = HashMap::new();
+        if let Some(store) = &durable {
+            let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+            let now_ms = unix_ms();
+            match store.load(now_ms, idle_ms) {
+                Ok(loaded) => {
+                    let now = Instant::now();
+                    for (key, owner, seen) in loaded.into_iter().take(max_sessions) {
+                        let age = Duration::from_millis(now_ms.saturating_sub(seen));
+                        bindings.insert(
+                            key,
+                            Binding {
+                                owner: owner.into(),
+                                last_seen: now.checked_sub(age).unwrap_or(now),
+                                persisted_ms: seen,
+                            },
+                        );
+                    }
+                    tracing::info!(
+                        sessions = bindings.len(),
+                        "session bindings loaded from the embedded store"
+                    );
+                }
+                Err(error) => tracing::error!(%error, "cannot read session bindings from the embedded store"),
+            }
+        }
         Self {
-            bindings: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(bindings),
             idle,
             max_sessions,
+            durable,
+        }
+    }
+
+    /// Writes a change to the embedded store off the request path (each write is a committed
+    /// transaction; a crash loses at most the writes in flight).
+    fn persist(&self, write: impl FnOnce(&Durable) -> Result<(), String> + Send + 'static) {
+        let Some(store) = self.durable.clone() else {
+            return;
+        };
+        let job = move || {
+            if let Err(error) = write(&store) {
+                tracing::error!(%error, "cannot write a session binding to the embedded store");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(job)),
+            Err(_) => job(),
         }
     }
 
@@ -117,13 +205,17 @@ impl MemorySessions {
                 return false;
             }
         }
+        let persisted_ms = unix_ms();
         bindings.insert(
             key,
             Binding {
                 owner: owner.into(),
                 last_seen: now,
+                persisted_ms,
             },
         );
+        let owner = owner.to_string();
+        self.persist(move |store| store.put(key, &owner, persisted_ms));
         true
     }
 
@@ -134,12 +226,22 @@ impl MemorySessions {
         };
         if now.duration_since(binding.last_seen) >= self.idle {
             bindings.remove(&key);
+            self.persist(move |store| store.delete(key));
             return SessionCheck::Unknown;
         }
         if *binding.owner != *owner {
             return SessionCheck::OtherPrincipal;
         }
         binding.last_seen = now;
+        // The store learns of a use at most every quarter idle period: enough to keep a
+        // restarted gateway from expiring a live session, without a write per request.
+        let now_ms = unix_ms();
+        let quarter = u64::try_from(self.idle.as_millis() / 4).unwrap_or(u64::MAX);
+        if self.durable.is_some() && now_ms.saturating_sub(binding.persisted_ms) > quarter {
+            binding.persisted_ms = now_ms;
+            let owner = binding.owner.to_string();
+            self.persist(move |store| store.put(key, &owner, now_ms));
+        }
         SessionCheck::Owner
     }
 
@@ -148,6 +250,7 @@ impl MemorySessions {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&key);
+        self.persist(move |store| store.delete(key));
     }
 }
 
@@ -161,7 +264,7 @@ mod tests {
 
     #[test]
     fn bindings_belong_to_one_owner_and_expire_when_idle() {
-        let table = MemorySessions::new(Duration::from_secs(60), 2);
+        let table = MemorySessions::new(Duration::from_secs(60), 2, None);
         let t0 = Instant::now();
         let a = SessionKey::new("/mcp", b"s-a");
         assert_ne!(a, SessionKey::new("/other", b"s-a"), "ids are per route");

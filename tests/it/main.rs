@@ -25,6 +25,7 @@ mod ratelimit;
 mod refusals;
 mod reload;
 mod slowloris;
+mod state;
 mod streaming;
 mod tls;
 mod tls_interop;

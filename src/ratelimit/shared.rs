@@ -1,0 +1,207 @@
+//! The limiter's entry points for the flow, whichever backend holds the buckets. Embedded:
+//! buckets in this process. Redis: one atomic script per request decides every bucket it
+//! touches (the client IP's too, taken here rather than at stage 2, so a request costs at most
+//! one round trip), on the Redis server's clock; while Redis is unreachable `on_unavailable`
+//! decides: this process's buckets (`local`), 503 (`deny`) or no limit (`allow`).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+
+use super::{Limit, Limited, Limiter, RateLimits};
+use crate::auth::Principal;
+use crate::state::{OnUnavailable, RedisState};
+
+/// Why a request may not go on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Refusal {
+    /// A bucket is empty or the IP is blocked.
+    Limited(Limited),
+    /// Redis is unreachable and `on_unavailable = "deny"`.
+    Unavailable,
+}
+
+/// Most IPs remembered as blocked by Redis.
+const MAX_BLOCKED: usize = 100_000;
+
+impl Limiter {
+    /// Keeps the buckets in `redis`, with `mode` while it is unreachable.
+    #[must_use]
+    pub fn with_redis(mut self, redis: Arc<RedisState>, mode: OnUnavailable) -> Self {
+        self.remote = Some((redis, mode));
+        self
+    }
+
+    /// Stage 2: embedded, the IP's bucket and block; Redis, only a block Redis reported.
+    pub fn edge(&self, limits: &RateLimits, ip: IpAddr) -> Result<(), Limited> {
+        if self.remote.is_none() {
+            return self.local_ip(limits, ip);
+        }
+        let now = self.clock.now_ms();
+        let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        match blocked.get(&ip) {
+            Some(until) if *until > now => Err(Limited {
+                scope: "auth_failures",
+                retry_after_ms: until - now,
+                limit: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn remember_block(&self, ip: IpAddr, ms: u64) {
+        let now = self.clock.now_ms();
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        if blocked.len() >= MAX_BLOCKED {
+            blocked.retain(|_, until| *until > now);
+        }
+        if blocked.len() < MAX_BLOCKED {
+            blocked.insert(ip, now.saturating_add(ms));
+        }
+    }
+
+    /// The degraded decision while Redis is unreachable.
+    fn unavailable(&self, local: impl FnOnce() -> Result<(), Limited>) -> Result<(), Refusal> {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        match self.remote.as_ref().map(|(_, mode)| *mode) {
+            Some(OnUnavailable::Deny) => Err(Refusal::Unavailable),
+            Some(OnUnavailable::Allow) => Ok(()),
+            Some(OnUnavailable::Local) | None => local().map_err(Refusal::Limited),
+        }
+    }
+
+    /// After a refused or missing credential (stage 3): a refused one counts toward the IP's
+    /// block; with Redis the failing request also takes its IP token here.
+    pub async fn after_auth_failure(
+        &self,
+        limits: &RateLimits,
+        ip: IpAddr,
+        credential_sent: bool,
+    ) -> Result<(), Refusal> {
+        let Some((redis, _)) = &self.remote else {
+            if credential_sent {
+                self.local_auth_failed(limits, ip);
+            }
+            return Ok(());
+        };
+        let block_key = redis.key(&format!("blk:{ip}"));
+        if let (true, Some(policy)) = (credential_sent, limits.auth_failures) {
+            let counter = redis.key(&format!("fail:{ip}"));
+            match redis
+                .auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)
+                .await
+            {
+                Ok(0) => {}
+                Ok(ms) => self.remember_block(ip, ms),
+                Err(_) => self.unavailable(|| {
+                    self.local_auth_failed(limits, ip);
+                    Ok(())
+                })?,
+            }
+        }
+        let Some(limit) = limits.ip else {
+            return Ok(());
+        };
+        let taken = self
+            .remote_take(redis, limits, ip, vec![(format!("ip:{ip}"), limit, 1, "ip")])
+            .await;
+        taken.or_else(|refusal| match refusal {
+            Refusal::Limited(_) => Err(refusal),
+            Refusal::Unavailable => self.unavailable(|| self.local_ip(limits, ip)),
+        })
+    }
+
+    /// Stage 6: the principal's role bucket (a token per message), its API key's, the tools'
+    /// and, with Redis, the client IP's, in one decision.
+    pub async fn request(
+        &self,
+        limits: &RateLimits,
+        ip: IpAddr,
+        principal: &Principal,
+        owner: &str,
+        messages: usize,
+        tools: &[&str],
+    ) -> Result<(), Refusal> {
+        let Some((redis, _)) = &self.remote else {
+            return self
+                .local_principal(limits, principal, owner, messages, tools)
+                .map_err(Refusal::Limited);
+        };
+        let mut buckets: Vec<(String, Limit, u64, &'static str)> = Vec::new();
+        if let Some(limit) = limits.ip {
+            buckets.push((format!("ip:{ip}"), limit, 1, "ip"));
+        }
+        if let Some(limit) = limits.for_principal(principal) {
+            buckets.push((format!("p:{owner}"), limit, messages.max(1) as u64, "principal"));
+        }
+        if let (Some(limit), crate::auth::AuthMethod::ApiKey, Some(id)) =
+            (limits.api_key, principal.method, principal.token_id.as_deref())
+        {
+            buckets.push((format!("k:{id}"), limit, 1, "api_key"));
+        }
+        for tool in tools {
+            if let Some(limit) = limits.for_tool(tool) {
+                buckets.push((format!("t:{}:{owner}:{tool}", tool.len()), limit, 1, "tool"));
+            }
+        }
+        if buckets.is_empty() && limits.auth_failures.is_none() {
+            return Ok(());
+        }
+        self.remote_take(redis, limits, ip, buckets)
+            .await
+            .or_else(|refusal| match refusal {
+                Refusal::Limited(_) => Err(refusal),
+                Refusal::Unavailable => self.unavailable(|| {
+                    self.local_ip(limits, ip)?;
+                    self.local_principal(limits, principal, owner, messages, tools)
+                }),
+            })
+    }
+
+    /// One script call for `buckets` (and the IP's block); `Unavailable` only when `deny`.
+    async fn remote_take(
+        &self,
+        redis: &RedisState,
+        limits: &RateLimits,
+        ip: IpAddr,
+        buckets: Vec<(String, Limit, u64, &'static str)>,
+    ) -> Result<(), Refusal> {
+        let block_key = if limits.auth_failures.is_some() {
+            redis.key(&format!("blk:{ip}"))
+        } else {
+            String::new()
+        };
+        let keyed: Vec<(String, Limit, u64)> = buckets.iter().map(|(k, l, c, _)| (redis.key(k), *l, *c)).collect();
+        match redis.take(&block_key, &keyed).await {
+            Ok(None) => Ok(()),
+            Ok(Some((None, retry_ms))) => {
+                self.remember_block(ip, retry_ms);
+                Err(Refusal::Limited(Limited {
+                    scope: "auth_failures",
+                    retry_after_ms: retry_ms,
+                    limit: None,
+                }))
+            }
+            Ok(Some((Some(index), retry_ms))) => {
+                let (limit, scope) = buckets.get(index).map_or(
+                    (
+                        Limit {
+                            capacity: 1.0,
+                            refill_per_sec: 0.0,
+                        },
+                        "rate_limit",
+                    ),
+                    |(_, limit, _, scope)| (*limit, *scope),
+                );
+                tracing::info!(scope, "ratelimit_exceeded");
+                Err(Refusal::Limited(Limited {
+                    scope,
+                    retry_after_ms: retry_ms,
+                    limit: Some(limit),
+                }))
+            }
+            Err(_) => Err(Refusal::Unavailable),
+        }
+    }
+}

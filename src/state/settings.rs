@@ -1,0 +1,98 @@
+//! `[state]`, validated.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::config::raw::RawState;
+
+/// What rate limiting does while Redis is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnavailable {
+    /// Per-replica buckets take over (the default; audited and counted).
+    Local,
+    /// Every rate-limited request is refused: 503 + `-31503`.
+    Deny,
+    /// Explicit fail-open: requests pass unlimited (audited and counted).
+    Allow,
+}
+
+/// The state backend to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// One node: buckets in memory, bindings in `path` (memory only without one).
+    Embedded { path: Option<PathBuf> },
+    /// Shared by every replica.
+    Redis {
+        url: String,
+        key_prefix: String,
+        timeout: Duration,
+        pool_size: usize,
+    },
+}
+
+/// `[state]`, validated (static: a change needs a restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    pub backend: Backend,
+    pub on_unavailable: OnUnavailable,
+}
+
+impl StateSettings {
+    /// Validates `[state]`; errors name the key.
+    pub fn new(raw: &RawState) -> Result<Self, ConfigError> {
+        let on_unavailable = match raw.on_unavailable.as_str() {
+            "local" => OnUnavailable::Local,
+            "deny" => OnUnavailable::Deny,
+            "allow" => OnUnavailable::Allow,
+            other => {
+                return Err(ConfigError::at(
+                    "state.on_unavailable",
+                    format!("`{other}` must be \"local\", \"deny\" or \"allow\""),
+                ));
+            }
+        };
+        let backend = match (raw.backend.as_str(), &raw.redis_url) {
+            ("embedded", None) => Backend::Embedded {
+                path: raw.path.as_ref().map(PathBuf::from),
+            },
+            ("embedded", Some(_)) => {
+                return Err(ConfigError::at("state.redis_url", "needs backend = \"redis\""));
+            }
+            ("redis", None) => return Err(ConfigError::at("state.redis_url", "required with backend = \"redis\"")),
+            ("redis", Some(url)) => {
+                let url = url
+                    .replacen("redis+sentinel://", "redis-sentinel://", 1)
+                    .replacen("rediss+sentinel://", "rediss-sentinel://", 1)
+                    .replacen("redis+cluster://", "redis-cluster://", 1)
+                    .replacen("rediss+cluster://", "rediss-cluster://", 1);
+                fred::types::config::Config::from_url(&url)
+                    .map_err(|e| ConfigError::at("state.redis_url", format!("not a Redis URL: {}", e.details())))?;
+                let timeout = crate::config::parse_duration(&raw.redis_timeout)
+                    .map_err(|m| ConfigError::at("state.redis_timeout", m))?;
+                if timeout.is_zero() {
+                    return Err(ConfigError::at("state.redis_timeout", "must be greater than 0"));
+                }
+                if raw.redis_pool_size == 0 || raw.redis_pool_size > 64 {
+                    return Err(ConfigError::at("state.redis_pool_size", "must be 1 to 64"));
+                }
+                Backend::Redis {
+                    url,
+                    key_prefix: raw.key_prefix.clone(),
+                    timeout,
+                    pool_size: raw.redis_pool_size as usize,
+                }
+            }
+            (other, _) => {
+                return Err(ConfigError::at(
+                    "state.backend",
+                    format!("`{other}` must be \"embedded\" or \"redis\""),
+                ));
+            }
+        };
+        Ok(Self {
+            backend,
+            on_unavailable,
+        })
+    }
+}

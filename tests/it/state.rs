@@ -1,0 +1,355 @@
+//! The state backends: Redis (a real `redis-server` spawned on a free port with a temp dir, so
+//! the tests can kill and restart it) shared by two gateway replicas, each `on_unavailable`
+//! mode while it is down, session bindings surviving a gateway restart; the embedded store
+//! keeping session bindings across a `kill -9` of the real binary.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use tokio::process::{Child, Command};
+
+use crate::authz::{AUDIENCE, SECRET, token};
+use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, config_text, free_port, mcp_post, with_body};
+use crate::mock::{self, Reply};
+
+/// A `redis-server` on a free loopback port, killed on drop.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    async fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// (Re)starts the server on the same port, empty (nothing is saved).
+    async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not come up on {}", self.port);
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The keys under the gateway's prefix.
+    async fn keys(&self) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan", "--pattern", "{portcullis}:*"])
+            .output()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A protected gateway on `/mcp` → `upstream_url` with the given `[state]` and `[rate_limits]`.
+async fn gateway(upstream_url: &str, state: &str, limits: &str) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(upstream_url, "", "", &audit.display().to_string(), FAST_TIMEOUTS)
+        .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
+         \n[state]\n{state}\n\n[rate_limits]\n{limits}\n"
+    ));
+    TestGateway::start_text(dir, &text).await
+}
+
+const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+
+async fn ping(gateway: &TestGateway, token: &str, session: Option<&str>) -> Answer {
+    let mut builder = mcp_post(&gateway.url("/mcp"), PING).header("authorization", format!("Bearer {token}"));
+    if let Some(session) = session {
+        builder = builder.header("mcp-session-id", session);
+    }
+    gateway.call(with_body(builder, PING)).await
+}
+
+#[tokio::test]
+async fn two_replicas_share_one_exact_limit_through_redis() {
+    let redis = Redis::start().await;
+    let upstream = mock::start(mock::ok_json).await;
+    let state = format!(
+        "backend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"",
+        redis.url()
+    );
+    let limits = "[rate_limits.roles]\nuser = { capacity = 50, refill_per_sec = 0 }";
+    let a = std::sync::Arc::new(gateway(&upstream.url("/mcp"), &state, limits).await);
+    let b = std::sync::Arc::new(gateway(&upstream.url("/mcp"), &state, limits).await);
+    let alice = token("alice", &["user"]);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let gateway = std::sync::Arc::clone(if i % 2 == 0 { &a } else { &b });
+        let alice = alice.clone();
+        tasks.spawn(async move { ping(&gateway, &alice, None).await.json() });
+    }
+    let (mut granted, mut limited) = (0, 0);
+    while let Some(answer) = tasks.join_next().await {
+        let answer = answer.unwrap();
+        if answer.get("result").is_some() {
+            granted += 1;
+        } else {
+            assert_eq!(answer["error"]["code"], -31429, "{answer}");
+            limited += 1;
+        }
+    }
+    assert_eq!((granted, limited, upstream.count()), (50, 150, 50));
+    assert!(
+        redis.keys().await.iter().any(|k| k.starts_with("{portcullis}:p:")),
+        "buckets live in Redis"
+    );
+}
+
+#[tokio::test]
+async fn redis_down_each_mode_behaves_as_documented_and_recovers() {
+    let mut redis = Redis::start().await;
+    let upstream = mock::start(mock::ok_json).await;
+    let limits = "[rate_limits.roles]\nuser = { capacity = 3, refill_per_sec = 0 }";
+    let mut gateways = Vec::new();
+    for mode in ["local", "deny", "allow"] {
+        let state = format!(
+            "backend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"200ms\"\non_unavailable = \"{mode}\"",
+            redis.url()
+        );
+        gateways.push((mode, gateway(&upstream.url("/mcp"), &state, limits).await));
+    }
+    // Up: every mode shares the Redis bucket of 3 for alice.
+    let alice = token("alice", &["user"]);
+    let statuses: Vec<bool> = {
+        let mut out = Vec::new();
+        for i in 0..4 {
+            let (_, gateway) = &gateways[i % 3];
+            out.push(ping(gateway, &alice, None).await.json().get("result").is_some());
+        }
+        out
+    };
+    assert_eq!(statuses, [true, true, true, false]);
+
+    redis.kill().await;
+    let bob = token("bob", &["user"]);
+    for (mode, gateway) in &gateways {
+        let mut outcomes = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let answer = ping(gateway, &bob, None).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{mode}: no hang past the timeout"
+            );
+            outcomes.push(match (answer.status, answer.json()["error"]["code"].as_i64()) {
+                (StatusCode::OK, None) => "ok",
+                (StatusCode::OK, Some(-31429)) => "limited",
+                (StatusCode::SERVICE_UNAVAILABLE, Some(-31503)) => "unavailable",
+                other => panic!("{mode}: {other:?}"),
+            });
+        }
+        let expected: &[&str] = match *mode {
+            // This replica's own bucket of 3 takes over.
+            "local" => &["ok", "ok", "ok", "limited", "limited"],
+            "deny" => &["unavailable"; 5],
+            _ => &["ok"; 5],
+        };
+        assert_eq!(outcomes, expected, "{mode}");
+    }
+
+    // Back up (empty): shared limiting resumes once the circuit closes and fred reconnects.
+    redis.restart().await;
+    let (_, local) = &gateways[0];
+    let carol = token("carol", &["user"]);
+    let mut resumed = false;
+    for _ in 0..50 {
+        ping(local, &carol, None).await;
+        if redis.keys().await.iter().any(|k| k.contains("p:jwt:carol")) {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(resumed, "buckets are decided in Redis again");
+}
+
+#[tokio::test]
+async fn sessions_in_redis_survive_a_gateway_restart() {
+    let redis = Redis::start().await;
+    let upstream = mock::start(|request| match request.method {
+        http::Method::POST => Reply::Sse {
+            chunks: vec![(
+                Duration::ZERO,
+                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+            )],
+            hold: false,
+        },
+        _ => Reply::Json(StatusCode::OK, "{}"),
+    })
+    .await;
+    let state = format!(
+        "backend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"",
+        redis.url()
+    );
+    let alice = token("alice", &["user"]);
+    {
+        let first = gateway(&upstream.url("/mcp"), &state, "").await;
+        let init = ping(&first, &alice, None).await;
+        assert_eq!(init.status, StatusCode::OK);
+        // `ping` is not `initialize`: nothing bound yet.
+        assert_eq!(ping(&first, &alice, Some("sess-1")).await.status, StatusCode::NOT_FOUND);
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+        let request = mcp_post(&first.url("/mcp"), body).header("authorization", format!("Bearer {alice}"));
+        assert_eq!(
+            first.call(with_body(request, body)).await.headers["mcp-session-id"],
+            "sess-1"
+        );
+        assert_eq!(ping(&first, &alice, Some("sess-1")).await.status, StatusCode::OK);
+    }
+    let second = gateway(&upstream.url("/mcp"), &state, "").await;
+    assert_eq!(
+        ping(&second, &alice, Some("sess-1")).await.status,
+        StatusCode::OK,
+        "binding kept in Redis"
+    );
+    let mallory = token("mallory", &["user"]);
+    assert_eq!(
+        ping(&second, &mallory, Some("sess-1")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn embedded_session_bindings_survive_kill_9() {
+    let upstream = mock::start(|request| match request.method {
+        http::Method::POST => Reply::Sse {
+            chunks: vec![(
+                Duration::ZERO,
+                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+            )],
+            hold: false,
+        },
+        _ => Reply::Json(StatusCode::OK, "{}"),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"")
+    .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
+    .replacen(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{admin}\""),
+        1,
+    );
+    text.push_str(&format!(
+        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
+         \n[state]\npath = \"{}\"\n",
+        dir.path().join("state").display()
+    ));
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let alice = token("alice", &["user"]);
+    let send = |body: &'static str, session: bool| {
+        let mut builder =
+            mcp_post(&format!("http://127.0.0.1:{port}/mcp"), body).header("authorization", format!("Bearer {alice}"));
+        if session {
+            builder = builder.header("mcp-session-id", "sess-1");
+        }
+        let client = client.clone();
+        let request = with_body(builder, body);
+        async move { client.request(request).await.map(|r| r.status()) }
+    };
+    let up = |child: &Child| {
+        let _ = child;
+        async {
+            for _ in 0..200 {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("gateway did not come up");
+        }
+    };
+    let mut first = spawn();
+    up(&first).await;
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    assert_eq!(send(init, false).await.unwrap(), StatusCode::OK);
+    assert_eq!(send(PING, true).await.unwrap(), StatusCode::OK);
+    // The write is committed off the request path; give it a moment, then crash hard.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let second = spawn();
+    up(&second).await;
+    assert_eq!(
+        send(PING, true).await.unwrap(),
+        StatusCode::OK,
+        "binding survived kill -9"
+    );
+    let mut unknown =
+        mcp_post(&format!("http://127.0.0.1:{port}/mcp"), PING).header("authorization", format!("Bearer {alice}"));
+    unknown = unknown.header("mcp-session-id", "sess-2");
+    assert_eq!(
+        client.request(with_body(unknown, PING)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
