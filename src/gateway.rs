@@ -11,7 +11,11 @@ use crate::tls::TlsServer;
 use crate::upstream::LegacyEndpoints;
 
 /// The state backend of `[state]`: session bindings and the limiter's buckets.
-fn state(config: &Config) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter)> {
+fn state(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    audit: &AuditLog,
+) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter)> {
     let idle = config.server.timeouts.session_idle;
     let clock = Arc::new(crate::ratelimit::MonotonicClock::default());
     let mut limiter = crate::ratelimit::Limiter::new(config.rate_limits.max_buckets, clock);
@@ -35,7 +39,12 @@ fn state(config: &Config) -> std::io::Result<(SessionStore, crate::ratelimit::Li
         } => {
             let redis =
                 Arc::new(RedisState::connect(url, key_prefix, *timeout, *pool_size).map_err(std::io::Error::other)?);
-            limiter = limiter.with_redis(Arc::clone(&redis), config.state.on_unavailable);
+            limiter = limiter.with_redis(
+                Arc::clone(&redis),
+                config.state.on_unavailable,
+                Arc::clone(metrics),
+                audit.clone(),
+            );
             SessionStore::Redis { redis, idle }
         }
     };
@@ -70,15 +79,17 @@ impl Gateway {
             Some(settings) => Some(Arc::new(TlsServer::new(settings).map_err(std::io::Error::other)?)),
             None => None,
         };
-        let (sessions, limiter) = state(config)?;
+        let metrics = Arc::new(Metrics::new());
+        let audit = AuditLog::start(&config.audit.sink)?;
+        let (sessions, limiter) = state(config, &metrics, &audit)?;
         Ok(Self {
             tls,
             mtls: config.mtls.clone(),
             expiry_minute: std::sync::atomic::AtomicU64::new(0),
             reloader,
             server: config.server.clone(),
-            audit: AuditLog::start(&config.audit.sink)?,
-            metrics: Arc::new(Metrics::new()),
+            audit,
+            metrics,
             legacy: Arc::new(LegacyEndpoints::default()),
             sessions,
             limiter,

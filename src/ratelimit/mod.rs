@@ -71,8 +71,10 @@ pub struct Limiter {
     remote: Option<(Arc<crate::state::RedisState>, crate::state::OnUnavailable)>,
     /// IPs Redis reported blocked, until (this clock's ms): refused at stage 2 without a call.
     blocked: Mutex<HashMap<IpAddr, u64>>,
-    /// Decisions made without Redis while it was unreachable.
-    pub(crate) fallbacks: std::sync::atomic::AtomicU64,
+    /// Where degraded decisions are counted and audited (set with Redis).
+    reporting: Option<(Arc<crate::telemetry::Metrics>, crate::telemetry::AuditLog)>,
+    /// Whether the last decision had to do without Redis (one audit event per outage).
+    degraded: std::sync::atomic::AtomicBool,
 }
 
 impl Limiter {
@@ -84,7 +86,8 @@ impl Limiter {
             clock,
             remote: None,
             blocked: Mutex::new(HashMap::new()),
-            fallbacks: std::sync::atomic::AtomicU64::new(0),
+            reporting: None,
+            degraded: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

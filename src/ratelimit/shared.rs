@@ -28,9 +28,31 @@ const MAX_BLOCKED: usize = 100_000;
 impl Limiter {
     /// Keeps the buckets in `redis`, with `mode` while it is unreachable.
     #[must_use]
-    pub fn with_redis(mut self, redis: Arc<RedisState>, mode: OnUnavailable) -> Self {
+    pub fn with_redis(
+        mut self,
+        redis: Arc<RedisState>,
+        mode: OnUnavailable,
+        metrics: Arc<crate::telemetry::Metrics>,
+        audit: crate::telemetry::AuditLog,
+    ) -> Self {
         self.remote = Some((redis, mode));
+        self.reporting = Some((metrics, audit));
         self
+    }
+
+    /// One audit event when decisions start or stop doing without Redis.
+    fn report_transition(&self, degraded: bool, mode: &'static str) {
+        if self.degraded.swap(degraded, Ordering::Relaxed) == degraded {
+            return;
+        }
+        if let Some((_, audit)) = &self.reporting {
+            let (event, decision) = if degraded {
+                ("ratelimit_backend_unavailable", mode)
+            } else {
+                ("ratelimit_backend_recovered", "ok")
+            };
+            audit.record(&crate::telemetry::AuditEvent::new(event, decision, event));
+        }
     }
 
     /// Stage 2: embedded, the IP's bucket and block; Redis, only a block Redis reported.
@@ -63,8 +85,17 @@ impl Limiter {
 
     /// The degraded decision while Redis is unreachable.
     fn unavailable(&self, local: impl FnOnce() -> Result<(), Limited>) -> Result<(), Refusal> {
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        match self.remote.as_ref().map(|(_, mode)| *mode) {
+        let mode = self.remote.as_ref().map(|(_, mode)| *mode);
+        let label = match mode {
+            Some(OnUnavailable::Deny) => "deny",
+            Some(OnUnavailable::Allow) => "allow",
+            Some(OnUnavailable::Local) | None => "local",
+        };
+        if let Some((metrics, _)) = &self.reporting {
+            metrics.state_fallback(label);
+        }
+        self.report_transition(true, label);
+        match mode {
             Some(OnUnavailable::Deny) => Err(Refusal::Unavailable),
             Some(OnUnavailable::Allow) => Ok(()),
             Some(OnUnavailable::Local) | None => local().map_err(Refusal::Limited),
@@ -173,7 +204,11 @@ impl Limiter {
             String::new()
         };
         let keyed: Vec<(String, Limit, u64)> = buckets.iter().map(|(k, l, c, _)| (redis.key(k), *l, *c)).collect();
-        match redis.take(&block_key, &keyed).await {
+        let decided = redis.take(&block_key, &keyed).await;
+        if decided.is_ok() {
+            self.report_transition(false, "ok");
+        }
+        match decided {
             Ok(None) => Ok(()),
             Ok(Some((None, retry_ms))) => {
                 self.remember_block(ip, retry_ms);

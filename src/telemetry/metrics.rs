@@ -45,7 +45,13 @@ pub struct Metrics {
     tls_handshake_failures: Counter,
     tls_reloads: Family<ResultLabels, Counter>,
     cert_expiry: Family<CertLabels, Gauge>,
+    state_fallbacks: Family<ModeLabels, Counter>,
     unmatched: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabels {
+    mode: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -112,7 +118,14 @@ impl Metrics {
             "Seconds until a served certificate expires (negative: expired)",
             cert_expiry.clone(),
         );
+        let state_fallbacks = Family::<ModeLabels, Counter>::default();
+        registry.register(
+            "ratelimit_backend_unavailable",
+            "Rate-limit decisions made while the state backend was unreachable, by on_unavailable mode",
+            state_fallbacks.clone(),
+        );
         Self {
+            state_fallbacks,
             registry,
             requests,
             latency,
@@ -175,6 +188,11 @@ impl Metrics {
         self.cert_expiry
             .get_or_create(&CertLabels { cert: cert.to_string() })
             .set(seconds);
+    }
+
+    /// Counts a rate-limit decision made without the state backend (`local`, `deny`, `allow`).
+    pub fn state_fallback(&self, mode: &'static str) {
+        self.state_fallbacks.get_or_create(&ModeLabels { mode }).inc();
     }
 
     /// Prometheus text exposition.

@@ -195,9 +195,27 @@ async fn redis_down_each_mode_behaves_as_documented_and_recovers() {
         assert_eq!(outcomes, expected, "{mode}");
     }
 
+    // Counted and audited.
+    let (_, local) = &gateways[0];
+    let metrics = local
+        .call(crate::harness::empty(
+            http::Request::get(local.admin_url("/metrics")).header("authorization", "Bearer admin-token-0123456789"),
+        ))
+        .await
+        .text();
+    assert!(
+        metrics.contains("portcullis_ratelimit_backend_unavailable_total{mode=\"local\"} 5"),
+        "{metrics}"
+    );
+    let events = local.audit_events(1).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "ratelimit_backend_unavailable" && e["decision"] == "local")
+    );
+
     // Back up (empty): shared limiting resumes once the circuit closes and fred reconnects.
     redis.restart().await;
-    let (_, local) = &gateways[0];
     let carol = token("carol", &["user"]);
     let mut resumed = false;
     for _ in 0..50 {
