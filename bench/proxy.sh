@@ -33,6 +33,7 @@ TLS=0
 AUTH=0
 AUTHZ=0
 LIST=0
+STATE=0
 EXTRA_HEADERS=()
 
 usage() {
@@ -53,6 +54,9 @@ usage: bench/proxy.sh [options]
                      (9 tools listed, default deny); compare it with pc_hs256 (authentication alone)
   --list             the workload is tools/list (a 9-tool reply, filtered to the caller's 3 tools
                      by pc_authz) instead of tools/call
+  --state            also measure pc_embedded and pc_redis: pc_hs256 plus a role rate limit
+                     (never reached) with the embedded backend, or with [state] backend = "redis"
+                     against a redis-server started on a free port (one script call per request)
   --fronts LIST      comma/space separated fronts (default: direct,nginx,portcullis; with --tls
                      also nginx_tls,portcullis_tls; with --auth also pc_hs256,pc_es256,pc_apikey)
   --connections N    wrk connections (default 32)
@@ -84,6 +88,7 @@ while (($#)); do
         --auth) AUTH=1; shift ;;
         --authz) AUTHZ=1; shift ;;
         --list) LIST=1; shift ;;
+        --state) STATE=1; shift ;;
         --header) EXTRA_HEADERS+=("${2:?}"); shift 2 ;;
         --rate) RATE="${2:?}"; shift 2 ;;
         --no-save) SAVE=0; shift ;;
@@ -101,9 +106,14 @@ if ((TLS)); then   # add the TLS fronts (to --fronts too, unless listed there al
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
-AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey pc_authz"
+AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey pc_authz pc_embedded pc_redis"
 if ((AUTH)); then   # add the authenticated fronts likewise
     for f in pc_hs256 pc_es256 pc_apikey; do
+        [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
+    done
+fi
+if ((STATE)); then  # rate limits: embedded buckets against Redis, side by side
+    for f in pc_embedded pc_redis; do
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
@@ -336,7 +346,8 @@ nginx_pids() { local m="${NGX_PID[$1]}"; echo "$m" $(child_pids "$m"); }
 # ports and the upstream
 read -r P_UP P_NGX P_PC P_PC_ADMIN P_NGX_TLS P_PC_TLS P_PC_TLS_ADMIN \
     P_HS P_HS_ADMIN P_ES P_ES_ADMIN P_AK P_AK_ADMIN P_SPARE1 P_SPARE2 \
-    <<<"$(free_ports 15)"
+    P_EMB P_EMB_ADMIN P_RED P_RED_ADMIN P_REDIS \
+    <<<"$(free_ports 20)"
 UPSTREAM_URL="http://127.0.0.1:$P_UP/mcp"
 
 start_nginx upstream "
@@ -613,6 +624,47 @@ forecast_summary = \"weather:read\"" || return 1
     auth_front_check pc_authz "Authorization: Bearer $tok"
 }
 front_pc_authz_pids() { [[ -n "${PC_PID[pc_authz]:-}" ]] && echo "${PC_PID[pc_authz]}"; }
+
+# --state fronts: pc_hs256 plus a role bucket the load never empties, in process or in Redis.
+limited_front() {   # NAME PORT ADMIN STATE_TOML
+    resolve_portcullis || return 1
+    local secret tok
+    secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
+        || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
+    start_portcullis "$1" "$2" "$3" 0 "[auth.jwt]
+[[auth.jwt.keys]]
+kid = \"k1\"
+alg = \"HS256\"
+secret = \"$secret\"
+
+[roles]
+user = [\"*\"]
+
+[rate_limits.roles]
+user = { capacity = 1000000000, refill_per_sec = 1000000000 }
+
+$4" || return 1
+    tok="$(mint_token "$1")" && [[ -n "$tok" ]] \
+        || { cat "$TMP/$1/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
+    auth_front_check "$1" "Authorization: Bearer $tok"
+}
+front_pc_embedded_setup() { limited_front pc_embedded "$P_EMB" "$P_EMB_ADMIN" ""; }
+front_pc_embedded_pids() { [[ -n "${PC_PID[pc_embedded]:-}" ]] && echo "${PC_PID[pc_embedded]}"; }
+front_pc_redis_setup() {
+    command -v redis-server >/dev/null || { SKIP_REASON="redis-server not installed"; return 1; }
+    mkdir -p "$TMP/redis"
+    redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP/redis" \
+        >"$TMP/redis/redis.log" 2>&1 &
+    REDIS_PID=$!
+    STARTED_PIDS+=("$REDIS_PID")
+    for _ in $(seq 50); do redis-cli -p "$P_REDIS" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    limited_front pc_redis "$P_RED" "$P_RED_ADMIN" "[state]
+backend = \"redis\"
+redis_url = \"redis://127.0.0.1:$P_REDIS\"
+redis_timeout = \"200ms\""
+}
+# The Redis server's CPU counts as the front's: it is part of what the front costs.
+front_pc_redis_pids() { [[ -n "${PC_PID[pc_redis]:-}" ]] && echo "${PC_PID[pc_redis]}" "${REDIS_PID:-}"; }
 
 front_pc_es256_setup() {
     resolve_portcullis || return 1

@@ -53,7 +53,7 @@ pub struct RawState {
     pub key_prefix: String,
     /// Longest wait for one Redis command.
     pub redis_timeout: String,
-    /// Redis connections.
+    /// Redis connections (one pipelines concurrent calls well; more help many-core gateways).
     pub redis_pool_size: u32,
     /// Rate limits while Redis is unreachable: `"local"`, `"deny"` or `"allow"`.
     pub on_unavailable: String,
@@ -67,7 +67,7 @@ impl Default for RawState {
             redis_url: None,
             key_prefix: "{portcullis}:".into(),
             redis_timeout: "50ms".into(),
-            redis_pool_size: 4,
+            redis_pool_size: 1,
             on_unavailable: "local".into(),
         }
     }

@@ -20,8 +20,8 @@ use crate::ratelimit::Limit;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;
 
-/// Takes its cost from every bucket (`KEYS[2..]`, `ARGV` = capacity, rate, cost per bucket)
-/// or from none; `KEYS[1]` is an IP block key that refuses everything while it exists.
+/// Takes its cost from every bucket (`KEYS[2..]`, `ARGV` = capacity, rate, cost per bucket;
+/// each stored as `tokens:updated_ms` with a TTL until it would be full again) or from none; `KEYS[1]` is an IP block key that refuses everything while it exists.
 /// Returns `{1, 0, 0}` allowed, or `{0, index of the refusing bucket (0 = block), retry ms}`.
 const TAKE: &str = r"
 local t = redis.call('TIME')
@@ -29,20 +29,20 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, 0, redis.call('PTTL', KEYS[1])}
 end
-local state = {}
+local left = {}
 for i = 2, #KEYS do
   local cap = tonumber(ARGV[3 * i - 5])
   local rate = tonumber(ARGV[3 * i - 4])
   local cost = tonumber(ARGV[3 * i - 3])
-  local b = redis.call('HMGET', KEYS[i], 't', 'u')
-  local tokens = tonumber(b[1])
-  local updated = tonumber(b[2])
-  if tokens == nil or updated == nil then
-    tokens = cap
-    updated = now
-  end
-  if now > updated then
-    tokens = math.min(cap, tokens + (now - updated) * rate / 1000)
+  local tokens = cap
+  local stored = redis.call('GET', KEYS[i])
+  if stored then
+    local sep = string.find(stored, ':', 1, true)
+    local updated = tonumber(string.sub(stored, sep + 1))
+    tokens = tonumber(string.sub(stored, 1, sep - 1))
+    if now > updated then
+      tokens = math.min(cap, tokens + (now - updated) * rate / 1000)
+    end
   end
   if tokens < cost then
     if rate <= 0 then
@@ -50,17 +50,16 @@ for i = 2, #KEYS do
     end
     return {0, i - 1, math.ceil((cost - tokens) * 1000 / rate)}
   end
-  state[i] = tokens - cost
+  left[i] = tokens - cost
 end
 for i = 2, #KEYS do
   local cap = tonumber(ARGV[3 * i - 5])
   local rate = tonumber(ARGV[3 * i - 4])
-  redis.call('HSET', KEYS[i], 't', tostring(state[i]), 'u', tostring(now))
   local ttl = 86400000
   if rate > 0 then
-    ttl = math.ceil((cap - state[i]) * 1000 / rate) + 1000
+    ttl = math.ceil((cap - left[i]) * 1000 / rate) + 1000
   end
-  redis.call('PEXPIRE', KEYS[i], ttl)
+  redis.call('SET', KEYS[i], left[i] .. ':' .. now, 'PX', ttl)
 end
 return {1, 0, 0}
 ";
