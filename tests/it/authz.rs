@@ -471,17 +471,7 @@ async fn explain_mode_names_the_missing_permission() {
 #[tokio::test]
 async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     // The mock's SSE answers carry `mcp-session-id: sess-1`.
-    let upstream = mock::start(|request| match request.method {
-        http::Method::POST => Reply::Sse {
-            chunks: vec![(
-                Duration::ZERO,
-                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
-            )],
-            hold: false,
-        },
-        _ => Reply::Json(StatusCode::OK, "{}"),
-    })
-    .await;
+    let upstream = mock::session_upstream().await;
     let timeouts = format!("{FAST_TIMEOUTS}session_idle = \"1s\"\n");
     let gateway = seed_gateway(&upstream.url("/mcp"), "", &timeouts).await;
     let (alice, bob) = (token("alice", &["user"]), token("bob", &["user"]));

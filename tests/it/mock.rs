@@ -248,6 +248,22 @@ pub async fn sse(chunks: Vec<(Duration, Bytes)>, hold: bool) -> Mock {
 }
 
 /// The usual answer: echoes nothing, just a fixed JSON-RPC result for id 1.
+/// An upstream with sessions: POST answers are one SSE event answering id 1 (SSE answers carry
+/// `mcp-session-id: sess-1`), anything else gets `{}`.
+pub async fn session_upstream() -> Mock {
+    start(|request| match request.method {
+        http::Method::POST => Reply::Sse {
+            chunks: vec![(
+                Duration::ZERO,
+                Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+            )],
+            hold: false,
+        },
+        _ => Reply::Json(StatusCode::OK, "{}"),
+    })
+    .await
+}
+
 pub fn ok_json(_: &Recorded) -> Reply {
     Reply::Json(StatusCode::OK, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
 }

@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 use crate::authz::{AUDIENCE, SECRET, token};
 use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, config_text, free_port, mcp_post, with_body};
-use crate::mock::{self, Reply};
+use crate::mock;
 
 /// A `redis-server` on a free loopback port, killed on drop.
 struct Redis {
@@ -232,17 +232,7 @@ async fn redis_down_each_mode_behaves_as_documented_and_recovers() {
 #[tokio::test]
 async fn sessions_in_redis_survive_a_gateway_restart() {
     let redis = Redis::start().await;
-    let upstream = mock::start(|request| match request.method {
-        http::Method::POST => Reply::Sse {
-            chunks: vec![(
-                Duration::ZERO,
-                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
-            )],
-            hold: false,
-        },
-        _ => Reply::Json(StatusCode::OK, "{}"),
-    })
-    .await;
+    let upstream = mock::session_upstream().await;
     let state = format!(
         "backend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"",
         redis.url()
@@ -277,17 +267,7 @@ async fn sessions_in_redis_survive_a_gateway_restart() {
 
 #[tokio::test]
 async fn embedded_session_bindings_survive_kill_9() {
-    let upstream = mock::start(|request| match request.method {
-        http::Method::POST => Reply::Sse {
-            chunks: vec![(
-                Duration::ZERO,
-                bytes::Bytes::from_static(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
-            )],
-            hold: false,
-        },
-        _ => Reply::Json(StatusCode::OK, "{}"),
-    })
-    .await;
+    let upstream = mock::session_upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let (port, admin) = (free_port(), free_port());
     let audit = dir.path().join("audit.jsonl");
