@@ -194,7 +194,8 @@ impl Reject {
             (Self::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
             (Self::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &self.to_string(), data.as_ref()),
             (Self::RateLimited { limited, .. }, Some(code)) => {
-                let data = serde_json::json!({ "retryAfterMs": limited.retry_after_ms });
+                let data =
+                    serde_json::json!({ "retryAfterMs": limited.retry_after_ms.min(MAX_RETRY_AFTER_SECONDS * 1000) });
                 jsonrpc_error(id, code, &self.to_string(), Some(&data))
             }
             (_, Some(code)) => jsonrpc_error(id, code, &self.to_string(), None),
@@ -219,10 +220,13 @@ impl Reject {
     }
 }
 
+const MAX_RETRY_AFTER_SECONDS: u64 = 365 * 86_400;
+
 /// `Retry-After` (whole seconds, at least 1) and the IETF `RateLimit-Policy` / `RateLimit`
 /// fields (draft-ietf-httpapi-ratelimit-headers): quota = burst, window = seconds to refill it.
 fn rate_limit_headers(headers: &mut http::HeaderMap, limited: &crate::ratelimit::Limited) {
-    let seconds = limited.retry_after_ms.div_ceil(1000).max(1);
+    // A bucket that never refills says "a year": a header a client can still act on.
+    let seconds = limited.retry_after_ms.div_ceil(1000).clamp(1, MAX_RETRY_AFTER_SECONDS);
     headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     if let Some(limit) = limited.limit {
         let window = if limit.refill_per_sec > 0.0 {

@@ -345,9 +345,10 @@ impl Gateway {
 /// shared store is down and `on_unavailable = "deny"`.
 fn refusal(refusal: Refusal, single_request: bool) -> Reject {
     match refusal {
+        // The IP's bucket and block are not about the request: 429 whatever it carries.
         Refusal::Limited(limited) => Reject::RateLimited {
             limited,
-            single_request,
+            single_request: single_request && !matches!(limited.scope, "ip" | "auth_failures"),
         },
         Refusal::Unavailable => Reject::StateUnavailable,
     }

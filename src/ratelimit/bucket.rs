@@ -37,6 +37,12 @@ impl Bucket {
         }
     }
 
+    /// The share of its capacity the bucket holds at `now_ms` (1.0 = full).
+    pub fn fill_at(&self, limit: Limit, now_ms: u64) -> f64 {
+        let elapsed_ms = now_ms.saturating_sub(self.updated_ms);
+        ((self.tokens + elapsed_ms as f64 * limit.refill_per_sec / 1000.0) / limit.capacity).min(1.0)
+    }
+
     /// Whether the bucket has refilled completely by `now_ms` (then it equals no bucket).
     pub fn is_full_at(&self, limit: Limit, now_ms: u64) -> bool {
         let elapsed_ms = now_ms.saturating_sub(self.updated_ms);
@@ -48,6 +54,7 @@ impl Bucket {
     pub fn take(&mut self, limit: Limit, now_ms: u64) -> Decision {
         let elapsed_ms = now_ms.saturating_sub(self.updated_ms);
         let refill = elapsed_ms as f64 * limit.refill_per_sec / 1000.0;
+        // `min` also applies a capacity lowered by a reload at once.
         self.tokens = (self.tokens + refill).min(limit.capacity);
         self.updated_ms = self.updated_ms.max(now_ms);
         let allowed = self.tokens >= 1.0;

@@ -55,10 +55,19 @@ impl RateLimits {
                 if a.max == 0 {
                     return Err(ConfigError::at("rate_limits.auth_failures.max", "must be at least 1"));
                 }
+                let (window, block) = (duration(&a.window, "window")?, duration(&a.block, "block")?);
+                for (value, key) in [(window, "window"), (block, "block")] {
+                    if value.is_zero() {
+                        return Err(ConfigError::at(
+                            format!("rate_limits.auth_failures.{key}"),
+                            "must be greater than 0",
+                        ));
+                    }
+                }
                 Some(AuthFailures {
                     max: a.max,
-                    window: duration(&a.window, "window")?,
-                    block: duration(&a.block, "block")?,
+                    window,
+                    block,
                 })
             }
         };

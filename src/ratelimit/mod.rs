@@ -58,19 +58,43 @@ struct Failures {
     blocked_until_ms: u64,
 }
 
+/// The bucket key of a client address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64,
+/// so rotating addresses within one network buys nothing.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("ip:{}/64", std::net::Ipv6Addr::from(network))
+        }
+    }
+}
+
+/// The key of an address for the auth-failure block (the same grouping as [`ip_key`]).
+fn block_ip(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+    }
+}
+
 /// Most IPs whose failed credentials are remembered.
 const MAX_FAILURE_IPS: usize = 100_000;
 
 /// The buckets and failure counts of this process.
 #[derive(Debug)]
 pub struct Limiter {
+    /// Principal, API-key and tool buckets.
     buckets: LocalBuckets,
+    /// Client-IP buckets, apart: a spray of addresses can only evict other addresses.
+    ip_buckets: LocalBuckets,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     clock: Arc<dyn Clock>,
     /// Redis and what to do when it is unreachable (`None`: the embedded backend).
     remote: Option<(Arc<crate::state::RedisState>, crate::state::OnUnavailable)>,
-    /// IPs Redis reported blocked, until (this clock's ms): refused at stage 2 without a call.
-    blocked: Mutex<HashMap<IpAddr, u64>>,
+    /// IPs Redis refused (blocked, or their bucket empty), until (this clock's ms), with the
+    /// refusal: refused again at stage 2 without a round trip.
+    blocked: Mutex<HashMap<IpAddr, (u64, Limited)>>,
     /// Where degraded decisions are counted and audited (set with Redis).
     reporting: Option<(Arc<crate::telemetry::Metrics>, crate::telemetry::AuditLog)>,
     /// Whether the last decision had to do without Redis (one audit event per outage).
@@ -81,7 +105,8 @@ impl Limiter {
     /// A limiter holding at most about `max_buckets` buckets.
     pub fn new(max_buckets: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
-            buckets: LocalBuckets::new(max_buckets),
+            buckets: LocalBuckets::new(max_buckets / 2),
+            ip_buckets: LocalBuckets::new(max_buckets / 2),
             failures: Mutex::new(HashMap::new()),
             clock,
             remote: None,
@@ -92,7 +117,8 @@ impl Limiter {
     }
 
     fn take(&self, key: &str, limit: Limit, scope: &'static str) -> Result<(), Limited> {
-        let decision = self.buckets.take(key, limit, self.clock.now_ms());
+        let table = if scope == "ip" { &self.ip_buckets } else { &self.buckets };
+        let decision = table.take(key, limit, self.clock.now_ms());
         if decision.allowed {
             return Ok(());
         }
@@ -109,7 +135,7 @@ impl Limiter {
         if limits.auth_failures.is_some() {
             let now = self.clock.now_ms();
             let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(f) = failures.get(&ip).filter(|f| f.blocked_until_ms > now) {
+            if let Some(f) = failures.get(&block_ip(ip)).filter(|f| f.blocked_until_ms > now) {
                 return Err(Limited {
                     scope: "auth_failures",
                     retry_after_ms: f.blocked_until_ms - now,
@@ -118,7 +144,7 @@ impl Limiter {
             }
         }
         match limits.ip {
-            Some(limit) => self.take(&format!("ip:{ip}"), limit, "ip"),
+            Some(limit) => self.take(&ip_key(ip), limit, "ip"),
             None => Ok(()),
         }
     }
@@ -132,11 +158,22 @@ impl Limiter {
         let now = self.clock.now_ms();
         let window = u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX);
         let block = u64::try_from(policy.block.as_millis()).unwrap_or(u64::MAX);
+        let ip = block_ip(ip);
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         if failures.len() >= MAX_FAILURE_IPS && !failures.contains_key(&ip) {
+            // Full: forget what no longer counts, then (a spray) the oldest windows that are
+            // not blocked — never stop counting new addresses.
             failures.retain(|_, f| f.blocked_until_ms > now || now.saturating_sub(f.window_start_ms) < window);
             if failures.len() >= MAX_FAILURE_IPS {
-                return;
+                let mut unblocked: Vec<(u64, IpAddr)> = failures
+                    .iter()
+                    .filter(|(_, f)| f.blocked_until_ms <= now)
+                    .map(|(ip, f)| (f.window_start_ms, *ip))
+                    .collect();
+                unblocked.sort_unstable();
+                for (_, old) in unblocked.into_iter().take(MAX_FAILURE_IPS / 8) {
+                    failures.remove(&old);
+                }
             }
         }
         let entry = failures.entry(ip).or_insert(Failures {

@@ -62,25 +62,30 @@ impl Limiter {
         }
         let now = self.clock.now_ms();
         let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        match blocked.get(&ip) {
-            Some(until) if *until > now => Err(Limited {
-                scope: "auth_failures",
+        match blocked.get(&super::block_ip(ip)) {
+            Some((until, limited)) if *until > now => Err(Limited {
                 retry_after_ms: until - now,
-                limit: None,
+                ..*limited
             }),
             _ => Ok(()),
         }
     }
 
-    fn remember_block(&self, ip: IpAddr, ms: u64) {
+    /// Remembers that Redis refused `ip` (its block, or its empty bucket) for `limited`'s
+    /// retry time, so this replica refuses it at the edge without a round trip.
+    fn remember_refusal(&self, ip: IpAddr, limited: Limited) {
         let now = self.clock.now_ms();
         let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
         if blocked.len() >= MAX_BLOCKED {
-            blocked.retain(|_, until| *until > now);
+            blocked.retain(|_, (until, _)| *until > now);
+            if blocked.len() >= MAX_BLOCKED {
+                blocked.clear();
+            }
         }
-        if blocked.len() < MAX_BLOCKED {
-            blocked.insert(ip, now.saturating_add(ms));
-        }
+        blocked.insert(
+            super::block_ip(ip),
+            (now.saturating_add(limited.retry_after_ms), limited),
+        );
     }
 
     /// The degraded decision while Redis is unreachable.
@@ -116,15 +121,22 @@ impl Limiter {
             }
             return Ok(());
         };
-        let block_key = redis.key(&format!("blk:{ip}"));
+        let block_key = redis.key(&format!("blk:{}", super::block_ip(ip)));
         if let (true, Some(policy)) = (credential_sent, limits.auth_failures) {
-            let counter = redis.key(&format!("fail:{ip}"));
+            let counter = redis.key(&format!("fail:{}", super::block_ip(ip)));
             match redis
                 .auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)
                 .await
             {
                 Ok(0) => {}
-                Ok(ms) => self.remember_block(ip, ms),
+                Ok(ms) => self.remember_refusal(
+                    ip,
+                    Limited {
+                        scope: "auth_failures",
+                        retry_after_ms: ms,
+                        limit: None,
+                    },
+                ),
                 Err(_) => self.unavailable(|| {
                     self.local_auth_failed(limits, ip);
                     Ok(())
@@ -161,7 +173,7 @@ impl Limiter {
         };
         let mut buckets: Vec<(String, Limit, u64, &'static str)> = Vec::new();
         if let Some(limit) = limits.ip {
-            buckets.push((format!("ip:{ip}"), limit, 1, "ip"));
+            buckets.push((super::ip_key(ip), limit, 1, "ip"));
         }
         if let Some(limit) = limits.for_principal(principal) {
             buckets.push((format!("p:{owner}"), limit, messages.max(1) as u64, "principal"));
@@ -173,7 +185,13 @@ impl Limiter {
         }
         for tool in tools {
             if let Some(limit) = limits.for_tool(tool) {
-                buckets.push((format!("t:{}:{owner}:{tool}", tool.len()), limit, 1, "tool"));
+                // A batch naming a tool twice costs two tokens of one bucket: one key, summed
+                // cost (the script reads each key once).
+                let key = format!("t:{}:{owner}:{tool}", tool.len());
+                match buckets.iter_mut().find(|(k, ..)| *k == key) {
+                    Some((_, _, cost, _)) => *cost += 1,
+                    None => buckets.push((key, limit, 1, "tool")),
+                }
             }
         }
         if buckets.is_empty() && limits.auth_failures.is_none() {
@@ -211,12 +229,13 @@ impl Limiter {
         match decided {
             Ok(None) => Ok(()),
             Ok(Some((None, retry_ms))) => {
-                self.remember_block(ip, retry_ms);
-                Err(Refusal::Limited(Limited {
+                let limited = Limited {
                     scope: "auth_failures",
                     retry_after_ms: retry_ms,
                     limit: None,
-                }))
+                };
+                self.remember_refusal(ip, limited);
+                Err(Refusal::Limited(limited))
             }
             Ok(Some((Some(index), retry_ms))) => {
                 let (limit, scope) = buckets.get(index).map_or(
@@ -230,11 +249,15 @@ impl Limiter {
                     |(_, limit, _, scope)| (*limit, *scope),
                 );
                 tracing::info!(scope, "ratelimit_exceeded");
-                Err(Refusal::Limited(Limited {
+                let limited = Limited {
                     scope,
                     retry_after_ms: retry_ms,
                     limit: Some(limit),
-                }))
+                };
+                if scope == "ip" {
+                    self.remember_refusal(ip, limited);
+                }
+                Err(Refusal::Limited(limited))
             }
             Err(_) => Err(Refusal::Unavailable),
         }

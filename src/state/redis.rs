@@ -30,20 +30,25 @@ if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, 0, redis.call('PTTL', KEYS[1])}
 end
 local left = {}
+local stamp = {}
 for i = 2, #KEYS do
   local cap = tonumber(ARGV[3 * i - 5])
   local rate = tonumber(ARGV[3 * i - 4])
   local cost = tonumber(ARGV[3 * i - 3])
   local tokens = cap
+  local updated = now
   local stored = redis.call('GET', KEYS[i])
   if stored then
     local sep = string.find(stored, ':', 1, true)
-    local updated = tonumber(string.sub(stored, sep + 1))
+    updated = tonumber(string.sub(stored, sep + 1))
     tokens = tonumber(string.sub(stored, 1, sep - 1))
     if now > updated then
-      tokens = math.min(cap, tokens + (now - updated) * rate / 1000)
+      tokens = tokens + (now - updated) * rate / 1000
     end
   end
+  -- A clock that stepped back refills nothing and moves no stamp back; a lowered capacity
+  -- applies at once.
+  tokens = math.min(cap, tokens)
   if tokens < cost then
     if rate <= 0 then
       return {0, i - 1, -1}
@@ -51,15 +56,18 @@ for i = 2, #KEYS do
     return {0, i - 1, math.ceil((cost - tokens) * 1000 / rate)}
   end
   left[i] = tokens - cost
+  stamp[i] = math.max(now, updated)
 end
 for i = 2, #KEYS do
   local cap = tonumber(ARGV[3 * i - 5])
   local rate = tonumber(ARGV[3 * i - 4])
-  local ttl = 86400000
   if rate > 0 then
-    ttl = math.ceil((cap - left[i]) * 1000 / rate) + 1000
+    local ttl = math.ceil((cap - left[i]) * 1000 / rate) + 1000
+    redis.call('SET', KEYS[i], left[i] .. ':' .. stamp[i], 'PX', ttl)
+  else
+    -- A bucket that never refills is a quota: it is kept, as in the embedded backend.
+    redis.call('SET', KEYS[i], left[i] .. ':' .. stamp[i])
   end
-  redis.call('SET', KEYS[i], left[i] .. ':' .. now, 'PX', ttl)
 end
 return {1, 0, 0}
 ";

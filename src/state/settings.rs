@@ -73,6 +73,18 @@ impl StateSettings {
                 if timeout.is_zero() {
                     return Err(ConfigError::at("state.redis_timeout", "must be greater than 0"));
                 }
+                let clustered = url.starts_with("redis-cluster://") || url.starts_with("rediss-cluster://");
+                let tagged = raw
+                    .key_prefix
+                    .find('{')
+                    .zip(raw.key_prefix.find('}'))
+                    .is_some_and(|(a, b)| b > a + 1);
+                if clustered && !tagged {
+                    return Err(ConfigError::at(
+                        "state.key_prefix",
+                        "a Cluster needs a hash tag in the prefix, e.g. \"{portcullis}:\", so one request's keys share a slot",
+                    ));
+                }
                 if raw.redis_pool_size == 0 || raw.redis_pool_size > 64 {
                     return Err(ConfigError::at("state.redis_pool_size", "must be 1 to 64"));
                 }

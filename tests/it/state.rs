@@ -351,3 +351,70 @@ async fn embedded_session_bindings_survive_kill_9() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn redis_counts_batch_elements_client_ips_and_refused_credentials() {
+    let redis = Redis::start().await;
+    let upstream = mock::start(mock::ok_json).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut text = config_text(
+        &upstream.url("/mcp"),
+        "",
+        "allow_batches = true",
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
+         \n[state]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"\n\
+         \n[rate_limits]\nip = {{ capacity = 6, refill_per_sec = 0.01 }}\n\
+         [[rate_limits.tools]]\ntool = \"write_file\"\ncapacity = 3\nrefill_per_sec = 0.01\n",
+        redis.url()
+    ));
+    let gateway = TestGateway::start_text(dir, &text).await;
+    let alice = token("alice", &["user"]);
+    let post = |body: String, bearer: String| {
+        let request = mcp_post(&gateway.url("/mcp"), &body).header("authorization", format!("Bearer {bearer}"));
+        gateway.call(with_body(request, &body))
+    };
+    let write = |n: usize| {
+        let calls: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"write_file","arguments":{{}}}}}}"#))
+            .collect();
+        format!("[{}]", calls.join(","))
+    };
+    // Five calls of one tool in one batch cost five tokens of its bucket of 3: refused whole.
+    let refused = post(write(5), alice.clone()).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text());
+    assert_eq!(upstream.count(), 0);
+    assert_eq!(post(write(2), alice.clone()).await.status, StatusCode::OK);
+    // The client IP's bucket (6, one taken): five more requests, then 429 whatever the body.
+    for _ in 0..5 {
+        assert_eq!(post(PING.to_string(), alice.clone()).await.status, StatusCode::OK);
+    }
+    let limited = post(PING.to_string(), alice.clone()).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers["ratelimit-policy"], "\"ip\";q=6;w=600");
+    assert_eq!(upstream.count(), 1 + 5);
+
+    // Refused credentials block the IP for every replica through Redis.
+    let state = format!(
+        "backend = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"{{other}}:\"",
+        redis.url()
+    );
+    let limits = "auth_failures = { max = 2, window = \"1m\", block = \"5m\" }";
+    let first = self::gateway(&upstream.url("/mcp"), &state, limits).await;
+    let second = self::gateway(&upstream.url("/mcp"), &state, limits).await;
+    assert_eq!(ping(&first, "not-a-token", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ping(&second, "still-not-a-token", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let blocked = ping(&first, &alice, None).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = blocked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((295..=300).contains(&wait), "{wait}");
+    assert_eq!(ping(&second, &alice, None).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
