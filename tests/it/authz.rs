@@ -4,18 +4,14 @@
 //! argument path tricks) against a recording mock, explain mode, and session binding.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::{Request, StatusCode};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, empty, mcp_post, with_body};
+use crate::harness::{AUDIENCE, Answer, FAST_TIMEOUTS, SECRET, TestGateway, empty, mcp_post, token, with_body};
 use crate::interop::python_server_with;
 use crate::mock::{self, Reply};
-
-pub const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
-pub const AUDIENCE: &str = "https://mcp.example.test/mcp";
 
 /// The seed's permission map (contract section 2 and the demo).
 const SEED_POLICY: &str = r#"
@@ -68,16 +64,6 @@ const ROLE_TOOLS: [(&str, &[&str]); 4] = [
         ],
     ),
 ];
-
-pub fn token(subject: &str, roles: &[&str]) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let claims = json!({ "sub": subject, "iss": "portcullis", "aud": AUDIENCE, "exp": now + 600, "iat": now,
-                         "jti": format!("j-{subject}"), "type": "access", "roles": roles });
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some("k1".into());
-    header.typ = Some("at+jwt".into());
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
-}
 
 /// A gateway with the seed policy and roles on a protected `/mcp` → `upstream_url`;
 /// `upstream_extra` holds more `[[upstreams]]` keys, `timeouts` the `[server.timeouts]` table.

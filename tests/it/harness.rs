@@ -27,6 +27,47 @@ sse_keepalive = "10s"
 shutdown_grace = "1s"
 "#;
 
+/// The HS256 key of protected test routes (`protected_text`), and the audience of its tokens.
+pub const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
+pub const AUDIENCE: &str = "https://mcp.example.test/mcp";
+
+/// An access token for `subject` with `roles`, signed with [`SECRET`] (kid `k1`).
+pub fn token(subject: &str, roles: &[&str]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({ "sub": subject, "iss": "portcullis", "aud": AUDIENCE, "exp": now + 600, "iat": now,
+                         "jti": format!("j-{subject}"), "type": "access", "roles": roles });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k1".into());
+    header.typ = Some("at+jwt".into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Config text for a protected `/mcp` route to `upstream_url` (`config_text` with
+/// `auth = "required"` and the [`SECRET`] key), `upstream_extra` in its `[[upstreams]]` and
+/// `extra` (more tables) appended; the audit file goes to `audit`.
+pub fn protected_text(upstream_url: &str, upstream_extra: &str, audit: &std::path::Path, extra: &str) -> String {
+    let mut text = config_text(
+        upstream_url,
+        "",
+        upstream_extra,
+        &audit.display().to_string(),
+        FAST_TIMEOUTS,
+    )
+    .replace("auth = \"none\"", "auth = \"required\"");
+    text.push_str(&format!(
+        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\n{extra}\n"
+    ));
+    text
+}
+
 /// A gateway under test.
 pub struct TestGateway {
     pub running: Running,

@@ -5,8 +5,7 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::authz::{AUDIENCE, SECRET, token};
-use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, config_text, mcp_post, with_body};
+use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, config_text, mcp_post, protected_text, token, with_body};
 use crate::mock;
 
 const PING: &str = r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#;
@@ -15,14 +14,12 @@ const PING: &str = r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#;
 async fn limited_gateway(upstream_url: &str, protected: bool, limits: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(upstream_url, "", "", &audit.display().to_string(), FAST_TIMEOUTS);
-    if protected {
-        text = text.replace("auth = \"none\"", "auth = \"required\"");
-        text.push_str(&format!(
-            "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n"
-        ));
-    }
-    text.push_str(&format!("\n[rate_limits]\n{limits}\n"));
+    let limits = format!("[rate_limits]\n{limits}");
+    let text = if protected {
+        protected_text(upstream_url, "", &audit, &limits)
+    } else {
+        config_text(upstream_url, "", "", &audit.display().to_string(), FAST_TIMEOUTS) + "\n" + &limits
+    };
     TestGateway::start_text(dir, &text).await
 }
 

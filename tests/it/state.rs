@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tokio::process::{Child, Command};
 
-use crate::authz::{AUDIENCE, SECRET, token};
-use crate::harness::{Answer, FAST_TIMEOUTS, TestGateway, config_text, free_port, mcp_post, with_body};
+use crate::harness::{Answer, TestGateway, free_port, mcp_post, protected_text, token, with_body};
 use crate::mock;
 
 /// A `redis-server` on a free loopback port, killed on drop.
@@ -89,12 +88,12 @@ impl Redis {
 async fn gateway(upstream_url: &str, state: &str, limits: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(upstream_url, "", "", &audit.display().to_string(), FAST_TIMEOUTS)
-        .replace("auth = \"none\"", "auth = \"required\"");
-    text.push_str(&format!(
-        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
-         \n[state]\n{state}\n\n[rate_limits]\n{limits}\n"
-    ));
+    let text = protected_text(
+        upstream_url,
+        "",
+        &audit,
+        &format!("[state]\n{state}\n\n[rate_limits]\n{limits}"),
+    );
     TestGateway::start_text(dir, &text).await
 }
 
@@ -271,25 +270,14 @@ async fn embedded_session_bindings_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let (port, admin) = (free_port(), free_port());
     let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(
-        &upstream.url("/mcp"),
-        "",
-        "",
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
-    )
-    .replace("auth = \"none\"", "auth = \"required\"")
-    .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
-    .replacen(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{admin}\""),
-        1,
-    );
-    text.push_str(&format!(
-        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
-         \n[state]\npath = \"{}\"\n",
-        dir.path().join("state").display()
-    ));
+    let state = format!("[state]\npath = \"{}\"", dir.path().join("state").display());
+    let text = protected_text(&upstream.url("/mcp"), "", &audit, &state)
+        .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
+        .replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{admin}\""),
+            1,
+        );
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, text).unwrap();
     let spawn = || {
@@ -358,21 +346,13 @@ async fn redis_counts_batch_elements_client_ips_and_refused_credentials() {
     let upstream = mock::start(mock::ok_json).await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let mut text = config_text(
-        &upstream.url("/mcp"),
-        "",
-        "allow_batches = true",
-        &audit.display().to_string(),
-        FAST_TIMEOUTS,
-    )
-    .replace("auth = \"none\"", "auth = \"required\"");
-    text.push_str(&format!(
-        "\n[auth.jwt]\naudience = \"{AUDIENCE}\"\n[[auth.jwt.keys]]\nkid = \"k1\"\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n\
-         \n[state]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"\n\
+    let extra = format!(
+        "[state]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"\n\
          \n[rate_limits]\nip = {{ capacity = 6, refill_per_sec = 0.01 }}\n\
          [[rate_limits.tools]]\ntool = \"write_file\"\ncapacity = 3\nrefill_per_sec = 0.01\n",
         redis.url()
-    ));
+    );
+    let text = protected_text(&upstream.url("/mcp"), "allow_batches = true", &audit, &extra);
     let gateway = TestGateway::start_text(dir, &text).await;
     let alice = token("alice", &["user"]);
     let post = |body: String, bearer: String| {
