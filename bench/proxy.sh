@@ -571,36 +571,33 @@ auth_front_check() {   # NAME HEADER: 200 with the credential, 401 without; else
     fi
 }
 
-front_pc_hs256_setup() {
+# An HS256 front: NAME PORT ADMIN [EXTRA_TOML [POLICY_TOML]] — one fresh `[auth.jwt]` key plus
+# EXTRA_TOML (more tables) and the route's POLICY_TOML, then a minted token checked as for
+# every authenticated front. pc_hs256, pc_authz, pc_embedded and pc_redis differ only there.
+hs256_front() {
     resolve_portcullis || return 1
-    local secret tok
+    local name="$1" secret tok
     secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
         || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
-    start_portcullis pc_hs256 "$P_HS" "$P_HS_ADMIN" 0 "[auth.jwt]
-[[auth.jwt.keys]]
-kid = \"k1\"
-alg = \"HS256\"
-secret = \"$secret\"" || return 1
-    tok="$(mint_token pc_hs256)" && [[ -n "$tok" ]] \
-        || { cat "$TMP/pc_hs256/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
-    auth_front_check pc_hs256 "Authorization: Bearer $tok"
-}
-front_pc_hs256_pids() { [[ -n "${PC_PID[pc_hs256]:-}" ]] && echo "${PC_PID[pc_hs256]}"; }
-
-# pc_authz: pc_hs256 plus authorization: the seed's roles, 9 tools listed (echo allowed to the
-# bench token's role `user`), default deny, so a tools/list reply is filtered to 3 of 9 tools.
-front_pc_authz_setup() {
-    resolve_portcullis || return 1
-    local secret tok
-    secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
-        || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
-    start_portcullis pc_authz "$P_SPARE1" "$P_SPARE2" 0 "[auth.jwt]
+    start_portcullis "$name" "$2" "$3" 0 "[auth.jwt]
 [[auth.jwt.keys]]
 kid = \"k1\"
 alg = \"HS256\"
 secret = \"$secret\"
 
-[roles]
+${4:-}" ${5:+"$5"} || return 1
+    tok="$(mint_token "$name")" && [[ -n "$tok" ]] \
+        || { cat "$TMP/$name/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
+    auth_front_check "$name" "Authorization: Bearer $tok"
+}
+
+front_pc_hs256_setup() { hs256_front pc_hs256 "$P_HS" "$P_HS_ADMIN"; }
+front_pc_hs256_pids() { [[ -n "${PC_PID[pc_hs256]:-}" ]] && echo "${PC_PID[pc_hs256]}"; }
+
+# pc_authz: pc_hs256 plus authorization: the seed's roles, 9 tools listed (echo allowed to the
+# bench token's role `user`), default deny, so a tools/list reply is filtered to 3 of 9 tools.
+front_pc_authz_setup() {
+    hs256_front pc_authz "$P_SPARE1" "$P_SPARE2" "[roles]
 guest = [\"weather:read\"]
 user = [\"weather:read\", \"files:read\", \"bench:echo\"]
 premium = [\"weather:read\", \"weather:write\", \"files:read\", \"files:write\"]
@@ -618,35 +615,19 @@ slow_count = \"math:use\"
 [upstreams.resources]
 \"weather://*\" = \"weather:read\"
 [upstreams.prompts]
-forecast_summary = \"weather:read\"" || return 1
-    tok="$(mint_token pc_authz)" && [[ -n "$tok" ]] \
-        || { cat "$TMP/pc_authz/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
-    auth_front_check pc_authz "Authorization: Bearer $tok"
+forecast_summary = \"weather:read\""
 }
 front_pc_authz_pids() { [[ -n "${PC_PID[pc_authz]:-}" ]] && echo "${PC_PID[pc_authz]}"; }
 
 # --state fronts: pc_hs256 plus a role bucket the load never empties, in process or in Redis.
 limited_front() {   # NAME PORT ADMIN STATE_TOML
-    resolve_portcullis || return 1
-    local secret tok
-    secret="$("$PC_BIN" gen-secret 2>/dev/null)" && [[ ${#secret} -ge 64 ]] \
-        || { SKIP_REASON="portcullis gen-secret failed"; return 1; }
-    start_portcullis "$1" "$2" "$3" 0 "[auth.jwt]
-[[auth.jwt.keys]]
-kid = \"k1\"
-alg = \"HS256\"
-secret = \"$secret\"
-
-[roles]
+    hs256_front "$1" "$2" "$3" "[roles]
 user = [\"*\"]
 
 [rate_limits.roles]
 user = { capacity = 1000000000, refill_per_sec = 1000000000 }
 
-$4" || return 1
-    tok="$(mint_token "$1")" && [[ -n "$tok" ]] \
-        || { cat "$TMP/$1/token.log" >&2; SKIP_REASON="portcullis token issue failed"; return 1; }
-    auth_front_check "$1" "Authorization: Bearer $tok"
+$4"
 }
 front_pc_embedded_setup() { limited_front pc_embedded "$P_EMB" "$P_EMB_ADMIN" ""; }
 front_pc_embedded_pids() { [[ -n "${PC_PID[pc_embedded]:-}" ]] && echo "${PC_PID[pc_embedded]}"; }
