@@ -51,6 +51,17 @@ impl fmt::Debug for ListFilter {
     }
 }
 
+/// The answer a request gets instead of an upstream answer the filter could not read.
+pub fn unfilterable(request_id: Option<&RequestId>) -> bytes::Bytes {
+    tracing::warn!("upstream answer could not be filtered; answered with an error");
+    crate::error::jsonrpc_error(
+        request_id,
+        crate::error::CODE_UNAVAILABLE,
+        "Upstream answer could not be filtered",
+        None,
+    )
+}
+
 /// The item kind and the field naming an item, for a list member of a result.
 fn list_of(member: &str) -> Option<(Kind, &'static str)> {
     match member {
@@ -91,15 +102,7 @@ impl ListFilter {
         match rewrite {
             Rewrite::Keep => body,
             Rewrite::Replace(text) => bytes::Bytes::from(text),
-            Rewrite::Drop => {
-                tracing::warn!("upstream answer could not be filtered; answered with an error");
-                crate::error::jsonrpc_error(
-                    request_id,
-                    crate::error::CODE_UNAVAILABLE,
-                    "Upstream answer could not be filtered",
-                    None,
-                )
-            }
+            Rewrite::Drop => unfilterable(request_id),
         }
     }
 

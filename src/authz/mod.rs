@@ -14,7 +14,7 @@ mod table;
 
 use serde_json::value::RawValue;
 
-pub use filter::{ListFilter, Rewrite, Visible};
+pub use filter::{ListFilter, Rewrite, Visible, unfilterable};
 pub use page_cache::{PageCache, view_of};
 pub use permissions::{ANONYMOUS_ROLE, Roles, check_granted, covers};
 pub use policy::{DefaultRule, Kind, OnDeny, Policy, Rule, Source, Verdict, unsafe_uri};
@@ -65,31 +65,28 @@ pub fn authorize(
     call: &McpCall<'_>,
     params: Option<&RawValue>,
 ) -> Result<(), Denial> {
+    let permitted = |kind: Kind, name: &str| {
+        let verdict = policy.decide(kind, name, |p| roles.grants(principal, p));
+        if verdict.allowed {
+            return Ok(verdict);
+        }
+        Err(Denial::NotPermitted {
+            kind,
+            name: name.to_string(),
+            permission: verdict.permission.map(str::to_string),
+        })
+    };
     if let McpCall::Listen { uris } = call {
         // Every resource a listen stream subscribes to is a read of it.
         for uri in uris {
-            let verdict = policy.decide(Kind::Resource, uri, |p| roles.grants(principal, p));
-            if !verdict.allowed {
-                return Err(Denial::NotPermitted {
-                    kind: Kind::Resource,
-                    name: uri.to_string(),
-                    permission: verdict.permission.map(str::to_string),
-                });
-            }
+            permitted(Kind::Resource, uri)?;
         }
         return Ok(());
     }
     let Some((kind, name)) = target(call) else {
         return Ok(());
     };
-    let verdict = policy.decide(kind, name, |p| roles.grants(principal, p));
-    if !verdict.allowed {
-        return Err(Denial::NotPermitted {
-            kind,
-            name: name.to_string(),
-            permission: verdict.permission.map(str::to_string),
-        });
-    }
+    let verdict = permitted(kind, name)?;
     // Completion arguments are what the user typed so far, not the prompt's arguments.
     let checks_args = matches!(call, McpCall::ToolCall { .. } | McpCall::PromptGet { .. });
     if checks_args {

@@ -156,7 +156,7 @@ impl TryFrom<RawConfig> for Config {
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
         let roles = crate::authz::Roles::new(&raw.roles).map_err(|(key, message)| ConfigError::at(key, message))?;
         check_role_references(&raw, &roles)?;
-        let rate_limits = crate::ratelimit::RateLimits::new(&raw.rate_limits, &roles)?;
+        let rate_limits = crate::ratelimit::RateLimits::new(&raw.rate_limits)?;
         let state = crate::state::StateSettings::new(&raw.state)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
@@ -217,6 +217,9 @@ fn check_role_references(raw: &RawConfig, roles: &crate::authz::Roles) -> Result
                 references.push((format!("auth.mtls.map[{i}].roles[{j}]"), role));
             }
         }
+    }
+    for role in raw.rate_limits.roles.keys() {
+        references.push((format!("rate_limits.roles.{role}"), role));
     }
     match references.into_iter().find(|(_, role)| !roles.contains(role)) {
         Some((key, role)) => Err(ConfigError::at(

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use super::bucket::Limit;
 use crate::auth::Principal;
-use crate::authz::Roles;
 use crate::config::ConfigError;
 use crate::config::raw::{RawLimit, RawRateLimits};
 
@@ -43,8 +42,9 @@ fn limit(raw: RawLimit, key: &str) -> Result<Limit, ConfigError> {
 }
 
 impl RateLimits {
-    /// Validates `[rate_limits]`; roles must be defined in `[roles]`.
-    pub fn new(raw: &RawRateLimits, roles: &Roles) -> Result<Self, ConfigError> {
+    /// Validates `[rate_limits]` (its roles are checked against `[roles]` with every other
+    /// role reference, in `config::validate`).
+    pub fn new(raw: &RawRateLimits) -> Result<Self, ConfigError> {
         let auth_failures = match &raw.auth_failures {
             None => None,
             Some(a) => {
@@ -73,10 +73,8 @@ impl RateLimits {
         };
         let mut role_limits = Vec::with_capacity(raw.roles.len());
         for (role, raw_limit) in &raw.roles {
+            // Defined in [roles]: checked with every other role reference at load.
             let key = format!("rate_limits.roles.{role}");
-            if !roles.contains(role) {
-                return Err(ConfigError::at(key, format!("role `{role}` is not defined in [roles]")));
-            }
             role_limits.push((role.clone(), limit(*raw_limit, &key)?));
         }
         let mut tools = Vec::with_capacity(raw.tools.len());

@@ -58,23 +58,20 @@ struct Failures {
     blocked_until_ms: u64,
 }
 
-/// The bucket key of a client address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64,
-/// so rotating addresses within one network buys nothing.
-pub fn ip_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => format!("ip:{v4}"),
-        IpAddr::V6(v6) => {
-            let network = u128::from(v6) & !((1u128 << 64) - 1);
-            format!("ip:{}/64", std::net::Ipv6Addr::from(network))
-        }
-    }
-}
-
-/// The key of an address for the auth-failure block (the same grouping as [`ip_key`]).
-fn block_ip(ip: IpAddr) -> IpAddr {
+/// The network a client address is limited by: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by
+/// its /64, so rotating addresses within one network buys nothing.
+fn client_network(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+    }
+}
+
+/// The bucket key of a client address (its [`client_network`]).
+pub fn ip_key(ip: IpAddr) -> String {
+    match client_network(ip) {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => format!("ip:{v6}/64"),
     }
 }
 
@@ -135,7 +132,7 @@ impl Limiter {
         if limits.auth_failures.is_some() {
             let now = self.clock.now_ms();
             let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(f) = failures.get(&block_ip(ip)).filter(|f| f.blocked_until_ms > now) {
+            if let Some(f) = failures.get(&client_network(ip)).filter(|f| f.blocked_until_ms > now) {
                 return Err(Limited {
                     scope: "auth_failures",
                     retry_after_ms: f.blocked_until_ms - now,
@@ -158,7 +155,7 @@ impl Limiter {
         let now = self.clock.now_ms();
         let window = u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX);
         let block = u64::try_from(policy.block.as_millis()).unwrap_or(u64::MAX);
-        let ip = block_ip(ip);
+        let ip = client_network(ip);
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         if failures.len() >= MAX_FAILURE_IPS && !failures.contains_key(&ip) {
             // Full: forget what no longer counts, then (a spray) the oldest windows that are

@@ -16,7 +16,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
-use crate::authz::{ListFilter, Rewrite};
+use crate::authz::{ListFilter, Rewrite, unfilterable};
 use crate::body::BoxError;
 use crate::error::{CODE_UNAVAILABLE, jsonrpc_error};
 use crate::mcp::{RequestId, sse};
@@ -192,15 +192,9 @@ impl ProxyBody {
                     Rewrite::Replace(text) => Some(text),
                     Rewrite::Drop => {
                         // Never passed on; the request it may have answered gets an error.
-                        tracing::warn!("dropped an upstream answer that could not be filtered");
                         if let (Some(id), false) = (&request_id, state.saw_response) {
                             state.saw_response = true;
-                            let error = jsonrpc_error(
-                                Some(id),
-                                CODE_UNAVAILABLE,
-                                "Upstream answer could not be filtered",
-                                None,
-                            );
+                            let error = unfilterable(Some(id));
                             out.extend_from_slice(&sse::write_event(
                                 Some("message"),
                                 None,
