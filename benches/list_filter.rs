@@ -73,7 +73,7 @@ fn main() {
         ..portcullis::auth::Principal::anonymous()
     });
     let visible = portcullis::authz::visible(
-        Arc::clone(&config.upstreams[0]),
+        Arc::clone(&config.upstreams[0].policy),
         Arc::clone(&config.roles),
         Arc::clone(&principal),
     );

@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, Reloader, RouteAuth};
+use crate::config::{Config, Reloader};
+use crate::upstream::RouteAuth;
 use crate::gateway::Gateway;
 
 /// A gateway that is serving.
@@ -41,7 +42,7 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
             tracing::warn!(route = %upstream.route, upstream = %upstream.name, "route is public (auth = \"none\"): every caller is anonymous");
         }
     }
-    if config.audit.sink == crate::config::AuditSink::Off {
+    if config.audit.sink == crate::telemetry::AuditSink::Off {
         tracing::warn!("audit is off");
     }
     let listener = bind(config.server.listen, "server.listen").await?;

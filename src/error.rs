@@ -1,18 +1,10 @@
 //! `Reject`: every refusal the gateway makes, mapped exhaustively to an HTTP status, a
 //! JSON-RPC code and a stable reason label (the only refusal label metrics and audit use).
+//! How a refusal is written on the wire is `pipeline/reject.rs`.
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::StatusCode;
 
-use crate::body::GatewayBody;
-use crate::mcp::RequestId;
-
-/// Gateway-defined JSON-RPC code: policy denied (outside the reserved -32768..-32000).
-pub const CODE_POLICY_DENIED: i64 = -31403;
-/// Gateway-defined JSON-RPC code: rate limited.
-pub const CODE_RATE_LIMITED: i64 = -31429;
-/// Gateway-defined JSON-RPC code: a dependency (upstream, state store) is unavailable.
-pub const CODE_UNAVAILABLE: i64 = -31503;
+use crate::mcp::{CODE_RATE_LIMITED, CODE_UNAVAILABLE};
 
 /// A refusal. Each variant decides its own status, code and label below, with no catch-all
 /// arm, so a new variant forces a decision everywhere.
@@ -186,102 +178,14 @@ impl Reject {
             Self::SessionNotFound { mismatch: false } => "unknown_session",
         }
     }
-
-    /// The response, carrying `id` in the JSON-RPC error when the request had one.
-    pub fn into_response(self, id: Option<&RequestId>) -> Response<GatewayBody> {
-        let status = self.status();
-        let body = match (&self, self.jsonrpc_code()) {
-            (Self::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
-            (Self::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &self.to_string(), data.as_ref()),
-            (Self::RateLimited { limited, .. }, Some(code)) => {
-                let data =
-                    serde_json::json!({ "retryAfterMs": limited.retry_after_ms.min(MAX_RETRY_AFTER_SECONDS * 1000) });
-                jsonrpc_error(id, code, &self.to_string(), Some(&data))
-            }
-            (_, Some(code)) => jsonrpc_error(id, code, &self.to_string(), None),
-            (_, None) => plain_error(self.reason(), &self.to_string()),
-        };
-        let mut response = json_response(status, body);
-        match &self {
-            Self::MethodNotAllowed => {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
-            }
-            Self::RateLimited { limited, .. } => rate_limit_headers(response.headers_mut(), limited),
-            Self::Unauthorized { challenge, .. } | Self::InsufficientScope { challenge, .. } => {
-                if let Ok(value) = HeaderValue::from_str(challenge) {
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-                }
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-const MAX_RETRY_AFTER_SECONDS: u64 = 365 * 86_400;
-
-/// `Retry-After` (whole seconds, at least 1) and the IETF `RateLimit-Policy` / `RateLimit`
-/// fields (draft-ietf-httpapi-ratelimit-headers): quota = burst, window = seconds to refill it.
-fn rate_limit_headers(headers: &mut http::HeaderMap, limited: &crate::ratelimit::Limited) {
-    // A bucket that never refills says "a year": a header a client can still act on.
-    let seconds = limited.retry_after_ms.div_ceil(1000).clamp(1, MAX_RETRY_AFTER_SECONDS);
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    if let Some(limit) = limited.limit {
-        let window = if limit.refill_per_sec > 0.0 {
-            (limit.capacity / limit.refill_per_sec).ceil() as u64
-        } else {
-            0
-        };
-        let name = limited.scope;
-        let policy = format!("\"{name}\";q={};w={window}", limit.capacity as u64);
-        let state = format!("\"{name}\";r=0;t={seconds}");
-        for (field, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(field, value);
-            }
-        }
-    }
-}
-
-/// `{"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M[,"data":D]}}` with the id's exact
-/// bytes (or `null`).
-pub fn jsonrpc_error(id: Option<&RequestId>, code: i64, message: &str, data: Option<&serde_json::Value>) -> Bytes {
-    let id = id.map_or("null", RequestId::as_json);
-    let message = serde_json::Value::from(message);
-    let data = data.map(|d| format!(",\"data\":{d}")).unwrap_or_default();
-    Bytes::from(format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{code},\"message\":{message}{data}}}}}"
-    ))
-}
-
-fn plain_error(reason: &str, description: &str) -> Bytes {
-    let body = serde_json::json!({ "error": reason, "error_description": description });
-    Bytes::from(body.to_string())
-}
-
-/// A complete JSON response.
-pub fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
-    let mut response = Response::new(GatewayBody::full(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Reject, jsonrpc_error};
+    use super::Reject;
 
     #[test]
-    fn error_bodies_echo_the_exact_id() {
-        let body = jsonrpc_error(None, -32700, "Parse error", None);
-        assert_eq!(
-            &body[..],
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
-        );
+    fn statuses_and_codes() {
         assert_eq!(Reject::UpstreamTimeout.status().as_u16(), 504);
         assert_eq!(Reject::UpstreamUnavailable.jsonrpc_code(), Some(-31503));
     }

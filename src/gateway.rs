@@ -1,13 +1,13 @@
 //! `Gateway`: everything a request needs that outlives it (live config snapshot with its
-//! upstream pools, audit writer, metrics, legacy endpoint table). Built once; the flow itself is in
-//! `pipeline.rs`.
+//! upstream pools, audit writer, metrics, legacy endpoint table, session store, limiter). Built
+//! once. The request flow (`Gateway::handle` and every stage) is in `pipeline/`.
 
 use std::sync::Arc;
 
-use crate::config::{Config, MtlsSettings, Reloader, ServerConfig};
+use crate::config::{Config, Reloader, ServerConfig};
 use crate::state::{Backend, Durable, RedisState, SessionStore};
 use crate::telemetry::{AuditLog, Metrics};
-use crate::tls::TlsServer;
+use crate::tls::{MtlsSettings, TlsServer};
 use crate::upstream::LegacyEndpoints;
 
 /// The state backend of `[state]`: session bindings and the limiter's buckets.

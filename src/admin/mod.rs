@@ -14,10 +14,9 @@ use hyper_util::server::conn::auto;
 use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 
-use crate::body::GatewayBody;
 use crate::config::Secret;
-use crate::error::json_response;
 use crate::gateway::Gateway;
+use crate::server::{GatewayBody, json_response};
 
 /// Serves the admin listener until `shutdown` resolves.
 pub async fn serve(

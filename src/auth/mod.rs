@@ -8,7 +8,6 @@ mod cache;
 pub(crate) mod fetch;
 pub mod issuer;
 pub mod jwt;
-pub mod metadata;
 mod principal;
 
 use std::sync::Arc;

@@ -12,7 +12,6 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::config::raw::RawArgConstraint;
 
 /// Compiled constraints on one argument.
 #[derive(Debug, Clone)]
@@ -27,12 +26,26 @@ pub struct ArgConstraint {
 /// Longest regex program accepted (bounds memory per rule).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// Constraints on one string argument as plain values; every one given must hold.
+#[derive(Debug, Default)]
+pub struct ArgSpec<'a> {
+    /// The whole value must match (anchored at both ends).
+    pub pattern: Option<&'a str>,
+    /// Longest value accepted, in characters.
+    pub max_length: Option<usize>,
+    /// The value must be one of these.
+    pub one_of: Option<&'a [String]>,
+    /// The value must contain none of these.
+    pub deny_substrings: &'a [String],
+    /// Refuse the call when the argument is absent.
+    pub required: bool,
+}
+
 impl ArgConstraint {
     /// Compiles one argument's constraints; the error is the message for the config key.
-    pub fn new(raw: &RawArgConstraint) -> Result<Self, String> {
+    pub fn new(raw: &ArgSpec<'_>) -> Result<Self, String> {
         let pattern = raw
             .pattern
-            .as_deref()
             .map(|p| {
                 // Anchored at both ends whatever the operator wrote: an unanchored allowlist
                 // pattern matches attacker-chosen text around the allowed part.
@@ -56,8 +69,8 @@ impl ArgConstraint {
         Ok(Self {
             pattern,
             max_length: raw.max_length,
-            one_of: raw.one_of.clone(),
-            deny_substrings: raw.deny_substrings.clone(),
+            one_of: raw.one_of.map(<[String]>::to_vec),
+            deny_substrings: raw.deny_substrings.to_vec(),
             required: raw.required,
         })
     }
@@ -162,10 +175,9 @@ pub fn first_violation<'c>(constraints: &'c [(String, ArgConstraint)], params: O
 mod tests {
     use serde_json::value::RawValue;
 
-    use super::{ArgConstraint, first_violation};
-    use crate::config::raw::RawArgConstraint;
+    use super::{ArgConstraint, ArgSpec, first_violation};
 
-    fn check(constraint: &RawArgConstraint, params: &str) -> bool {
+    fn check(constraint: &ArgSpec<'_>, params: &str) -> bool {
         let compiled = vec![("path".to_string(), ArgConstraint::new(constraint).unwrap())];
         let raw = RawValue::from_string(params.to_string()).unwrap();
         first_violation(&compiled, Some(&raw)).is_none()
@@ -173,10 +185,11 @@ mod tests {
 
     #[test]
     fn path_tricks_do_not_pass_a_pattern() {
-        let rule = RawArgConstraint {
-            pattern: Some("/srv/data/[^/]+".into()),
-            deny_substrings: vec!["..".into()],
-            ..RawArgConstraint::default()
+        let deny = ["..".to_string()];
+        let rule = ArgSpec {
+            pattern: Some("/srv/data/[^/]+"),
+            deny_substrings: &deny,
+            ..ArgSpec::default()
         };
         assert!(check(&rule, r#"{"arguments":{"path":"/srv/data/report.txt"}}"#));
         for evil in [
@@ -194,30 +207,31 @@ mod tests {
         }
         // Absent arguments pass unless required.
         assert!(check(&rule, r#"{"arguments":{}}"#));
-        let required = RawArgConstraint {
+        let required = ArgSpec {
             required: true,
-            ..RawArgConstraint::default()
+            ..ArgSpec::default()
         };
         assert!(!check(&required, r#"{"arguments":{}}"#));
     }
 
     #[test]
     fn length_enum_and_substrings() {
-        let rule = RawArgConstraint {
+        let allowed = ["ab".to_string(), "abcdef".to_string()];
+        let rule = ArgSpec {
             max_length: Some(5),
-            one_of: Some(vec!["ab".into(), "abcdef".into()]),
-            ..RawArgConstraint::default()
+            one_of: Some(&allowed),
+            ..ArgSpec::default()
         };
         assert!(check(&rule, r#"{"arguments":{"path":"ab"}}"#));
         assert!(!check(&rule, r#"{"arguments":{"path":"abcdef"}}"#));
         assert!(!check(&rule, r#"{"arguments":{"path":"abc"}}"#));
         assert!(
-            ArgConstraint::new(&RawArgConstraint {
-                pattern: Some("(".into()),
-                ..RawArgConstraint::default()
+            ArgConstraint::new(&ArgSpec {
+                pattern: Some("("),
+                ..ArgSpec::default()
             })
             .is_err()
         );
-        assert!(ArgConstraint::new(&RawArgConstraint::default()).is_err());
+        assert!(ArgConstraint::new(&ArgSpec::default()).is_err());
     }
 }

@@ -54,9 +54,9 @@ impl fmt::Debug for ListFilter {
 /// The answer a request gets instead of an upstream answer the filter could not read.
 pub fn unfilterable(request_id: Option<&RequestId>) -> bytes::Bytes {
     tracing::warn!("upstream answer could not be filtered; answered with an error");
-    crate::error::jsonrpc_error(
+    crate::mcp::jsonrpc_error(
         request_id,
-        crate::error::CODE_UNAVAILABLE,
+        crate::mcp::CODE_UNAVAILABLE,
         "Upstream answer could not be filtered",
         None,
     )

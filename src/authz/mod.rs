@@ -17,7 +17,8 @@ use serde_json::value::RawValue;
 pub use filter::{ListFilter, Rewrite, Visible, unfilterable};
 pub use page_cache::{PageCache, view_of};
 pub use permissions::{ANONYMOUS_ROLE, Roles, check_granted, covers};
-pub use policy::{DefaultRule, Kind, OnDeny, Policy, Rule, Source, Verdict, unsafe_uri};
+pub use args::ArgSpec;
+pub use policy::{DefaultRule, Kind, OnDeny, Policy, PolicySpec, Rule, RuleSpec, Source, Verdict, unsafe_uri};
 
 use crate::auth::Principal;
 use crate::mcp::McpCall;
@@ -103,14 +104,9 @@ pub fn authorize(
 
 /// The caller's view of list items, for [`ListFilter`].
 pub fn visible(
-    policy: std::sync::Arc<crate::config::Upstream>,
+    policy: std::sync::Arc<Policy>,
     roles: std::sync::Arc<Roles>,
     principal: std::sync::Arc<Principal>,
 ) -> Visible {
-    std::sync::Arc::new(move |kind, name| {
-        policy
-            .policy
-            .decide(kind, name, |p| roles.grants(&principal, p))
-            .allowed
-    })
+    std::sync::Arc::new(move |kind, name| policy.decide(kind, name, |p| roles.grants(&principal, p)).allowed)
 }

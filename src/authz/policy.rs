@@ -2,14 +2,33 @@
 //! what unlisted names get, and how a denial is answered. Built once at load; decisions on the
 //! request path are map lookups and glob matches without allocation.
 
-use std::collections::BTreeMap;
-
 use globset::{GlobBuilder, GlobMatcher};
 
-use super::args::{ArgConstraint, first_violation};
+use super::args::{ArgConstraint, ArgSpec, first_violation};
 use super::permissions::check_required;
 use super::table::Table;
-use crate::config::raw::{RawRule, RawUpstream};
+
+/// One upstream's policy keys as plain values: what config reads from `[[upstreams]]`.
+#[derive(Debug, Default)]
+pub struct PolicySpec<'a> {
+    /// `"deny"`, `"allow"` or a permission.
+    pub default: &'a str,
+    /// `"hide"` or `"explain"`.
+    pub on_deny: &'a str,
+    /// Tool name → rule.
+    pub tools: Vec<(&'a str, RuleSpec<'a>)>,
+    /// Prompt name → rule.
+    pub prompts: Vec<(&'a str, RuleSpec<'a>)>,
+    /// Resource URI glob → rule (no argument constraints).
+    pub resources: Vec<(&'a str, RuleSpec<'a>)>,
+}
+
+/// One rule: the permission it needs and constraints on named arguments.
+#[derive(Debug, Default)]
+pub struct RuleSpec<'a> {
+    pub permission: &'a str,
+    pub args: Vec<(&'a str, ArgSpec<'a>)>,
+}
 
 /// What a rule is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +118,8 @@ pub struct Policy {
 
 impl Policy {
     /// Compiles the policy keys of one `[[upstreams]]` entry; errors carry the key under `key`.
-    pub fn new(raw: &RawUpstream, key: &str) -> Result<Self, (String, String)> {
-        let default = match raw.default.as_str() {
+    pub fn new(raw: &PolicySpec<'_>, key: &str) -> Result<Self, (String, String)> {
+        let default = match raw.default {
             "deny" => DefaultRule::Deny,
             "allow" => DefaultRule::Allow,
             permission => {
@@ -109,7 +128,7 @@ impl Policy {
                 DefaultRule::Permission(permission.to_string())
             }
         };
-        let on_deny = match raw.on_deny.as_str() {
+        let on_deny = match raw.on_deny {
             "hide" => OnDeny::Hide,
             "explain" => OnDeny::Explain,
             other => {
@@ -259,24 +278,21 @@ fn verdict<'p>(allowed: bool, permission: Option<&'p str>, source: Source<'p>, r
     }
 }
 
-fn named_rules(raw: &BTreeMap<String, RawRule>, key: &str) -> Result<Table<Rule>, (String, String)> {
+fn named_rules(raw: &[(&str, RuleSpec<'_>)], key: &str) -> Result<Table<Rule>, (String, String)> {
     let rules = raw
         .iter()
-        .map(|(name, raw_rule)| Ok((name.clone(), rule(raw_rule, &format!("{key}.{name}"))?)))
+        .map(|(name, raw_rule)| Ok((name.to_string(), rule(raw_rule, &format!("{key}.{name}"))?)))
         .collect::<Result<Vec<_>, (String, String)>>()?;
     Ok(Table::new(rules))
 }
 
-fn rule(raw: &RawRule, key: &str) -> Result<Rule, (String, String)> {
-    let (permission, raw_args) = match raw {
-        RawRule::Permission(p) => (p, None),
-        RawRule::Detailed(d) => (&d.permission, Some(&d.args)),
-    };
+fn rule(raw: &RuleSpec<'_>, key: &str) -> Result<Rule, (String, String)> {
+    let permission = raw.permission;
     check_required(permission).map_err(|m| (key.to_string(), m))?;
     let mut args = Vec::new();
-    for (name, constraint) in raw_args.into_iter().flatten() {
+    for (name, constraint) in &raw.args {
         let compiled = ArgConstraint::new(constraint).map_err(|m| (format!("{key}.args.{name}"), m))?;
-        args.push((name.clone(), compiled));
+        args.push((name.to_string(), compiled));
     }
     Ok(Rule {
         permission: permission.to_string(),
@@ -314,96 +330,4 @@ pub fn unsafe_uri(uri: &str) -> bool {
         .skip(1)
         .any(|segment| segment.is_empty() || segment == "." || segment == "..")
         || uri.split(['/', '?', '#', '&', '=']).any(|segment| segment == "..")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Kind, Policy, Source, unsafe_uri};
-    use crate::config::raw::RawUpstream;
-
-    fn policy(extra: &str) -> Policy {
-        let text = format!("name = \"t\"\nroute = \"/mcp\"\nurl = \"http://127.0.0.1:1/mcp\"\n{extra}");
-        let raw: RawUpstream = toml::from_str(&text).unwrap();
-        Policy::new(&raw, "upstreams[0]").unwrap()
-    }
-
-    #[test]
-    fn listed_names_need_their_permission_and_the_rest_take_the_default() {
-        let p = policy(
-            "[tools]\nget_weather = \"weather:read\"\n[resources]\n\"weather://*\" = \"weather:read\"\n\"weather://secret/*\" = \"admin\"\n",
-        );
-        let reader = |perm: &str| perm == "weather:read";
-        assert!(p.decide(Kind::Tool, "get_weather", reader).allowed);
-        for name in ["Get_Weather", "get_weather\u{0}x", "get_weathеr", "get_weather "] {
-            let verdict = p.decide(Kind::Tool, name, reader);
-            assert!(!verdict.allowed, "{name}");
-            assert_eq!((verdict.source, verdict.permission), (Source::Default, None));
-        }
-        assert!(p.decide(Kind::Resource, "weather://london", reader).allowed);
-        let secret = p.decide(Kind::Resource, "weather://secret/x", reader);
-        assert_eq!((secret.allowed, secret.permission), (false, Some("admin")));
-        for uri in [
-            "weather://a/../secret/x",
-            "weather://a/%2e%2e/secret",
-            "weather://a%2fb",
-            "weather://a\\b",
-            "file:///srv/data/x%3F/../../../etc/passwd",
-            "file:///srv/data/x%23/../../etc/passwd",
-            "file:///srv//secret/x",
-            "file:///srv/%73ecret/x",
-            "FILE:///srv/secret/x",
-            "weather://a/./b",
-            "weather://a?next=../../x",
-            "weather://a/%zz",
-        ] {
-            assert_eq!(
-                p.decide(Kind::Resource, uri, |_| true).source,
-                Source::UnsafeUri,
-                "{uri}"
-            );
-        }
-        for fine in [
-            "weather://london?x=1.2",
-            "weather://london",
-            "file:///srv/data/a%20b.txt",
-            "weather://caf%C3%A9",
-        ] {
-            assert!(!unsafe_uri(fine), "{fine}");
-        }
-        // Every matching pattern's permission is needed, whichever pattern is longer.
-        let nested = policy(
-            "[resources]\n\"file:///srv/*\" = \"files:read\"\n\"file:///srv/*/reports/*\" = \"reports:read\"\n\"file:///srv/secret/*\" = \"admin\"\n",
-        );
-        let reader = |perm: &str| perm == "files:read" || perm == "reports:read";
-        let verdict = nested.decide(Kind::Resource, "file:///srv/secret/reports/x", reader);
-        assert_eq!((verdict.allowed, verdict.permission), (false, Some("admin")));
-        assert!(
-            nested
-                .decide(Kind::Resource, "file:///srv/public/reports/x", reader)
-                .allowed
-        );
-    }
-
-    #[test]
-    fn defaults_and_bad_config() {
-        let open = policy("default = \"allow\"\n");
-        assert!(open.allows_everything());
-        let gated = policy("default = \"mcp:use\"\n");
-        assert!(gated.decide(Kind::Prompt, "any", |p| p == "mcp:use").allowed);
-        assert_eq!(gated.decide(Kind::Prompt, "any", |_| false).permission, Some("mcp:use"));
-        for (bad, key) in [
-            ("default = \"a*\"\n", "upstreams[0].default"),
-            ("on_deny = \"loud\"\n", "upstreams[0].on_deny"),
-            ("[tools]\nx = \"*\"\n", "upstreams[0].tools.x"),
-            ("[resources]\n\"a[\" = \"p\"\n", "upstreams[0].resources.\"a[\""),
-            (
-                "[tools]\nx = { permission = \"p\", args = { a = { pattern = \"(\" } } }\n",
-                "upstreams[0].tools.x.args.a",
-            ),
-        ] {
-            let text = format!("name = \"t\"\nroute = \"/mcp\"\nurl = \"http://127.0.0.1:1/mcp\"\n{bad}");
-            let raw: RawUpstream = toml::from_str(&text).unwrap();
-            assert_eq!(Policy::new(&raw, "upstreams[0]").unwrap_err().0, key, "{bad}");
-        }
-    }
 }

@@ -4,8 +4,11 @@
 mod auth;
 mod duration;
 mod env;
+mod limits;
+mod policy;
 pub mod raw;
 mod reload;
+mod state;
 mod tls;
 mod validate;
 
@@ -16,8 +19,7 @@ pub use auth::parse_date;
 pub use duration::parse_duration;
 pub use raw::RawConfig;
 pub use reload::{Reloader, Route, Snapshot};
-pub use tls::{ClientAuth, MtlsSettings, TlsSettings};
-pub use validate::{AdminConfig, AuditConfig, AuditSink, Config, RouteAuth, Secret, ServerConfig, Timeouts, Upstream};
+pub use validate::{AdminConfig, AuditConfig, Config, Secret, ServerConfig, Timeouts};
 
 /// A configuration error: the TOML key path it concerns and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,19 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl From<crate::tls::TlsError> for ConfigError {
+    fn from(error: crate::tls::TlsError) -> Self {
+        Self::at(error.key, error.message)
+    }
+}
+
+impl From<(String, String)> for ConfigError {
+    /// The `(key, message)` errors of subsystem constructors.
+    fn from((key, message): (String, String)) -> Self {
+        Self::at(key, message)
+    }
+}
 
 /// Where the config file is: `--config`, else `$PORTCULLIS_CONFIG`, else `./gateway.toml`.
 pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {

@@ -11,7 +11,8 @@ use arc_swap::ArcSwap;
 
 use crate::upstream::ConnPool;
 
-use super::{AdminConfig, AuditConfig, Config, ConfigError, ServerConfig, Upstream, load_file};
+use super::{AdminConfig, AuditConfig, Config, ConfigError, ServerConfig, load_file};
+use crate::upstream::Upstream;
 
 /// Everything a request needs from the config, loaded once per request.
 #[derive(Debug)]

@@ -10,36 +10,7 @@ use super::ConfigError;
 use super::duration::parse_duration;
 use super::raw::{RawMtls, RawTls, RawUpstream};
 use crate::tls::identity::SubjectFrom;
-
-/// Whether clients must present a certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// A client without a certificate is accepted (and not identified by one).
-    Optional,
-    /// The handshake fails without a valid client certificate.
-    Required,
-}
-
-/// `[server.tls]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSettings {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// More (cert, key) pairs chosen by SNI.
-    pub sni: Vec<(PathBuf, PathBuf)>,
-    pub client_ca: Option<PathBuf>,
-    pub client_auth: ClientAuth,
-    pub crls: Vec<PathBuf>,
-    pub reload_check: Duration,
-}
-
-/// `[auth.mtls]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MtlsSettings {
-    pub subject_from: SubjectFrom,
-    /// (identity glob, roles), first match wins.
-    pub map: Vec<(String, Vec<String>)>,
-}
+use crate::tls::{ClientAuth, MtlsSettings, TlsSettings};
 
 /// Validates `[server.tls]` and checks that its files build a working TLS config.
 pub fn server_tls(raw: RawTls) -> Result<TlsSettings, ConfigError> {
@@ -68,7 +39,7 @@ pub fn server_tls(raw: RawTls) -> Result<TlsSettings, ConfigError> {
         crls: raw.crls.into_iter().map(PathBuf::from).collect(),
         reload_check: reload_check.max(Duration::from_millis(100)),
     };
-    crate::tls::server::build(&settings)?;
+    crate::tls::server::build(&settings).map_err(ConfigError::from)?;
     Ok(settings)
 }
 

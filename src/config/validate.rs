@@ -7,14 +7,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::{Authority, Scheme};
+use http::uri::Scheme;
 use http::{HeaderName, HeaderValue, Uri};
 use ipnet::IpNet;
 
 use super::ConfigError;
+use crate::telemetry::AuditSink;
+use crate::upstream::{RouteAuth, Upstream};
 use super::duration::parse_duration;
 use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
-use super::tls::{MtlsSettings, TlsSettings, mtls, server_tls, upstream_tls};
+use super::tls::{mtls, server_tls, upstream_tls};
+use crate::tls::{MtlsSettings, TlsSettings};
 use rustls::pki_types::ServerName;
 
 /// The validated configuration.
@@ -105,59 +108,14 @@ pub struct AuditConfig {
     pub sink: AuditSink,
 }
 
-/// Where audit events are written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditSink {
-    /// JSON lines on standard output (logs go to standard error).
-    Stdout,
-    /// JSON lines appended to a file.
-    File(PathBuf),
-    /// No audit events (benchmarks only; warned at startup).
-    Off,
-}
-
-/// How a route authenticates callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteAuth {
-    /// Explicitly public: every caller is the anonymous principal (warned at startup).
-    None,
-    /// Every request needs a valid credential (client certificate, token or API key); 401 otherwise.
-    Required,
-}
-
-/// One `[[upstreams]]` entry, validated.
-#[derive(Debug)]
-pub struct Upstream {
-    /// Unique name; shared with metric labels, hence `Arc<str>`.
-    pub name: Arc<str>,
-    pub route: String,
-    /// The upstream endpoint, `http://host:port/path`.
-    pub url: Uri,
-    pub scheme: Scheme,
-    pub authority: Authority,
-    /// `Host` header sent upstream.
-    pub host_header: HeaderValue,
-    /// Headers injected into every forwarded request.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub auth: RouteAuth,
-    pub allow_batches: bool,
-    pub max_connections: usize,
-    /// For `https://` upstreams: the TLS client config and the name to verify.
-    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    /// Which tools, resources and prompts need which permission.
-    pub policy: crate::authz::Policy,
-    /// Filtered list pages of this config generation.
-    pub page_cache: Arc<crate::authz::PageCache>,
-}
-
 impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
     fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
         let roles = crate::authz::Roles::new(&raw.roles).map_err(|(key, message)| ConfigError::at(key, message))?;
         check_role_references(&raw, &roles)?;
-        let rate_limits = crate::ratelimit::RateLimits::new(&raw.rate_limits)?;
-        let state = crate::state::StateSettings::new(&raw.state)?;
+        let rate_limits = super::limits::rate_limits(&raw.rate_limits)?;
+        let state = super::state::state(&raw.state)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
         if admin.listen == server.listen && server.listen.port() != 0 {
@@ -352,7 +310,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
             "must be non-empty and use only A-Z a-z 0-9 - _ .",
         ));
     }
-    let policy = crate::authz::Policy::new(&raw, key).map_err(|(key, message)| ConfigError::at(key, message))?;
+    let policy = Arc::new(super::policy::policy(&raw, key)?);
     let route_key = format!("{key}.route");
     let route_ok = raw.route.starts_with('/')
         && !raw.route.contains("//")

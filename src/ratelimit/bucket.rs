@@ -9,6 +9,22 @@ pub struct Limit {
     pub refill_per_sec: f64,
 }
 
+impl Limit {
+    /// A limit of `capacity` tokens refilled at `refill_per_sec`; the error names the field.
+    pub fn new(capacity: f64, refill_per_sec: f64) -> Result<Self, (&'static str, &'static str)> {
+        if !(capacity.is_finite() && capacity >= 1.0) {
+            return Err(("capacity", "must be at least 1"));
+        }
+        if !(refill_per_sec.is_finite() && refill_per_sec >= 0.0) {
+            return Err(("refill_per_sec", "must be 0 or more"));
+        }
+        Ok(Self {
+            capacity,
+            refill_per_sec,
+        })
+    }
+}
+
 /// A bucket's state: tokens left at `updated_ms`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {

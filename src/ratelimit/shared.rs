@@ -221,7 +221,10 @@ impl Limiter {
         } else {
             String::new()
         };
-        let keyed: Vec<(String, Limit, u64)> = buckets.iter().map(|(k, l, c, _)| (redis.key(k), *l, *c)).collect();
+        let keyed: Vec<(String, f64, f64, u64)> = buckets
+            .iter()
+            .map(|(k, l, c, _)| (redis.key(k), l.capacity, l.refill_per_sec, *c))
+            .collect();
         let decided = redis.take(&block_key, &keyed).await;
         if decided.is_ok() {
             self.report_transition(false, "ok");

@@ -1,6 +1,7 @@
 //! The public listener: accept loop with connection limits, HTTP/1.1 and h2c on one port
 //! (hyper-util's auto builder), header deadline and size cap, graceful drain on shutdown.
 
+mod body;
 mod limits;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+pub use body::{GatewayBody, json_response};
 pub use limits::{ConnectionLimits, Refused};
 
 use crate::gateway::Gateway;

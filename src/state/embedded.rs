@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable as _, TableDefinition};
 
-use super::sessions::SessionKey;
+use super::key::SessionKey;
 
 /// Session key → last use (unix ms, 8 bytes big-endian) followed by the owner.
 const SESSIONS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("sessions");

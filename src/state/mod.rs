@@ -6,11 +6,13 @@
 //! replica (`redis.rs`).
 
 mod embedded;
+mod key;
 pub mod redis;
 mod sessions;
 mod settings;
 
 pub use embedded::Durable;
 pub use redis::{RedisState, Unavailable};
-pub use sessions::{MemorySessions, SessionCheck, SessionKey, SessionStore};
+pub use key::SessionKey;
+pub use sessions::{MemorySessions, SessionCheck, SessionStore};
 pub use settings::{Backend, OnUnavailable, StateSettings};

@@ -14,7 +14,6 @@ use fred::types::Builder;
 use fred::types::config::{Config, ReconnectPolicy};
 use fred::types::scripts::Script;
 
-use crate::ratelimit::Limit;
 
 /// Redis could not answer in time (down, unreachable, slow, or the circuit is open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,20 +209,21 @@ impl RedisState {
         }
     }
 
-    /// Takes a token from each bucket or from none (one round trip). `Ok(None)`: allowed;
-    /// `Ok(Some((index, retry_ms)))`: refused by bucket `index` (`None` index: the IP block).
+    /// Takes `cost` tokens from each `(key, capacity, refill_per_sec, cost)` bucket or from
+    /// none (one round trip). `Ok(None)`: allowed; `Ok(Some((index, retry_ms)))`: refused by
+    /// bucket `index` (`None` index: the IP block).
     pub async fn take(
         &self,
         block_key: &str,
-        buckets: &[(String, Limit, u64)],
+        buckets: &[(String, f64, f64, u64)],
     ) -> Result<Option<(Option<usize>, u64)>, Unavailable> {
         let mut keys = Vec::with_capacity(buckets.len() + 1);
         keys.push(block_key.to_string());
         let mut args = Vec::with_capacity(buckets.len() * 3);
-        for (key, limit, cost) in buckets {
+        for (key, capacity, refill_per_sec, cost) in buckets {
             keys.push(key.clone());
-            args.push(limit.capacity.to_string());
-            args.push(limit.refill_per_sec.to_string());
+            args.push(capacity.to_string());
+            args.push(refill_per_sec.to_string());
             args.push(cost.to_string());
         }
         let reply: Vec<i64> = self

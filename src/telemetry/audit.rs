@@ -6,13 +6,23 @@ use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::config::AuditSink;
+/// Where audit events are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSink {
+    /// JSON lines on standard output (logs go to standard error).
+    Stdout,
+    /// JSON lines appended to a file.
+    File(PathBuf),
+    /// No audit events (benchmarks only; warned at startup).
+    Off,
+}
+
 
 /// One audit event. Never holds a credential: only subject, method and key/token ids.
 #[derive(Debug, Serialize)]

@@ -4,5 +4,5 @@ pub mod audit;
 pub mod logging;
 pub mod metrics;
 
-pub use audit::{AuditEvent, AuditLog};
+pub use audit::{AuditEvent, AuditLog, AuditSink};
 pub use metrics::Metrics;

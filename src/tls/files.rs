@@ -5,20 +5,20 @@ use std::path::Path;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
-use crate::config::ConfigError;
+use super::error::TlsError;
 
-fn read(path: &Path, key: &str) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|e| ConfigError::at(key, format!("cannot read {}: {e}", path.display())))
+fn read(path: &Path, key: &str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::at(key, format!("cannot read {}: {e}", path.display())))
 }
 
 /// A PEM certificate chain (at least one certificate).
-pub fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+pub fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read(path, key)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError::at(key, format!("{}: not a PEM certificate file: {e}", path.display())))?;
+        .map_err(|e| TlsError::at(key, format!("{}: not a PEM certificate file: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(ConfigError::at(
+        return Err(TlsError::at(
             key,
             format!("{}: no PEM certificate found", path.display()),
         ));
@@ -27,21 +27,21 @@ pub fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, Con
 }
 
 /// A PEM private key (PKCS#8, PKCS#1 or SEC1).
-pub fn private_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>, ConfigError> {
+pub fn private_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read(path, key)?;
     PrivateKeyDer::from_pem_slice(&bytes)
-        .map_err(|e| ConfigError::at(key, format!("{}: no usable PEM private key: {e}", path.display())))
+        .map_err(|e| TlsError::at(key, format!("{}: no usable PEM private key: {e}", path.display())))
 }
 
 /// CRLs from a PEM file (one or more) or a single DER file.
-pub fn crls(path: &Path, key: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, ConfigError> {
+pub fn crls(path: &Path, key: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
     let bytes = read(path, key)?;
     if bytes.starts_with(b"-----") || bytes.iter().take(64).all(u8::is_ascii) {
         let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ConfigError::at(key, format!("{}: not a PEM CRL file: {e}", path.display())))?;
+            .map_err(|e| TlsError::at(key, format!("{}: not a PEM CRL file: {e}", path.display())))?;
         if crls.is_empty() {
-            return Err(ConfigError::at(key, format!("{}: no PEM CRL found", path.display())));
+            return Err(TlsError::at(key, format!("{}: no PEM CRL found", path.display())));
         }
         return Ok(crls);
     }

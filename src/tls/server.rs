@@ -14,7 +14,8 @@ use rustls::sign::CertifiedKey;
 
 use super::files;
 use super::identity::{self, CertFacts};
-use crate::config::{ClientAuth, ConfigError, TlsSettings};
+use super::error::TlsError;
+use super::settings::{ClientAuth, TlsSettings};
 
 /// Picks a certificate by SNI; the first (`cert`/`key`) is the default.
 #[derive(Debug)]
@@ -43,13 +44,13 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-fn certified_key(cert: &Path, key: &Path, at: &str) -> Result<(Arc<CertifiedKey>, Vec<String>), ConfigError> {
+fn certified_key(cert: &Path, key: &Path, at: &str) -> Result<(Arc<CertifiedKey>, Vec<String>), TlsError> {
     let chain = files::certs(cert, &format!("{at}.cert"))?;
     let private = files::private_key(key, &format!("{at}.key"))?;
     let names = identity::dns_names(&chain[0]);
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let certified = CertifiedKey::from_der(chain, private, &provider).map_err(|e| {
-        ConfigError::at(
+        TlsError::at(
             format!("{at}.key"),
             format!("{} does not fit {}: {e}", key.display(), cert.display()),
         )
@@ -58,14 +59,14 @@ fn certified_key(cert: &Path, key: &Path, at: &str) -> Result<(Arc<CertifiedKey>
 }
 
 /// Builds the rustls server config from the files `settings` names.
-pub fn build(settings: &TlsSettings) -> Result<rustls::ServerConfig, ConfigError> {
+pub fn build(settings: &TlsSettings) -> Result<rustls::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (default, _) = certified_key(&settings.cert, &settings.key, "server.tls")?;
     let mut by_name = Vec::with_capacity(settings.sni.len());
     for (index, (cert, key)) in settings.sni.iter().enumerate() {
         let (certified, names) = certified_key(cert, key, &format!("server.tls.sni[{index}]"))?;
         if names.is_empty() {
-            return Err(ConfigError::at(
+            return Err(TlsError::at(
                 format!("server.tls.sni[{index}].cert"),
                 "has no DNS names to match SNI against",
             ));
@@ -74,7 +75,7 @@ pub fn build(settings: &TlsSettings) -> Result<rustls::ServerConfig, ConfigError
     }
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::at("server.tls", e.to_string()))?;
+        .map_err(|e| TlsError::at("server.tls", e.to_string()))?;
     let builder = match &settings.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
@@ -82,7 +83,7 @@ pub fn build(settings: &TlsSettings) -> Result<rustls::ServerConfig, ConfigError
             for cert in files::certs(ca, "server.tls.client_ca")? {
                 roots
                     .add(cert)
-                    .map_err(|e| ConfigError::at("server.tls.client_ca", format!("{}: {e}", ca.display())))?;
+                    .map_err(|e| TlsError::at("server.tls.client_ca", format!("{}: {e}", ca.display())))?;
             }
             let mut crls = Vec::new();
             for (index, path) in settings.crls.iter().enumerate() {
@@ -96,7 +97,7 @@ pub fn build(settings: &TlsSettings) -> Result<rustls::ServerConfig, ConfigError
             }
             let verifier = verifier
                 .build()
-                .map_err(|e| ConfigError::at("server.tls.crls", e.to_string()))?;
+                .map_err(|e| TlsError::at("server.tls.crls", e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -115,7 +116,7 @@ pub struct TlsServer {
 
 impl TlsServer {
     /// Builds the first config (errors name the key).
-    pub fn new(settings: &TlsSettings) -> Result<Self, ConfigError> {
+    pub fn new(settings: &TlsSettings) -> Result<Self, TlsError> {
         let config = build(settings)?;
         Ok(Self {
             stamps: std::sync::Mutex::new(files::stamps(&watched(settings))),
@@ -131,7 +132,7 @@ impl TlsServer {
 
     /// Rebuilds from disk if any file changed (or `force`). `Ok(true)` when a new config is
     /// live; `Err` keeps the old one.
-    pub fn reload_if_changed(&self, force: bool) -> Result<bool, ConfigError> {
+    pub fn reload_if_changed(&self, force: bool) -> Result<bool, TlsError> {
         let now = files::stamps(&watched(&self.settings));
         let mut stamps = self.stamps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !force && *stamps == now {

@@ -1,11 +1,10 @@
 //! Header hygiene in both directions: what the upstream may see of the client's request and
 //! what the client may see of the upstream's response.
 
-use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::config::Upstream;
+use super::route::Upstream;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus the non-standard ones proxies meet).
 const HOP_BY_HOP: [&str; 10] = [
@@ -139,53 +138,4 @@ pub fn response_headers(upstream: &HeaderMap, streamed: bool) -> HeaderMap {
         );
     }
     out
-}
-
-/// The client's address for limits and audit, and the chain to forward. A peer in
-/// `trusted` may tell us who its client was; anyone else's `X-Forwarded-For` is discarded.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> (IpAddr, HeaderValue) {
-    let peer_trusted = trusted.iter().any(|net| net.contains(&peer));
-    if !peer_trusted {
-        let chain = HeaderValue::from_str(&peer.to_string()).unwrap_or(HeaderValue::from_static("unknown"));
-        return (peer, chain);
-    }
-    let mut hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
-        .collect();
-    hops.push(peer);
-    // Rightmost address that is not one of our proxies is the client.
-    let client = hops
-        .iter()
-        .rev()
-        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
-        .copied()
-        .unwrap_or(hops[0]);
-    let chain = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
-    (
-        client,
-        HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client_ip;
-    use http::HeaderMap;
-
-    #[test]
-    fn xff_is_believed_only_from_trusted_peers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "1.2.3.4, 10.0.0.9".parse().unwrap());
-        let untrusted = client_ip("192.0.2.7".parse().unwrap(), &headers, &[]);
-        assert_eq!(untrusted.0.to_string(), "192.0.2.7");
-        assert_eq!(untrusted.1, "192.0.2.7");
-        let trusted = ["10.0.0.0/8".parse().unwrap()];
-        let via_proxy = client_ip("10.0.0.1".parse().unwrap(), &headers, &trusted);
-        assert_eq!(via_proxy.0.to_string(), "1.2.3.4");
-        assert_eq!(via_proxy.1, "1.2.3.4, 10.0.0.9, 10.0.0.1");
-    }
 }

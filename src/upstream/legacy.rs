@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::uri::PathAndQuery;
 use rand::RngCore as _;
 
-use crate::config::Upstream;
+use super::route::Upstream;
 
 /// Query parameter carrying the token on the gateway's rewritten endpoint.
 pub const SESSION_PARAM: &str = "portcullis_session";
@@ -35,7 +35,7 @@ impl LegacyEndpoints {
     /// Registers the upstream's `endpoint` event data; returns the token and the
     /// gateway-relative URL to send to the client instead.
     pub fn register(&self, upstream: &Arc<Upstream>, owner: &Arc<str>, endpoint: &str) -> Option<(String, String)> {
-        let target = resolve(upstream, endpoint)?;
+        let target = resolve(&upstream.url, endpoint)?;
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -77,11 +77,11 @@ pub fn token_in_query(query: Option<&str>) -> Option<&str> {
 }
 
 /// Resolves endpoint data against the upstream URL; only same-origin targets are accepted.
-fn resolve(upstream: &Upstream, endpoint: &str) -> Option<PathAndQuery> {
+fn resolve(upstream: &http::Uri, endpoint: &str) -> Option<PathAndQuery> {
     let endpoint = endpoint.trim();
     if endpoint.contains("://") {
         let uri: http::Uri = endpoint.parse().ok()?;
-        let same = uri.scheme() == Some(&upstream.scheme) && uri.authority() == Some(&upstream.authority);
+        let same = uri.scheme() == upstream.scheme() && uri.authority() == upstream.authority();
         return if same { uri.path_and_query().cloned() } else { None };
     }
     if endpoint.starts_with("//") {
@@ -90,7 +90,7 @@ fn resolve(upstream: &Upstream, endpoint: &str) -> Option<PathAndQuery> {
     if endpoint.starts_with('/') {
         return endpoint.parse().ok();
     }
-    let base = upstream.url.path();
+    let base = upstream.path();
     let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
     format!("{dir}{endpoint}").parse().ok()
 }
@@ -98,15 +98,9 @@ fn resolve(upstream: &Upstream, endpoint: &str) -> Option<PathAndQuery> {
 #[cfg(test)]
 mod tests {
     use super::{resolve, token_in_query};
-    use crate::config::load_str;
 
-    fn upstream() -> std::sync::Arc<crate::config::Upstream> {
-        let config = load_str(
-            "[[upstreams]]\nname='l'\nroute='/legacy/sse'\nurl='http://127.0.0.1:9/sse'\nauth='none'\n",
-            &|_| None,
-        )
-        .unwrap();
-        config.upstreams[0].clone()
+    fn upstream() -> http::Uri {
+        "http://127.0.0.1:9/sse".parse().unwrap()
     }
 
     #[test]

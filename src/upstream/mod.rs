@@ -1,14 +1,17 @@
-//! Talking to upstreams: the connection pool, header hygiene, forwarding and streamed
-//! response bodies.
+//! Talking to upstreams: the validated route (`Upstream`), the connection pool, header
+//! hygiene in both directions, the outgoing request, streamed response bodies, and the legacy
+//! HTTP+SSE endpoint table.
 
-mod forward;
 mod headers;
 pub mod legacy;
 mod pool;
+mod request;
+mod route;
 mod stream;
 
-pub use forward::{MAX_SSE_EVENT_BYTES, RespondContext, build_request, respond};
-pub use headers::{ForwardedFor, client_ip, is_gateway_owned, is_hop_by_hop, request_headers, response_headers};
+pub use headers::{ForwardedFor, is_gateway_owned, is_hop_by_hop, request_headers, response_headers};
 pub use legacy::LegacyEndpoints;
 pub use pool::{ConnPool, Lease};
-pub use stream::{EndpointRewrite, OnClose, OnFailure, ProxyBody, StreamOptions};
+pub use request::build_request;
+pub use route::{RouteAuth, Upstream};
+pub use stream::{BoxError, EndpointRewrite, OnClose, OnFailure, ProxyBody, StreamOptions};

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::Upstream;
+use super::route::Upstream;
 use crate::error::Reject;
 use rustls::pki_types::ServerName;
 

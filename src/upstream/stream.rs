@@ -17,10 +17,11 @@ use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
 use crate::authz::{ListFilter, Rewrite, unfilterable};
-use crate::body::BoxError;
-use crate::error::{CODE_UNAVAILABLE, jsonrpc_error};
-use crate::mcp::{RequestId, sse};
-use crate::upstream::Lease;
+use crate::mcp::{CODE_UNAVAILABLE, RequestId, jsonrpc_error, sse};
+use super::pool::Lease;
+
+/// Errors a streamed body can end with (the connection is then aborted).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Rewrites the data of an `event: endpoint` (legacy HTTP+SSE); `None` ends the stream.
 pub type EndpointRewrite = Box<dyn FnMut(&str) -> Option<String> + Send>;

@@ -152,6 +152,21 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
     crate::app::wait_for_signals(running).await
 }
 
+/// `portcullis dev`: runs the demo on a runtime of its own; exit 2 when it cannot start.
+pub(super) fn command(listen: SocketAddr, admin: SocketAddr) -> std::process::ExitCode {
+    let runtime = match super::runtime(tokio::runtime::Builder::new_multi_thread()) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(run(listen, admin)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            super::write_err(&format!("portcullis dev: {error}"));
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Removes the demo's secret-holding folder however `run` ends.
 struct RemoveOnDrop(PathBuf);
 

@@ -1,4 +1,4 @@
-//! `RequestContext`: what the flow has learned about one request, for its single audit event
+//! `RequestContext`: what the stages of the flow has learned about one request, for its single audit event
 //! and its metrics. Dropping an unfinished context (the client went away while the gateway
 //! waited) still writes the event, with the outcome `client_disconnected`.
 
@@ -8,12 +8,12 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use crate::auth::Principal;
-use crate::config::Upstream;
 use crate::gateway::Gateway;
 use crate::mcp::RequestId;
 use crate::server::ConnInfo;
 use crate::telemetry::AuditEvent;
 use crate::telemetry::metrics::method_label;
+use crate::upstream::Upstream;
 
 /// Per-request facts gathered by the stages.
 #[derive(Debug)]

@@ -4,15 +4,47 @@
 
 use http::{HeaderMap, Method, Response, StatusCode};
 
+use super::context::RequestContext;
 use crate::auth::Principal;
-use crate::context::RequestContext;
 use crate::error::Reject;
+use crate::gateway::Gateway;
 use crate::state::{SessionCheck, SessionKey, SessionStore};
+use crate::upstream::Upstream;
+
+impl Gateway {
+    /// The request's session key, after checking that `owner` may use it.
+    pub(super) async fn check_session(
+        &self,
+        headers: &HeaderMap,
+        upstream: &Upstream,
+        owner: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<SessionKey>, Reject> {
+        let session_key = key(headers, &upstream.route)?;
+        if let Some(key) = session_key {
+            check(&self.sessions, key, owner, ctx).await?;
+        }
+        Ok(session_key)
+    }
+
+    /// Binds the session an `initialize` answer starts; forgets one the upstream ended.
+    pub(super) async fn after_response<B>(
+        &self,
+        method: &Method,
+        initialize: bool,
+        key: Option<SessionKey>,
+        upstream: &Upstream,
+        owner: &str,
+        response: &Response<B>,
+    ) {
+        after_response(&self.sessions, method, initialize, key, &upstream.route, owner, response).await;
+    }
+}
 
 /// The identity a session is bound to: the authentication method, the issuer of an external
 /// token (two identity providers may both have a `sub` "alice") and the subject. The issuer is
 /// length-prefixed so no two identities share a key.
-pub fn owner(principal: &Principal) -> String {
+pub(super) fn owner(principal: &Principal) -> String {
     match &principal.issuer {
         Some(issuer) => format!(
             "{}:{}:{issuer}:{}",
@@ -26,7 +58,7 @@ pub fn owner(principal: &Principal) -> String {
 
 /// The session key of a request, if it carries `Mcp-Session-Id`. Ids outside visible ASCII,
 /// overlong or repeated headers are refused (400).
-pub fn key(headers: &HeaderMap, route: &str) -> Result<Option<SessionKey>, Reject> {
+fn key(headers: &HeaderMap, route: &str) -> Result<Option<SessionKey>, Reject> {
     let mut values = headers.get_all("mcp-session-id").iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -43,7 +75,7 @@ pub fn key(headers: &HeaderMap, route: &str) -> Result<Option<SessionKey>, Rejec
 }
 
 /// Refuses a session id that is unknown or bound to someone else (404).
-pub async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &RequestContext) -> Result<(), Reject> {
+async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &RequestContext) -> Result<(), Reject> {
     // The store unreachable: fail closed (503), never let an unverified session through.
     let check = store.check(key, owner).await.map_err(|_| Reject::StateUnavailable)?;
     match check {
@@ -60,7 +92,7 @@ pub async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &Req
 
 /// Binds the id an `initialize` answer carries; forgets an id the upstream ended (DELETE
 /// answered, or 404 for it).
-pub async fn after_response<B>(
+async fn after_response<B>(
     store: &SessionStore,
     method: &Method,
     initialize: bool,

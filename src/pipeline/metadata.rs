@@ -1,8 +1,14 @@
-//! The gateway as an OAuth 2.1 resource server: RFC 9728 protected-resource metadata at
-//! `/.well-known/oauth-protected-resource` and `/.well-known/oauth-protected-resource{route}`,
-//! and the `WWW-Authenticate` challenge of every 401.
+//! Stage 0, the gateway as an OAuth 2.1 resource server: RFC 9728 protected-resource
+//! metadata at `/.well-known/oauth-protected-resource` and
+//! `/.well-known/oauth-protected-resource{route}` (public, never forwarded), and the
+//! `WWW-Authenticate` challenge of every 401.
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
 
 use crate::config::Snapshot;
+use crate::gateway::Gateway;
+use crate::server::{GatewayBody, json_response};
 
 /// Well-known prefix of the metadata documents.
 pub const PREFIX: &str = "/.well-known/oauth-protected-resource";
@@ -63,4 +69,18 @@ pub fn document(snapshot: &Snapshot, public_url: &str, path: &str) -> Option<ser
         "bearer_methods_supported": ["header"],
         "scopes_supported": scopes,
     }))
+}
+
+impl Gateway {
+    /// `GET /.well-known/oauth-protected-resource[/route]`.
+    pub(super) fn metadata(&self, snapshot: &Snapshot, request: &Request<Incoming>) -> Option<Response<GatewayBody>> {
+        if !request.uri().path().starts_with(PREFIX) || request.method() != Method::GET {
+            return None;
+        }
+        let document = document(snapshot, &self.server.public_url, request.uri().path())?;
+        Some(json_response(
+            http::StatusCode::OK,
+            bytes::Bytes::from(document.to_string()),
+        ))
+    }
 }

@@ -1,16 +1,15 @@
-//! `GatewayBody`: the one response body type the gateway serves, either a complete body it
-//! made itself or an upstream body streamed through [`crate::upstream::ProxyBody`].
+//! `GatewayBody`: the one response body type the gateway serves (public and admin listener),
+//! either a complete body it made itself or an upstream body streamed through
+//! [`crate::upstream::ProxyBody`].
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 
-use crate::upstream::ProxyBody;
-
-/// Errors a streamed body can end with (the connection is then aborted).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::upstream::{BoxError, ProxyBody};
 
 /// A response body.
 #[derive(Debug)]
@@ -58,3 +57,14 @@ impl Body for GatewayBody {
         }
     }
 }
+
+/// A complete JSON response.
+pub fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
+    let mut response = Response::new(GatewayBody::full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+

@@ -2,16 +2,18 @@
 //! [`Denial`] turned into the contract's answer (section 4): hide, explain, or the OAuth
 //! step-up challenge.
 
-use crate::auth::{AuthMethod, Principal, metadata};
+use super::metadata;
+use crate::auth::{AuthMethod, Principal};
 use crate::authz::{self, Denial, Kind, OnDeny};
-use crate::config::{Snapshot, Upstream};
-use crate::error::{CODE_POLICY_DENIED, Reject};
+use crate::config::Snapshot;
+use crate::error::Reject;
 use crate::gateway::Gateway;
-use crate::mcp::{McpCall, Message, MessageKind};
+use crate::mcp::{CODE_POLICY_DENIED, McpCall, Message, MessageKind};
+use crate::upstream::Upstream;
 
 impl Gateway {
     /// Authorizes each message; the first denial refuses the whole body.
-    pub(crate) fn authorize(
+    pub(super) fn authorize(
         &self,
         snapshot: &Snapshot,
         upstream: &Upstream,

@@ -3,11 +3,14 @@
 
 use std::fmt::Write as _;
 
+use std::process::ExitCode;
+
 use http::{HeaderMap, HeaderValue};
 
 use crate::auth::{AuthMethod, Principal};
 use crate::authz::{DefaultRule, Kind, OnDeny, Roles, Source};
-use crate::config::{Config, Upstream};
+use crate::config::Config;
+use crate::upstream::Upstream;
 
 /// The subject of a principal made of `--role` / `--permission` alone.
 const COMMAND_LINE: &str = "(given on the command line)";
@@ -20,6 +23,42 @@ pub struct Subject {
     pub token: Option<String>,
     pub api_key: Option<String>,
 }
+
+/// Runs the command: exit 1 for no subject, an unknown role or a refused credential; 2 when
+/// `--live` cannot reach the upstream.
+pub(super) fn run(path: &std::path::Path, name: Option<&str>, subject: &Subject, live: bool) -> ExitCode {
+    let config = match super::load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let runtime = match super::runtime(tokio::runtime::Builder::new_current_thread()) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let outcome = runtime.block_on(async {
+        let target = upstream(&config, name).map_err(|e| (e, 1))?;
+        let principal = principal(&config, subject).await.map_err(|e| (e, 1))?;
+        let names = if live {
+            super::explain_live::lists(target, config.server.timeouts.upstream_response)
+                .await
+                .map_err(|e| (e, 2))?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, (String, u8)>(report(target, &config.roles, &principal, &names))
+    });
+    match outcome {
+        Ok(report) => {
+            super::write_out(&report);
+            ExitCode::SUCCESS
+        }
+        Err((error, code)) => {
+            super::write_err(&format!("explain: {error}"));
+            ExitCode::from(code)
+        }
+    }
+}
+
 
 /// The principal the subject stands for; tokens and keys are verified with the config's keys.
 pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, String> {

@@ -1,61 +1,82 @@
-//! Forwarding: the upstream request built from the checked bytes, and the upstream response
-//! turned into the client's (headers cleaned, body streamed).
+//! Stage 10: the upstream response turned into the client's. Headers cleaned; JSON passed
+//! through, or read whole and filtered when it may be a list page; SSE streamed event by
+//! event (keep-alives, idle bound, the legacy `endpoint` rewrite, list filtering, an error
+//! event if the upstream dies mid-stream).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
-use http::request::Parts;
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
-use http_body_util::Full;
+use http::{Method, Response, header};
 use hyper::body::Incoming;
 
-use super::headers::{ForwardedFor, request_headers, response_headers};
-use super::legacy::LegacyEndpoints;
-use super::pool::Lease;
-use super::stream::{EndpointRewrite, OnClose, OnFailure, ProxyBody, StreamOptions};
-use crate::body::GatewayBody;
-use crate::config::{ServerConfig, Upstream};
+use super::context::RequestContext;
+use super::reject::into_response;
+use crate::auth::Principal;
+use crate::authz::{self, ListFilter};
+use crate::config::{ServerConfig, Snapshot};
 use crate::error::Reject;
+use crate::gateway::Gateway;
 use crate::mcp::RequestId;
+use crate::server::GatewayBody;
 use crate::telemetry::{AuditEvent, AuditLog, Metrics};
+use crate::upstream::{
+    EndpointRewrite, LegacyEndpoints, Lease, OnClose, OnFailure, ProxyBody, StreamOptions, Upstream, response_headers,
+};
 
 /// Largest SSE event passed through (bounded memory per stream).
 pub const MAX_SSE_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// Builds the upstream request: the exact checked bytes, clean headers, `Host` rewritten.
-pub fn build_request(
-    parts: &Parts,
-    upstream: &Upstream,
-    target: Option<PathAndQuery>,
-    body: Bytes,
-    forwarded: &ForwardedFor,
-    request_id: &str,
-) -> Result<Request<Full<Bytes>>, Reject> {
-    let path_and_query = match target {
-        Some(target) => target,
-        None => upstream
-            .url
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
-    };
-    // Origin-form on the wire: the connection already goes to the upstream, and `Host` names it.
-    let uri = Uri::from(path_and_query);
-    let mut headers = request_headers(&parts.headers, upstream, forwarded, body.len());
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", value);
+impl Gateway {
+    /// Stage 10 for one request: its answer, streamed or filtered.
+    #[expect(clippy::too_many_arguments, reason = "one value per thing the answer depends on")]
+    pub(super) async fn respond(
+        &self,
+        response: Response<Incoming>,
+        lease: Lease,
+        upstream: &Arc<Upstream>,
+        method: &Method,
+        owner: Arc<str>,
+        filter: Option<ListFilter>,
+        ctx: &RequestContext,
+    ) -> Response<GatewayBody> {
+        respond(
+            response,
+            lease,
+            RespondContext {
+                server: &self.server,
+                metrics: &self.metrics,
+                legacy: &self.legacy,
+                upstream,
+                method,
+                request_id: ctx.jsonrpc_id.clone(),
+                audit_id: &ctx.request_id,
+                audit: &self.audit,
+                owner,
+                filter,
+            },
+        )
+        .await
     }
-    let mut request = Request::new(Full::new(body));
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
-    *request.headers_mut() = headers;
-    Ok(request)
+}
+
+/// The caller's list filter: list answers are filtered in the answers to list requests and on
+/// every GET stream (the legacy transport's answers, and events replayed on resumption).
+pub(super) fn list_filter(
+    upstream: &Arc<Upstream>,
+    snapshot: &Snapshot,
+    method: &Method,
+    lists: bool,
+    principal: Arc<Principal>,
+) -> Option<ListFilter> {
+    if upstream.policy.allows_everything() || !(lists || *method == Method::GET) {
+        return None;
+    }
+    let view = authz::view_of(&principal);
+    let visible = authz::visible(Arc::clone(&upstream.policy), Arc::clone(&snapshot.roles), principal);
+    Some(ListFilter::new(visible).with_cache(Arc::clone(&upstream.page_cache), view))
 }
 
 /// What the response stage needs besides the upstream response.
-pub struct RespondContext<'a> {
+struct RespondContext<'a> {
     pub server: &'a ServerConfig,
     pub metrics: &'a Arc<Metrics>,
     pub legacy: &'a Arc<LegacyEndpoints>,
@@ -68,7 +89,7 @@ pub struct RespondContext<'a> {
     /// The caller's session owner key (legacy endpoints are bound to it).
     pub owner: Arc<str>,
     /// Filters `*/list` answers for the caller.
-    pub filter: Option<crate::authz::ListFilter>,
+    pub filter: Option<ListFilter>,
 }
 
 /// The audit event for a stream that fails after its response head went out (the request's
@@ -88,7 +109,7 @@ pub const MAX_FILTERED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Turns the upstream response into the client's: headers cleaned, body streamed, legacy
 /// `endpoint` events rewritten on GET streams, list answers filtered.
-pub async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondContext<'_>) -> Response<GatewayBody> {
+async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondContext<'_>) -> Response<GatewayBody> {
     let is_sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -161,7 +182,7 @@ async fn respond_filtered(
     response: Response<Incoming>,
     lease: Lease,
     ctx: &RespondContext<'_>,
-    filter: &crate::authz::ListFilter,
+    filter: &ListFilter,
 ) -> Response<GatewayBody> {
     use http_body_util::BodyExt as _;
     let (parts, incoming) = response.into_parts();
@@ -173,11 +194,11 @@ async fn respond_filtered(
         }
         Ok(Err(error)) => {
             tracing::warn!(upstream = %ctx.upstream.name, %error, "upstream list answer unreadable or too large");
-            return Reject::UpstreamUnavailable.into_response(ctx.request_id.as_ref());
+            return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
         }
         Err(_) => {
             tracing::warn!(upstream = %ctx.upstream.name, "upstream list answer not received in time");
-            return Reject::UpstreamTimeout.into_response(ctx.request_id.as_ref());
+            return into_response(Reject::UpstreamTimeout, ctx.request_id.as_ref());
         }
     };
     let mut out = Response::new(GatewayBody::full(filter.json_answer(body, ctx.request_id.as_ref())));

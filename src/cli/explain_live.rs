@@ -10,7 +10,7 @@ use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
 
 use crate::authz::Kind;
-use crate::config::Upstream;
+use crate::upstream::Upstream;
 use crate::mcp::sse;
 use crate::upstream::ConnPool;
 

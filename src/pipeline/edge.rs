@@ -1,9 +1,21 @@
-//! Edge checks on the request head, before anything is read or authenticated: method
-//! allow-list, `Host` sanity, `Origin` allow-list, framing headers the gateway will not pass.
+//! Stage 2, edge checks on the request head, before anything is read or authenticated:
+//! method allow-list, `Host` sanity, `Origin` allow-list; and who the client is (the peer, or
+//! what a trusted proxy says).
 
-use http::{HeaderMap, Method, Request, Version, header};
+use std::net::IpAddr;
 
+use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
+
+use crate::config::ServerConfig;
 use crate::error::Reject;
+
+/// The head checks in order; the client's address and the `X-Forwarded-For` chain to send on.
+pub(super) fn check<B>(request: &Request<B>, server: &ServerConfig, peer: IpAddr) -> Result<(IpAddr, HeaderValue), Reject> {
+    check_method(request.method())?;
+    check_host(request)?;
+    check_origin(request.headers(), &server.allowed_origins)?;
+    Ok(client_ip(peer, request.headers(), &server.trusted_proxies))
+}
 
 /// Only the methods of MCP Streamable HTTP; methods are case-sensitive (`post` is refused).
 pub fn check_method(method: &Method) -> Result<(), Reject> {
@@ -46,34 +58,40 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Rejec
     }
 }
 
-/// The body must be plain JSON with plain framing: no transfer coding but `chunked` (hyper
-/// passes `gzip, chunked` through) and no content coding the gateway cannot inspect.
-pub fn check_post_framing(headers: &HeaderMap) -> Result<(), Reject> {
-    for value in headers.get_all(header::TRANSFER_ENCODING) {
-        if !value.as_bytes().eq_ignore_ascii_case(b"chunked") {
-            return Err(Reject::BadRequest("unsupported Transfer-Encoding"));
-        }
+/// The client's address for limits and audit, and the chain to forward. A peer in
+/// `trusted` may tell us who its client was; anyone else's `X-Forwarded-For` is discarded.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> (IpAddr, HeaderValue) {
+    let peer_trusted = trusted.iter().any(|net| net.contains(&peer));
+    if !peer_trusted {
+        let chain = HeaderValue::from_str(&peer.to_string()).unwrap_or(HeaderValue::from_static("unknown"));
+        return (peer, chain);
     }
-    for value in headers.get_all(header::CONTENT_ENCODING) {
-        if !value.as_bytes().eq_ignore_ascii_case(b"identity") {
-            return Err(Reject::UnsupportedMediaType);
-        }
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if json {
-        Ok(())
-    } else {
-        Err(Reject::UnsupportedMediaType)
-    }
+    let mut hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.push(peer);
+    // Rightmost address that is not one of our proxies is the client.
+    let client = hops
+        .iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+        .copied()
+        .unwrap_or(hops[0]);
+    let chain = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+    (
+        client,
+        HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{check_host, check_method, check_origin};
+    use super::{check_host, check_method, check_origin, client_ip};
+    use http::HeaderMap;
     use http::{Method, Request};
 
     #[test]
@@ -113,5 +131,18 @@ mod tests {
         assert!(check_origin(&headers, &allowed).is_ok());
         headers.insert("origin", "https://evil.example".parse().unwrap());
         assert!(check_origin(&headers, &allowed).is_err());
+    }
+
+    #[test]
+    fn xff_is_believed_only_from_trusted_peers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 10.0.0.9".parse().unwrap());
+        let untrusted = client_ip("192.0.2.7".parse().unwrap(), &headers, &[]);
+        assert_eq!(untrusted.0.to_string(), "192.0.2.7");
+        assert_eq!(untrusted.1, "192.0.2.7");
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let via_proxy = client_ip("10.0.0.1".parse().unwrap(), &headers, &trusted);
+        assert_eq!(via_proxy.0.to_string(), "1.2.3.4");
+        assert_eq!(via_proxy.1, "1.2.3.4, 10.0.0.9, 10.0.0.1");
     }
 }

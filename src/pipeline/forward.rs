@@ -1,0 +1,57 @@
+//! Stage 9: the exact checked bytes sent to the upstream through its pool, never retried once
+//! written (a `tools/call` may not be idempotent), within `upstream_response`.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Response, header};
+use hyper::body::Incoming;
+
+use super::context::RequestContext;
+use crate::config::{Route, Snapshot};
+use crate::error::Reject;
+use crate::gateway::Gateway;
+use crate::upstream::{self, ForwardedFor, Lease};
+
+/// What the upstream is told about the client: the `X-Forwarded-*` values the gateway owns.
+pub(super) fn forwarded_for(parts: &Parts, chain: HeaderValue, ctx: &RequestContext, snapshot: &Snapshot) -> ForwardedFor {
+    ForwardedFor {
+        chain,
+        host: parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        }),
+        proto: if ctx.conn.tls { "https" } else { "http" },
+        api_key_header: snapshot.auth.api_key_header.clone(),
+    }
+}
+
+impl Gateway {
+    /// Sends the request and waits for the answer's head; a 1xx answer is refused (502).
+    pub(super) async fn forward(
+        &self,
+        route: &Route,
+        parts: &Parts,
+        legacy_target: Option<PathAndQuery>,
+        bytes: Bytes,
+        forwarded: &ForwardedFor,
+        ctx: &RequestContext,
+    ) -> Result<(Response<Incoming>, Lease), Reject> {
+        let upstream = &route.upstream;
+        let outgoing = upstream::build_request(parts, upstream, legacy_target, bytes, forwarded, &ctx.request_id)?;
+        let sent = tokio::time::timeout(self.server.timeouts.upstream_response, route.pool.send(outgoing)).await;
+        let (response, lease) = sent.map_err(|_| {
+            tracing::warn!(upstream = %upstream.name, "upstream response timed out");
+            Reject::UpstreamTimeout
+        })??;
+        if response.status().is_informational() {
+            // A 101 would turn the pooled connection into a tunnel the gateway cannot inspect;
+            // the lease is dropped with it, so the connection is not reused.
+            tracing::warn!(upstream = %upstream.name, status = %response.status(), "upstream answered with a 1xx status");
+            return Err(Reject::UpstreamUnavailable);
+        }
+        Ok((response, lease))
+    }
+}

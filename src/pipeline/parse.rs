@@ -1,0 +1,148 @@
+//! Stage 5: the body parsed strictly into JSON-RPC messages and the `McpCall` each one makes
+//! (the 2026-07-28 `Mcp-Method` / `Mcp-Name` mirror checked against it), and the upstream
+//! endpoint a legacy HTTP+SSE POST is bound for.
+
+use http::Method;
+use http::request::Parts;
+use http::uri::PathAndQuery;
+
+use super::context::RequestContext;
+use crate::error::Reject;
+use crate::gateway::Gateway;
+use crate::mcp::headers::Mirror;
+use crate::mcp::{self, Body, EnvelopeError, McpCall, Message, MessageKind};
+use crate::upstream::{Upstream, legacy};
+
+/// The messages of a body and what each asks for.
+pub(super) type Parsed<'b> = Vec<(Message<'b>, McpCall<'b>)>;
+
+/// A POST body's messages (`None` for GET and DELETE, which carry none).
+pub(super) fn parse<'b>(
+    parts: &Parts,
+    bytes: &'b [u8],
+    upstream: &Upstream,
+    ctx: &mut RequestContext,
+) -> Result<Option<Parsed<'b>>, Reject> {
+    if parts.method != Method::POST {
+        return Ok(None);
+    }
+    parse_body(bytes, &parts.headers, upstream, ctx).map(Some)
+}
+
+/// What the later stages need to know of the body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asks {
+    /// The body is one `initialize`: its answer's session id is bound (stage 9).
+    pub initialize: bool,
+    /// A message asks for a `*/list` page: the answer is filtered (stage 10).
+    pub lists: bool,
+}
+
+impl Asks {
+    pub(super) fn of(parsed: Option<&[(Message<'_>, McpCall<'_>)]>) -> Self {
+        Self {
+            initialize: matches!(parsed, Some([(_, McpCall::Initialize)])),
+            lists: parsed.is_some_and(|messages| messages.iter().any(|(_, call)| matches!(call, McpCall::List(_)))),
+        }
+    }
+}
+
+impl Gateway {
+    /// The upstream endpoint of a legacy POST (`?portcullis_session=TOKEN`), honoured only for
+    /// the principal whose stream announced it; an unknown token is 404.
+    pub(super) fn legacy_target(
+        &self,
+        parts: &Parts,
+        upstream: &Upstream,
+        owner: &str,
+    ) -> Result<Option<PathAndQuery>, Reject> {
+        match legacy::token_in_query(parts.uri.query()) {
+            Some(token) if parts.method == Method::POST => Ok(Some(
+                self.legacy
+                    .lookup(upstream, owner, token)
+                    .ok_or(Reject::UnknownSession)?,
+            )),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Stage 5: the strict envelope, the `McpCall` of each message, and the 2026-07-28 header
+/// mirror. Records id, method and target in the context as soon as they are known, so a
+/// refusal carries the request's id.
+fn parse_body<'b>(
+    bytes: &'b [u8],
+    headers: &http::HeaderMap,
+    upstream: &Upstream,
+    ctx: &mut RequestContext,
+) -> Result<Vec<(Message<'b>, McpCall<'b>)>, Reject> {
+    let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
+    let mirror = Mirror::read(headers).map_err(|e| Reject::HeaderMismatch(e.0))?;
+    let messages = match &body {
+        Body::Single(message) => {
+            // Only a request's id may be echoed: a client's *response* carries the
+            // server's id, and echoing it could fail an unrelated call of the client.
+            if message.kind == MessageKind::Request {
+                ctx.jsonrpc_id = message.id.clone();
+            }
+            ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);
+            std::slice::from_ref(message)
+        }
+        Body::Batch(messages) => {
+            if mirror.modern {
+                return Err(invalid("batches are not part of protocol 2026-07-28"));
+            }
+            if mirror.present() {
+                return Err(Reject::HeaderMismatch(
+                    "Mcp-Method / Mcp-Name cannot describe a batch".into(),
+                ));
+            }
+            ctx.jsonrpc_method = Some("batch".into());
+            messages.as_slice()
+        }
+    };
+    let mut calls = Vec::with_capacity(messages.len());
+    for message in messages {
+        let call = mcp::classify(message).map_err(|e| match (&body, &message.kind) {
+            (Body::Single(_), MessageKind::Request) => Reject::InvalidParams(e.0),
+            _ => Reject::Envelope {
+                reason: "invalid_params",
+                code: -32602,
+                message: e.0,
+            },
+        })?;
+        if matches!(body, Body::Single(_)) {
+            ctx.target = call.target().map(str::to_owned);
+        }
+        if mirror.modern && message.kind == MessageKind::Response {
+            return Err(invalid("clients must not send responses in protocol 2026-07-28"));
+        }
+        mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
+        calls.push(call);
+    }
+    let messages = match body {
+        Body::Single(message) => vec![message],
+        Body::Batch(messages) => messages,
+    };
+    Ok(messages.into_iter().zip(calls).collect())
+}
+
+fn invalid(message: &str) -> Reject {
+    Reject::Envelope {
+        reason: "invalid_request",
+        code: -32600,
+        message: format!("Invalid request: {message}"),
+    }
+}
+
+fn envelope_reject(error: EnvelopeError) -> Reject {
+    let code = match error {
+        EnvelopeError::Parse(_) => -32700,
+        EnvelopeError::DuplicateKey(_) | EnvelopeError::Invalid(_) | EnvelopeError::BatchNotAllowed => -32600,
+    };
+    Reject::Envelope {
+        reason: error.reason(),
+        code,
+        message: error.message(),
+    }
+}
