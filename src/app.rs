@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Reloader};
-use crate::upstream::RouteAuth;
 use crate::gateway::Gateway;
+use crate::upstream::RouteAuth;
 
 /// A gateway that is serving.
 #[derive(Debug)]

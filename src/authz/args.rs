@@ -12,7 +12,6 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-
 /// Compiled constraints on one argument.
 #[derive(Debug, Clone)]
 pub struct ArgConstraint {

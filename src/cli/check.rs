@@ -78,4 +78,3 @@ fn tls_summary(config: &Config) -> String {
     }
     out
 }
-

@@ -59,7 +59,6 @@ pub(super) fn run(path: &std::path::Path, name: Option<&str>, subject: &Subject,
     }
 }
 
-
 /// The principal the subject stands for; tokens and keys are verified with the config's keys.
 pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, String> {
     let mut headers = HeaderMap::new();

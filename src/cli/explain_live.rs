@@ -10,9 +10,9 @@ use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
 
 use crate::authz::Kind;
-use crate::upstream::Upstream;
 use crate::mcp::sse;
 use crate::upstream::ConnPool;
+use crate::upstream::Upstream;
 
 /// Most pages read per list (a cursor loop in the upstream cannot hang `explain`).
 const MAX_PAGES: usize = 100;

@@ -150,7 +150,6 @@ pub fn execute(cli: Cli) -> ExitCode {
     }
 }
 
-
 /// Loads the config at `path`, or prints its error and gives exit code 1.
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|error| {

@@ -66,4 +66,3 @@ pub(super) fn run(command: TokenCommand, path: &Path) -> ExitCode {
         }
     }
 }
-

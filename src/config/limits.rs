@@ -6,7 +6,8 @@ use super::raw::{RawLimit, RawRateLimits};
 use crate::ratelimit::{AuthFailures, Limit, RateLimits};
 
 fn limit(raw: RawLimit, key: &str) -> Result<Limit, ConfigError> {
-    Limit::new(raw.capacity, raw.refill_per_sec).map_err(|(field, message)| ConfigError::at(format!("{key}.{field}"), message))
+    Limit::new(raw.capacity, raw.refill_per_sec)
+        .map_err(|(field, message)| ConfigError::at(format!("{key}.{field}"), message))
 }
 
 /// Validates `[rate_limits]` (its roles are checked against `[roles]` with every other role
@@ -16,8 +17,7 @@ pub fn rate_limits(raw: &RawRateLimits) -> Result<RateLimits, ConfigError> {
         None => None,
         Some(a) => {
             let duration = |text: &str, key: &str| {
-                parse_duration(text)
-                    .map_err(|m| ConfigError::at(format!("rate_limits.auth_failures.{key}"), m))
+                parse_duration(text).map_err(|m| ConfigError::at(format!("rate_limits.auth_failures.{key}"), m))
             };
             if a.max == 0 {
                 return Err(ConfigError::at("rate_limits.auth_failures.max", "must be at least 1"));

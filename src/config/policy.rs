@@ -18,7 +18,10 @@ pub fn policy(raw: &RawUpstream, key: &str) -> Result<Policy, ConfigError> {
 }
 
 fn rules(table: &std::collections::BTreeMap<String, RawRule>) -> Vec<(&str, RuleSpec<'_>)> {
-    table.iter().map(|(name, rule)| (name.as_str(), rule_spec(rule))).collect()
+    table
+        .iter()
+        .map(|(name, rule)| (name.as_str(), rule_spec(rule)))
+        .collect()
 }
 
 fn rule_spec(rule: &RawRule) -> RuleSpec<'_> {

@@ -36,8 +36,7 @@ pub fn state(raw: &RawState) -> Result<StateSettings, ConfigError> {
                 .replacen("rediss+cluster://", "rediss-cluster://", 1);
             fred::types::config::Config::from_url(&url)
                 .map_err(|e| ConfigError::at("state.redis_url", format!("not a Redis URL: {}", e.details())))?;
-            let timeout = parse_duration(&raw.redis_timeout)
-                .map_err(|m| ConfigError::at("state.redis_timeout", m))?;
+            let timeout = parse_duration(&raw.redis_timeout).map_err(|m| ConfigError::at("state.redis_timeout", m))?;
             if timeout.is_zero() {
                 return Err(ConfigError::at("state.redis_timeout", "must be greater than 0"));
             }

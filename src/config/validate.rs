@@ -12,12 +12,12 @@ use http::{HeaderName, HeaderValue, Uri};
 use ipnet::IpNet;
 
 use super::ConfigError;
-use crate::telemetry::AuditSink;
-use crate::upstream::{RouteAuth, Upstream};
 use super::duration::parse_duration;
 use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
 use super::tls::{mtls, server_tls, upstream_tls};
+use crate::telemetry::AuditSink;
 use crate::tls::{MtlsSettings, TlsSettings};
+use crate::upstream::{RouteAuth, Upstream};
 use rustls::pki_types::ServerName;
 
 /// The validated configuration.

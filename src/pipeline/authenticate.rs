@@ -27,7 +27,8 @@ impl Gateway {
         let authenticated = self.identify(snapshot, upstream, headers, ctx).await;
         if let Err(Reject::Unauthorized { reason, .. }) = &authenticated {
             let refused = *reason != AuthFailure::Missing.reason();
-            self.count_auth_failure(&snapshot.rate_limits, client_ip, refused).await?;
+            self.count_auth_failure(&snapshot.rate_limits, client_ip, refused)
+                .await?;
         }
         let principal = authenticated?;
         ctx.principal = Some(Arc::clone(&principal));

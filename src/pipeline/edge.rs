@@ -10,7 +10,11 @@ use crate::config::ServerConfig;
 use crate::error::Reject;
 
 /// The head checks in order; the client's address and the `X-Forwarded-For` chain to send on.
-pub(super) fn check<B>(request: &Request<B>, server: &ServerConfig, peer: IpAddr) -> Result<(IpAddr, HeaderValue), Reject> {
+pub(super) fn check<B>(
+    request: &Request<B>,
+    server: &ServerConfig,
+    peer: IpAddr,
+) -> Result<(IpAddr, HeaderValue), Reject> {
     check_method(request.method())?;
     check_host(request)?;
     check_origin(request.headers(), &server.allowed_origins)?;

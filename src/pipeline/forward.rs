@@ -14,7 +14,12 @@ use crate::gateway::Gateway;
 use crate::upstream::{self, ForwardedFor, Lease};
 
 /// What the upstream is told about the client: the `X-Forwarded-*` values the gateway owns.
-pub(super) fn forwarded_for(parts: &Parts, chain: HeaderValue, ctx: &RequestContext, snapshot: &Snapshot) -> ForwardedFor {
+pub(super) fn forwarded_for(
+    parts: &Parts,
+    chain: HeaderValue,
+    ctx: &RequestContext,
+    snapshot: &Snapshot,
+) -> ForwardedFor {
     ForwardedFor {
         chain,
         host: parts.headers.get(header::HOST).cloned().or_else(|| {

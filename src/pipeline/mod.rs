@@ -42,7 +42,6 @@ use crate::gateway::Gateway;
 use crate::server::{ConnInfo, GatewayBody};
 use context::RequestContext;
 
-
 impl Gateway {
     /// Serves one request. Never fails: every refusal becomes its response here, and the
     /// request's one audit event is written here (or by the context's drop on disconnect).
@@ -53,7 +52,11 @@ impl Gateway {
             Err(reject) => {
                 let detail = reject.to_string();
                 let reason = reject.reason();
-                (reject::into_response(reject, ctx.jsonrpc_id.as_ref()), reason, Some(detail))
+                (
+                    reject::into_response(reject, ctx.jsonrpc_id.as_ref()),
+                    reason,
+                    Some(detail),
+                )
             }
         };
         ctx.finish(response.status(), reason, detail.as_deref());
@@ -91,7 +94,9 @@ impl Gateway {
 
         // 3. Authenticate before reading the body, so anonymous traffic cannot make the
         //    gateway buffer bodies. A refused credential counts toward the IP's block.
-        let principal = self.authenticate(&snapshot, &upstream, request.headers(), client_ip, ctx).await?;
+        let principal = self
+            .authenticate(&snapshot, &upstream, request.headers(), client_ip, ctx)
+            .await?;
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (parts, bytes) = read_body::read_body(request, &self.server, ctx).await?;
@@ -104,7 +109,8 @@ impl Gateway {
 
         // 6. The principal's buckets, after parsing so a refusal carries the request's id;
         //    every element of a batch counts.
-        self.limit_request(limits, client_ip, &principal, &owner, parsed.as_deref()).await?;
+        self.limit_request(limits, client_ip, &principal, &owner, parsed.as_deref())
+            .await?;
 
         // 7. Authorize every message on the body (never on headers); one denial refuses the
         //    whole body, so nothing of a batch with a forbidden element is forwarded.
@@ -117,12 +123,23 @@ impl Gateway {
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
         //    the answer starts or ends.
         let forwarded = forward::forwarded_for(&parts, chain, ctx, &snapshot);
-        let (response, lease) = self.forward(route, &parts, legacy_target, bytes, &forwarded, ctx).await?;
-        self.after_response(&parts.method, asks.initialize, session_key, &upstream, &owner, &response)
-            .await;
+        let (response, lease) = self
+            .forward(route, &parts, legacy_target, bytes, &forwarded, ctx)
+            .await?;
+        self.after_response(
+            &parts.method,
+            asks.initialize,
+            session_key,
+            &upstream,
+            &owner,
+            &response,
+        )
+        .await;
 
         // 10. Stream the answer back, filtering list answers for this caller.
         let filter = respond::list_filter(&upstream, &snapshot, &parts.method, asks.lists, principal);
-        Ok(self.respond(response, lease, &upstream, &parts.method, owner, filter, ctx).await)
+        Ok(self
+            .respond(response, lease, &upstream, &parts.method, owner, filter, ctx)
+            .await)
     }
 }

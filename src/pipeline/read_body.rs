@@ -62,7 +62,6 @@ pub fn check_post_framing(headers: &HeaderMap) -> Result<(), Reject> {
     }
 }
 
-
 /// Reads the whole body: 413 past `max_bytes` (before reading when `Content-Length` says
 /// so), 408 when it does not arrive within `deadline`.
 async fn read(parts: &Parts, body: Incoming, max_bytes: u64, deadline: Duration) -> Result<Bytes, Reject> {

@@ -45,24 +45,24 @@ const MAX_RETRY_AFTER_SECONDS: u64 = 365 * 86_400;
 /// `Retry-After` (whole seconds, at least 1) and the IETF `RateLimit-Policy` / `RateLimit`
 /// fields (draft-ietf-httpapi-ratelimit-headers): quota = burst, window = seconds to refill it.
 fn rate_limit_headers(headers: &mut http::HeaderMap, limited: &crate::ratelimit::Limited) {
-// A bucket that never refills says "a year": a header a client can still act on.
-let seconds = limited.retry_after_ms.div_ceil(1000).clamp(1, MAX_RETRY_AFTER_SECONDS);
-headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-if let Some(limit) = limited.limit {
-    let window = if limit.refill_per_sec > 0.0 {
-        (limit.capacity / limit.refill_per_sec).ceil() as u64
-    } else {
-        0
-    };
-    let name = limited.scope;
-    let policy = format!("\"{name}\";q={};w={window}", limit.capacity as u64);
-    let state = format!("\"{name}\";r=0;t={seconds}");
-    for (field, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(field, value);
+    // A bucket that never refills says "a year": a header a client can still act on.
+    let seconds = limited.retry_after_ms.div_ceil(1000).clamp(1, MAX_RETRY_AFTER_SECONDS);
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    if let Some(limit) = limited.limit {
+        let window = if limit.refill_per_sec > 0.0 {
+            (limit.capacity / limit.refill_per_sec).ceil() as u64
+        } else {
+            0
+        };
+        let name = limited.scope;
+        let policy = format!("\"{name}\";q={};w={window}", limit.capacity as u64);
+        let state = format!("\"{name}\";r=0;t={seconds}");
+        for (field, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(field, value);
+            }
         }
     }
-}
 }
 
 fn plain_error(reason: &str, description: &str) -> Bytes {

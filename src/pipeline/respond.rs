@@ -19,7 +19,7 @@ use crate::mcp::RequestId;
 use crate::server::GatewayBody;
 use crate::telemetry::{AuditEvent, AuditLog, Metrics};
 use crate::upstream::{
-    EndpointRewrite, LegacyEndpoints, Lease, OnClose, OnFailure, ProxyBody, StreamOptions, Upstream, response_headers,
+    EndpointRewrite, Lease, LegacyEndpoints, OnClose, OnFailure, ProxyBody, StreamOptions, Upstream, response_headers,
 };
 
 /// Largest SSE event passed through (bounded memory per stream).

@@ -37,7 +37,16 @@ impl Gateway {
         owner: &str,
         response: &Response<B>,
     ) {
-        after_response(&self.sessions, method, initialize, key, &upstream.route, owner, response).await;
+        after_response(
+            &self.sessions,
+            method,
+            initialize,
+            key,
+            &upstream.route,
+            owner,
+            response,
+        )
+        .await;
     }
 }
 

@@ -62,7 +62,7 @@ impl Limiter {
         }
         let now = self.clock.now_ms();
         let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        match blocked.get(&super::client_network(ip)) {
+        match blocked.get(&super::limiter::client_network(ip)) {
             Some((until, limited)) if *until > now => Err(Limited {
                 retry_after_ms: until - now,
                 ..*limited
@@ -83,7 +83,7 @@ impl Limiter {
             }
         }
         blocked.insert(
-            super::client_network(ip),
+            super::limiter::client_network(ip),
             (now.saturating_add(limited.retry_after_ms), limited),
         );
     }
@@ -121,9 +121,9 @@ impl Limiter {
             }
             return Ok(());
         };
-        let block_key = redis.key(&format!("blk:{}", super::client_network(ip)));
+        let block_key = redis.key(&format!("blk:{}", super::limiter::client_network(ip)));
         if let (true, Some(policy)) = (credential_sent, limits.auth_failures) {
-            let counter = redis.key(&format!("fail:{}", super::client_network(ip)));
+            let counter = redis.key(&format!("fail:{}", super::limiter::client_network(ip)));
             match redis
                 .auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)
                 .await

@@ -67,4 +67,3 @@ pub fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
-

@@ -12,7 +12,7 @@ mod sessions;
 mod settings;
 
 pub use embedded::Durable;
-pub use redis::{RedisState, Unavailable};
 pub use key::SessionKey;
+pub use redis::{RedisState, Unavailable};
 pub use sessions::{MemorySessions, SessionCheck, SessionStore};
 pub use settings::{Backend, OnUnavailable, StateSettings};

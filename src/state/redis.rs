@@ -14,7 +14,6 @@ use fred::types::Builder;
 use fred::types::config::{Config, ReconnectPolicy};
 use fred::types::scripts::Script;
 
-
 /// Redis could not answer in time (down, unreachable, slow, or the circuit is open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;

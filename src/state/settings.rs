@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-
 /// What rate limiting does while Redis is unreachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnUnavailable {

@@ -23,7 +23,6 @@ pub enum AuditSink {
     Off,
 }
 
-
 /// One audit event. Never holds a credential: only subject, method and key/token ids.
 #[derive(Debug, Serialize)]
 pub struct AuditEvent<'a> {

@@ -12,9 +12,9 @@ use rustls::RootCertStore;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
+use super::error::TlsError;
 use super::files;
 use super::identity::{self, CertFacts};
-use super::error::TlsError;
 use super::settings::{ClientAuth, TlsSettings};
 
 /// Picks a certificate by SNI; the first (`cert`/`key`) is the default.

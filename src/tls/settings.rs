@@ -34,4 +34,3 @@ pub struct MtlsSettings {
     /// (identity glob, roles), first match wins.
     pub map: Vec<(String, Vec<String>)>,
 }
-

@@ -1,7 +1,6 @@
 //! Header hygiene in both directions: what the upstream may see of the client's request and
 //! what the client may see of the upstream's response.
 
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::route::Upstream;

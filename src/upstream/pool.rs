@@ -138,38 +138,41 @@ impl ConnPool {
         let left = self.connect_timeout.saturating_sub(started.elapsed());
         let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
         let address = (host, self.authority.port_u16().unwrap_or(80));
-        let stream = match tokio::time::timeout(left, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, upstream = %self.authority, "upstream connect failed");
-                return Err(Reject::UpstreamUnavailable);
-            }
-            Err(_) => {
-                tracing::warn!(upstream = %self.authority, "upstream connect timed out");
-                return Err(Reject::UpstreamUnavailable);
-            }
-        };
+        let stream = self.within(left, "connect", TcpStream::connect(address)).await?;
         let _ = stream.set_nodelay(true);
         let send = match &self.tls {
             None => self.handshake(stream).await?,
             Some((config, name)) => {
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
                 let left = self.connect_timeout.saturating_sub(started.elapsed());
-                let stream = match tokio::time::timeout(left, connector.connect(name.clone(), stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, upstream = %self.authority, "upstream TLS handshake failed (certificate?)");
-                        return Err(Reject::UpstreamUnavailable);
-                    }
-                    Err(_) => {
-                        tracing::warn!(upstream = %self.authority, "upstream TLS handshake timed out");
-                        return Err(Reject::UpstreamUnavailable);
-                    }
-                };
+                let stream = self
+                    .within(left, "TLS handshake", connector.connect(name.clone(), stream))
+                    .await?;
                 self.handshake(stream).await?
             }
         };
         Ok(Sender { send, _permit: permit })
+    }
+
+    /// One connection step within `left`: a failure (a certificate error, for TLS) or a
+    /// timeout is logged and refused with 502.
+    async fn within<T, E: std::fmt::Display>(
+        &self,
+        left: Duration,
+        step: &str,
+        future: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, Reject> {
+        match tokio::time::timeout(left, future).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, upstream = %self.authority, "upstream {step} failed");
+                Err(Reject::UpstreamUnavailable)
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %self.authority, "upstream {step} timed out");
+                Err(Reject::UpstreamUnavailable)
+            }
+        }
     }
 
     /// HTTP/1.1 over an open stream; the connection runs in its own task.

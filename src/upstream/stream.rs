@@ -16,9 +16,9 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
+use super::pool::Lease;
 use crate::authz::{ListFilter, Rewrite, unfilterable};
 use crate::mcp::{CODE_UNAVAILABLE, RequestId, jsonrpc_error, sse};
-use super::pool::Lease;
 
 /// Errors a streamed body can end with (the connection is then aborted).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,5 +1,6 @@
 //! Integration tests: the real gateway in-process on 127.0.0.1:0, against a recording mock
-//! upstream and against real MCP SDK servers and clients.
+//! upstream and against real MCP SDK servers and clients. `harness/` starts everything; each
+//! folder holds one feature's assertions.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,25 +9,13 @@
 )]
 
 mod harness;
-mod mock;
 
 mod auth;
 mod authz;
-mod certs;
-mod config_file;
-mod framing;
-mod headers;
-mod interop;
-mod issuers;
-mod mtls;
-mod pool;
-mod process;
+mod cli;
+mod edge;
+mod proxy;
 mod ratelimit;
-mod refusals;
-mod reload;
-mod slowloris;
+mod repo;
 mod state;
-mod streaming;
 mod tls;
-mod tls_interop;
-mod upstream_tls;

@@ -1,0 +1,3 @@
+//! Tool-level authorization: the policy matrix against a real server, the bypass catalogue, list filtering, session binding, `explain`.
+
+mod policy;

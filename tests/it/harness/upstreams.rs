@@ -1,0 +1,143 @@
+//! Real MCP software as peers: the Python `mcp` SDK fixture server (`tests/interop/py_server.py`),
+//! `@modelcontextprotocol/server-everything`, and the SDK client scripts, installed by
+//! `scripts/setup-interop.sh`. Every spawned process is killed on drop.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use super::{free_port, wait_for_port};
+
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn require(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-interop.sh (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+pub fn python() -> PathBuf {
+    require(interop_dir().join(".venv/bin/python"))
+}
+
+pub fn everything() -> PathBuf {
+    require(interop_dir().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+}
+
+/// A spawned server, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+pub fn base_command(program: &std::path::Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+pub async fn python_server(mode: &str) -> Server {
+    python_server_with(&[mode], &[]).await
+}
+
+/// The Python fixture with options (`streamable-http paged json`) and environment
+/// (`PY_SERVER_CALL_LOG`).
+pub async fn python_server_with(args: &[&str], envs: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut command = base_command(&python());
+    command
+        .arg(interop_dir().join("py_server.py"))
+        .arg(port.to_string())
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("PY_SERVER_LOG_LEVEL", "WARNING");
+    let server = Server {
+        child: command.spawn().unwrap(),
+        port,
+    };
+    wait_for_port(port).await;
+    server
+}
+
+pub async fn everything_server(mode: &str) -> Server {
+    let port = free_port();
+    let mut command = base_command(std::path::Path::new("node"));
+    command
+        .arg("--require")
+        .arg(interop_dir().join("force-loopback.cjs"))
+        .arg(everything())
+        .arg(mode)
+        .env("PORT", port.to_string());
+    let server = Server {
+        child: command.spawn().unwrap(),
+        port,
+    };
+    wait_for_port(port).await;
+    server
+}
+
+/// Runs a client script; returns its one JSON line.
+pub async fn run_client(program: &std::path::Path, script: &str, url: &str, mode: &str) -> Value {
+    run_client_with(program, script, url, mode, &[]).await
+}
+
+/// Same, with extra environment variables (custom CA, client certificate).
+pub async fn run_client_with(
+    program: &std::path::Path,
+    script: &str,
+    url: &str,
+    mode: &str,
+    env: &[(&str, String)],
+) -> Value {
+    let mut command = base_command(program);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    command
+        .arg(interop_dir().join(script))
+        .arg(url)
+        .arg(mode)
+        .env("MCP_CLIENT_TIMEOUT", "30")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("client finished")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} {mode} against {url} failed: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
+}
+
+pub fn py_expected(protocol: &str) -> Value {
+    serde_json::json!({
+        "protocol": protocol,
+        "tools": ["add", "delete_file", "echo", "get_weather", "list_users", "read_file", "set_weather", "slow_count", "write_file"],
+        "add": "5",
+        "progress": [1, 2, 3],
+        "slow_count": "counted to 3"
+    })
+}

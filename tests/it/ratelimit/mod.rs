@@ -1,0 +1,3 @@
+//! Rate limits with the embedded buckets.
+
+mod buckets;

@@ -1,0 +1,81 @@
+//! `scripts/check-layout.sh` passes on this tree and fails, naming the problem, on a copy with
+//! an upward import, an import cycle inside a folder, or a stray file at the `src/` root.
+
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn check(root: &Path) -> (bool, String) {
+    let output = Command::new("python3")
+        .arg(Path::new(ROOT).join("scripts/check_layout.py"))
+        .arg(root)
+        .output()
+        .expect("python3 runs the layout check");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// A copy of `src/` and ARCHITECTURE.md to plant violations in.
+fn copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .args(["-r", &format!("{ROOT}/src"), &format!("{ROOT}/ARCHITECTURE.md")])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+fn append(path: &Path, text: &str) {
+    let mut content = std::fs::read_to_string(path).unwrap();
+    content.push_str(text);
+    std::fs::write(path, content).unwrap();
+}
+
+#[test]
+fn the_tree_passes_the_layout_check() {
+    let (ok, text) = check(Path::new(ROOT));
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
+    // A leaf reaching up to config (also a cycle: config builds tls), through a grouped path.
+    let upward = copy();
+    append(
+        &upward.path().join("src/tls/error.rs"),
+        "\n#[allow(unused_imports)]\nuse crate::{config::ConfigError as _Unused};\n",
+    );
+    let (ok, text) = check(upward.path());
+    assert!(!ok);
+    assert!(
+        text.contains("tls -> config") && text.contains("tls/error.rs"),
+        "{text}"
+    );
+    assert!(text.contains("import cycle between top-level modules"), "{text}");
+
+    // Two files of one folder importing each other.
+    let folder = copy();
+    append(
+        &folder.path().join("src/state/key.rs"),
+        "\n#[allow(unused_imports)]\nuse super::sessions::SessionCheck as _Unused;\n",
+    );
+    let (ok, text) = check(folder.path());
+    assert!(!ok);
+    assert!(
+        text.contains("import cycle inside src/state/: key <-> sessions"),
+        "{text}"
+    );
+
+    // A loose file at the root, which is also a room no layer places.
+    let stray = copy();
+    std::fs::write(stray.path().join("src/helpers.rs"), "//! Misc.\n").unwrap();
+    let (ok, text) = check(stray.path());
+    assert!(!ok);
+    assert!(
+        text.contains("src/helpers.rs") && text.contains("helpers: a top-level room"),
+        "{text}"
+    );
+}
