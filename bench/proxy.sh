@@ -16,6 +16,7 @@ WARMUP=1
 THREADS=2
 CONNS=32
 PORTCULLIS=""
+BASELINE=""
 PC_THREADS=1
 NO_BUILD=0
 KEEP_TMP=0
@@ -45,6 +46,8 @@ usage: bench/proxy.sh [options]
   --portcullis PATH  portcullis binary (default: target/release/portcullis, built if missing)
   --pc-threads N     portcullis worker threads (default 1: the core budget of nginx's one worker; 0 = one per core)
   --no-build         never run cargo; skip portcullis if the binary is missing
+  --baseline PATH    also measure pc_baseline: the portcullis front's exact config served by the
+                     binary at PATH (an older build), and report portcullis ÷ pc_baseline per round
   --tls              also measure nginx_tls and portcullis_tls: the same two proxies terminating
                      TLS 1.2/1.3 with a throwaway ECDSA P-256 certificate (made with openssl)
   --auth             also measure pc_hs256, pc_es256 and pc_apikey: the portcullis front with the
@@ -81,6 +84,7 @@ while (($#)); do
         --threads) THREADS="${2:?}"; shift 2 ;;
         --connections) CONNS="${2:?}"; shift 2 ;;
         --portcullis) PORTCULLIS="${2:?}"; shift 2 ;;
+        --baseline) BASELINE="${2:?}"; shift 2 ;;
         --pc-threads) PC_THREADS="${2:?}"; shift 2 ;;
         --no-build) NO_BUILD=1; shift ;;
         --fronts) FRONTS="${2:?}"; FRONTS="${FRONTS//,/ }"; shift 2 ;;
@@ -106,7 +110,14 @@ if ((TLS)); then   # add the TLS fronts (to --fronts too, unless listed there al
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
     done
 fi
-AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey pc_authz pc_embedded pc_redis"
+if [[ -n "$BASELINE" ]]; then  # the same front from another binary, for before/after ratios
+    [[ -x "$BASELINE" ]] || die "--baseline $BASELINE is not an executable file"
+    BASELINE="$(cd "$(dirname "$BASELINE")" && pwd)/$(basename "$BASELINE")"
+    for f in portcullis pc_baseline; do
+        [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
+    done
+fi
+AUTH_FRONTS="pc_hs256 pc_es256 pc_apikey pc_authz pc_embedded pc_redis pc_baseline"
 if ((AUTH)); then   # add the authenticated fronts likewise
     for f in pc_hs256 pc_es256 pc_apikey; do
         [[ " $FRONTS " == *" $f "* ]] || FRONTS+=" $f"
@@ -346,8 +357,8 @@ nginx_pids() { local m="${NGX_PID[$1]}"; echo "$m" $(child_pids "$m"); }
 # ports and the upstream
 read -r P_UP P_NGX P_PC P_PC_ADMIN P_NGX_TLS P_PC_TLS P_PC_TLS_ADMIN \
     P_HS P_HS_ADMIN P_ES P_ES_ADMIN P_AK P_AK_ADMIN P_SPARE1 P_SPARE2 \
-    P_EMB P_EMB_ADMIN P_RED P_RED_ADMIN P_REDIS \
-    <<<"$(free_ports 20)"
+    P_EMB P_EMB_ADMIN P_RED P_RED_ADMIN P_REDIS P_BASE P_BASE_ADMIN \
+    <<<"$(free_ports 22)"
 UPSTREAM_URL="http://127.0.0.1:$P_UP/mcp"
 
 start_nginx upstream "
@@ -518,7 +529,8 @@ EOF
         SKIP_REASON="$name: portcullis check rejected its config"
         return 1
     fi
-    (cd "$dir" && exec "$PC_BIN" run --config "$dir/gateway.toml") >"$dir/$name.log" 2>&1 &
+    local bin="${PC_BIN_OVERRIDE:-$PC_BIN}"
+    (cd "$dir" && exec "$bin" run --config "$dir/gateway.toml") >"$dir/$name.log" 2>&1 &
     PC_PID[$name]=$!
     STARTED_PIDS+=("$!")
     FRONT_URL[$name]="$scheme://127.0.0.1:$port/mcp"
@@ -532,6 +544,10 @@ EOF
 
 front_portcullis_setup() { start_portcullis portcullis "$P_PC" "$P_PC_ADMIN" 0; }
 front_portcullis_pids() { [[ -n "${PC_PID[portcullis]:-}" ]] && echo "${PC_PID[portcullis]}"; }
+
+# --baseline: the portcullis front from another binary (same config, same worker threads).
+front_pc_baseline_setup() { PC_BIN_OVERRIDE="$BASELINE" start_portcullis pc_baseline "$P_BASE" "$P_BASE_ADMIN" 0; }
+front_pc_baseline_pids() { [[ -n "${PC_PID[pc_baseline]:-}" ]] && echo "${PC_PID[pc_baseline]}"; }
 
 front_portcullis_tls_setup() {
     make_tls_cert
@@ -803,7 +819,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
     p = line.rstrip("\n").split("\t")
     if len(p) >= 3:
         rps[(p[1], int(p[0]))] = float(p[2])
-pairs = [(a, "portcullis") for a in ("pc_hs256", "pc_es256", "pc_apikey")] + [("pc_es256", "pc_hs256")]
+pairs = [(a, "portcullis") for a in ("pc_hs256", "pc_es256", "pc_apikey")] + [("pc_es256", "pc_hs256"), ("portcullis", "pc_baseline")]
 rows = []
 for a, b in pairs:
     rs = sorted(r for (f, r) in rps if f == a and (b, r) in rps and rps[(b, r)] > 0)

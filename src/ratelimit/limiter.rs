@@ -192,7 +192,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
-    use super::{AuthFailures, Clock, Limit, Limiter, RateLimits};
+    use crate::ratelimit::{AuthFailures, Clock, Limit, Limiter, RateLimits};
 
     #[derive(Debug, Default)]
     struct FakeClock(AtomicU64);

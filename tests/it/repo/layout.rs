@@ -65,7 +65,7 @@ fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
     let (ok, text) = check(folder.path());
     assert!(!ok);
     assert!(
-        text.contains("import cycle inside src/state/: key <-> sessions"),
+        text.contains("import cycle inside src/state/") && text.contains("key -> sessions: state/key.rs"),
         "{text}"
     );
 
