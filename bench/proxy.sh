@@ -793,12 +793,19 @@ if ((WARMUP > 0)); then
         run_wrk "${FRONT_URL[$f]}" "$WARMUP" "$TMP/wrk-warmup-$f.txt" "$lua" || die "warm-up wrk failed for $f"
     done
 fi
+# Even rounds run the fronts in reverse order, so no front always follows the same neighbour
+# (the one after `direct` inherits its heat; with two close fronts, position alone shows up).
 for ((r = 1; r <= ROUNDS; r++)); do
-    for f in "${ACTIVE[@]}"; do
+    order=("${ACTIVE[@]}")
+    if ((r % 2 == 0)); then
+        order=()
+        for ((i = ${#ACTIVE[@]} - 1; i >= 0; i--)); do order+=("${ACTIVE[$i]}"); done
+    fi
+    for f in "${order[@]}"; do
         [[ -n "${DEAD[$f]:-}" ]] || measure "$r" "$f"
     done
     if ((RATE > 0)); then
-        for f in "${ACTIVE[@]}"; do
+        for f in "${order[@]}"; do
             [[ -n "${DEAD[$f]:-}" ]] || measure "$r" "$f" paced
         done
     fi
@@ -877,7 +884,7 @@ REPORT="$TMP/report.md"
     echo "$SUMMARY"
     echo
     if [[ -n "$AUTH_RATIOS" ]]; then
-        echo "## Authenticated vs public route (req/s ratios within each round)"
+        echo "## Front against front (req/s ratios within each round)"
         echo
         echo "$AUTH_RATIOS"
         echo
@@ -899,7 +906,7 @@ echo
 echo "$SUMMARY"
 if [[ -n "$AUTH_RATIOS" ]]; then
     echo
-    echo "## Authenticated vs public route (req/s ratios within each round)"
+    echo "## Front against front (req/s ratios within each round)"
     echo
     echo "$AUTH_RATIOS"
 fi

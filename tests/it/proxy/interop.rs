@@ -55,19 +55,21 @@ fn ts_comparable(mut result: Value) -> Value {
     result
 }
 
+/// The TypeScript client against server-everything in `mode` (its endpoint at `path`),
+/// directly and through a gateway in front of it: (direct, proxied) results.
+async fn typescript_both_ways(mode: &str, path: &str) -> (Value, Value) {
+    let server = everything_server(mode).await;
+    let direct = format!("http://127.0.0.1:{}{path}", server.port);
+    let gateway = GatewayConfig::new(&direct).with_timeouts("").start().await;
+    let node = std::path::Path::new("node");
+    let straight = run_client(node, "ts_client.mjs", &direct, mode).await;
+    let proxied = run_client(node, "ts_client.mjs", &gateway.url("/mcp"), mode).await;
+    (straight, proxied)
+}
+
 #[tokio::test]
 async fn typescript_client_against_server_everything_streamable_http() {
-    let server = everything_server("streamableHttp").await;
-    let direct = format!("http://127.0.0.1:{}/mcp", server.port);
-    let gateway = GatewayConfig::new(&direct).with_timeouts("").start().await;
-    let straight = run_client(std::path::Path::new("node"), "ts_client.mjs", &direct, "streamableHttp").await;
-    let proxied = run_client(
-        std::path::Path::new("node"),
-        "ts_client.mjs",
-        &gateway.url("/mcp"),
-        "streamableHttp",
-    )
-    .await;
+    let (straight, proxied) = typescript_both_ways("streamableHttp", "/mcp").await;
     assert_eq!(straight["tools"].as_array().map(Vec::len), Some(13), "{straight}");
     assert_eq!(straight["echo"], "Echo: hi");
     assert_eq!(straight["progress_wire"], serde_json::json!([1, 2, 3]));
@@ -76,17 +78,7 @@ async fn typescript_client_against_server_everything_streamable_http() {
 
 #[tokio::test]
 async fn typescript_client_against_server_everything_legacy_sse() {
-    let server = everything_server("sse").await;
-    let direct = format!("http://127.0.0.1:{}/sse", server.port);
-    let gateway = GatewayConfig::new(&direct).with_timeouts("").start().await;
-    let straight = run_client(std::path::Path::new("node"), "ts_client.mjs", &direct, "sse").await;
-    let proxied = run_client(
-        std::path::Path::new("node"),
-        "ts_client.mjs",
-        &gateway.url("/mcp"),
-        "sse",
-    )
-    .await;
+    let (straight, proxied) = typescript_both_ways("sse", "/sse").await;
     assert_eq!(straight["progress_wire"], serde_json::json!([1, 2, 3]), "{straight}");
     assert_eq!(ts_comparable(proxied), ts_comparable(straight));
 }

@@ -16,8 +16,9 @@ fn check(root: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
-/// A copy of `src/` and ARCHITECTURE.md to plant violations in.
-fn copy() -> tempfile::TempDir {
+/// The layout check's output on a copy of `src/` and ARCHITECTURE.md with `text` appended to
+/// `file` (created if missing); the check must fail there.
+fn fails_with(file: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("cp")
         .args(["-r", &format!("{ROOT}/src"), &format!("{ROOT}/ARCHITECTURE.md")])
@@ -25,13 +26,13 @@ fn copy() -> tempfile::TempDir {
         .status()
         .unwrap();
     assert!(status.success());
-    dir
-}
-
-fn append(path: &Path, text: &str) {
-    let mut content = std::fs::read_to_string(path).unwrap();
+    let path = dir.path().join(file);
+    let mut content = std::fs::read_to_string(&path).unwrap_or_default();
     content.push_str(text);
-    std::fs::write(path, content).unwrap();
+    std::fs::write(&path, content).unwrap();
+    let (ok, output) = check(dir.path());
+    assert!(!ok, "the check passed with {file} planted:\n{output}");
+    output
 }
 
 #[test]
@@ -43,13 +44,10 @@ fn the_tree_passes_the_layout_check() {
 #[test]
 fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
     // A leaf reaching up to config (also a cycle: config builds tls), through a grouped path.
-    let upward = copy();
-    append(
-        &upward.path().join("src/tls/error.rs"),
+    let text = fails_with(
+        "src/tls/error.rs",
         "\n#[allow(unused_imports)]\nuse crate::{config::ConfigError as _Unused};\n",
     );
-    let (ok, text) = check(upward.path());
-    assert!(!ok);
     assert!(
         text.contains("tls -> config") && text.contains("tls/error.rs"),
         "{text}"
@@ -57,23 +55,17 @@ fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
     assert!(text.contains("import cycle between top-level modules"), "{text}");
 
     // Two files of one folder importing each other.
-    let folder = copy();
-    append(
-        &folder.path().join("src/state/key.rs"),
+    let text = fails_with(
+        "src/state/key.rs",
         "\n#[allow(unused_imports)]\nuse super::sessions::SessionCheck as _Unused;\n",
     );
-    let (ok, text) = check(folder.path());
-    assert!(!ok);
     assert!(
         text.contains("import cycle inside src/state/") && text.contains("key -> sessions: state/key.rs"),
         "{text}"
     );
 
     // A loose file at the root, which is also a room no layer places.
-    let stray = copy();
-    std::fs::write(stray.path().join("src/helpers.rs"), "//! Misc.\n").unwrap();
-    let (ok, text) = check(stray.path());
-    assert!(!ok);
+    let text = fails_with("src/helpers.rs", "//! Misc.\n");
     assert!(
         text.contains("src/helpers.rs") && text.contains("helpers: a top-level room"),
         "{text}"
