@@ -138,7 +138,7 @@ impl ConnPool {
         let left = self.connect_timeout.saturating_sub(started.elapsed());
         let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
         let address = (host, self.authority.port_u16().unwrap_or(80));
-        let stream = self.within(left, "connect", TcpStream::connect(address)).await?;
+        let stream = self.within(left, "connect", "", TcpStream::connect(address)).await?;
         let _ = stream.set_nodelay(true);
         let send = match &self.tls {
             None => self.handshake(stream).await?,
@@ -146,7 +146,12 @@ impl ConnPool {
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
                 let left = self.connect_timeout.saturating_sub(started.elapsed());
                 let stream = self
-                    .within(left, "TLS handshake", connector.connect(name.clone(), stream))
+                    .within(
+                        left,
+                        "TLS handshake",
+                        " (certificate?)",
+                        connector.connect(name.clone(), stream),
+                    )
                     .await?;
                 self.handshake(stream).await?
             }
@@ -154,18 +159,19 @@ impl ConnPool {
         Ok(Sender { send, _permit: permit })
     }
 
-    /// One connection step within `left`: a failure (a certificate error, for TLS) or a
-    /// timeout is logged and refused with 502.
+    /// One connection step within `left`: a failure (logged with `hint`) or a timeout is
+    /// logged and refused with 502.
     async fn within<T, E: std::fmt::Display>(
         &self,
         left: Duration,
         step: &str,
+        hint: &str,
         future: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, Reject> {
         match tokio::time::timeout(left, future).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
-                tracing::warn!(%error, upstream = %self.authority, "upstream {step} failed");
+                tracing::warn!(%error, upstream = %self.authority, "upstream {step} failed{hint}");
                 Err(Reject::UpstreamUnavailable)
             }
             Err(_) => {

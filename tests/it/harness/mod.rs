@@ -158,25 +158,27 @@ impl GatewayConfig {
     /// The config text.
     pub fn text(&self) -> String {
         let audit = self.dir.path().join("audit.jsonl");
-        let mut text = config_text(
-            &self.upstream_url,
-            &self.server,
-            &self.upstream,
-            &audit.display().to_string(),
-            &self.timeouts,
+        let auth = if self.protected { "required" } else { "none" };
+        // The harness route lets every call through unless the test sets its own default.
+        let default = if self.upstream.contains("default = ") {
+            ""
+        } else {
+            "default = \"allow\"\n"
+        };
+        let server = match &self.tls {
+            Some(tls) => format!("{}\n{}\n{tls}", self.server, self.timeouts),
+            None => format!("{}\n{}", self.server, self.timeouts),
+        };
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{server}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"admin-token-0123456789\"\n\n\
+             [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{}\"\nauth = \"{auth}\"\n{default}{}\n\n\
+             [audit]\nsink = \"file\"\npath = \"{}\"\n\n{}{}",
+            self.upstream_url,
+            self.upstream,
+            audit.display(),
+            self.roles,
+            self.tables
         )
-        .replace(OPEN_POLICY, &self.roles);
-        if self.protected {
-            text = text.replace("auth = \"none\"", "auth = \"required\"");
-        }
-        if self.upstream.contains("default = ") {
-            text = text.replace("default = \"allow\"\n", "");
-        }
-        if let Some(tls) = &self.tls {
-            text = text.replace("[admin]", &format!("{tls}\n[admin]"));
-        }
-        text.push_str(&self.tables);
-        text
     }
 
     /// Writes the config, with its listeners on `port` and `admin_port`, into the gateway's
@@ -221,19 +223,9 @@ impl Answer {
 }
 
 /// Roles the transport-level tests' credentials name. The harness route sets no tool rules, so
-/// `default = "allow"` (in `config_text`'s `[[upstreams]]`) lets every call through: these tests
-/// are about the proxy, and tests/it/authz/ covers the policy.
+/// `default = "allow"` (in `GatewayConfig::text`) lets every call through: these tests are
+/// about the proxy, and tests/it/authz/ covers the policy.
 const OPEN_POLICY: &str = "[roles]\nuser = [\"weather:read\"]\nadmin = [\"*\"]\n";
-
-/// Config text for one public route `/mcp` to `upstream_url`; `server_extra` lands inside
-/// `[server]`, `upstream_extra` inside the route. [`GatewayConfig`] is the way in.
-fn config_text(upstream_url: &str, server_extra: &str, upstream_extra: &str, audit: &str, timeouts: &str) -> String {
-    format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{server_extra}\n{timeouts}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"admin-token-0123456789\"\n\n\
-         [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{upstream_url}\"\nauth = \"none\"\ndefault = \"allow\"\n{upstream_extra}\n\n\
-         [audit]\nsink = \"file\"\npath = \"{audit}\"\n\n{OPEN_POLICY}"
-    )
-}
 
 impl TestGateway {
     /// Starts a gateway with one public route `/mcp` → `upstream_url`.

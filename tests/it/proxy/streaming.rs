@@ -18,7 +18,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Reads the body until `needle` has arrived (bounded), returning everything read.
 /// The first chunk a streaming tool sends: one progress notification.
 fn progress() -> Vec<(Duration, Bytes)> {
     vec![(
@@ -44,6 +43,7 @@ async fn call_to_end(gateway: &TestGateway) -> Bytes {
         .to_bytes()
 }
 
+/// Reads the body until `needle` has arrived (bounded), returning everything read.
 async fn read_until(body: &mut Incoming, seen: &mut Vec<u8>, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(8);
     while !String::from_utf8_lossy(seen).contains(needle) {

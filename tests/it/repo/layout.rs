@@ -1,5 +1,7 @@
 //! `scripts/check-layout.sh` passes on this tree and fails, naming the problem, on a copy with
-//! an upward import, an import cycle inside a folder, or a stray file at the `src/` root.
+//! an upward import (plain, grouped, after a string holding `//` or `/*`, or through
+//! `super::super::`), an import cycle inside a folder, code in a folder's `mod.rs`, or a stray
+//! file at the `src/` root.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,7 +44,7 @@ fn the_tree_passes_the_layout_check() {
 }
 
 #[test]
-fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
+fn each_planted_violation_fails_with_its_message() {
     // A leaf reaching up to config (also a cycle: config builds tls), through a grouped path.
     let text = fails_with(
         "src/tls/error.rs",
@@ -61,6 +63,23 @@ fn an_upward_import_a_folder_cycle_and_a_stray_root_file_each_fail() {
     );
     assert!(
         text.contains("import cycle inside src/state/") && text.contains("key -> sessions: state/key.rs"),
+        "{text}"
+    );
+
+    // Hidden from a naive reader: after a string holding `//` or `/*`, or as `super::super::`.
+    let text = fails_with(
+        "src/tls/files.rs",
+        "\n#[allow(dead_code)]\nconst _URL: &str = \"http://x/*\"; #[allow(unused_imports)] use super::super::config::Config as _Unused;\n",
+    );
+    assert!(
+        text.contains("tls -> config") && text.contains("tls/files.rs"),
+        "{text}"
+    );
+
+    // Code in a folder's mod.rs.
+    let text = fails_with("src/state/mod.rs", "\n/// Misplaced.\npub fn helper() {}\n");
+    assert!(
+        text.contains("src/state/mod.rs: a folder's mod.rs declares and re-exports only"),
         "{text}"
     );
 
