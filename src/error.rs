@@ -32,6 +32,11 @@ pub enum Reject {
     },
     #[error("{0}")]
     InvalidParams(String),
+    /// A method the route does not forward: a lenient spelling of a policed method
+    /// (`disguised_method`) or one outside the route's allow-list (`method_not_forwarded`).
+    /// `-32601`; 200 when it answers one request, else 400.
+    #[error("Method not found")]
+    MethodNotFound { reason: &'static str, single_request: bool },
     #[error("Header mismatch: {0}")]
     HeaderMismatch(String),
     #[error("unknown session")]
@@ -116,6 +121,13 @@ impl Reject {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InvalidParams(_) => StatusCode::OK,
+            Self::MethodNotFound { single_request, .. } => {
+                if *single_request {
+                    StatusCode::OK
+                } else {
+                    StatusCode::BAD_REQUEST
+                }
+            }
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::AuthUnavailable | Self::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -138,6 +150,7 @@ impl Reject {
             Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
             Self::InvalidParams(_) => Some(-32602),
+            Self::MethodNotFound { .. } => Some(-32601),
             Self::HeaderMismatch(_) => Some(-32020),
             Self::UpstreamUnavailable | Self::UpstreamTimeout | Self::AuthUnavailable | Self::StateUnavailable => {
                 Some(CODE_UNAVAILABLE)
@@ -157,6 +170,7 @@ impl Reject {
             Self::BodyTimeout => "body_timeout",
             Self::Envelope { reason, .. } => reason,
             Self::InvalidParams(_) => "invalid_params",
+            Self::MethodNotFound { reason, .. } => reason,
             Self::HeaderMismatch(_) => "header_mismatch",
             Self::UnknownSession => "unknown_session",
             Self::UpstreamUnavailable => "upstream_unavailable",

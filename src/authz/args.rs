@@ -12,6 +12,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::mcp::fold::fold_eq;
+
 /// Compiled constraints on one argument.
 #[derive(Debug, Clone)]
 pub struct ArgConstraint {
@@ -149,9 +151,22 @@ struct ArgumentsParams<'a> {
     arguments: Option<HashMap<Cow<'a, str>, &'a RawValue>>,
 }
 
-/// The first constrained argument of `params` that breaks its constraints, or `None`.
-/// `params` is the message's raw params object (duplicate keys were refused by the parser).
-pub fn first_violation<'c>(constraints: &'c [(String, ArgConstraint)], params: Option<&RawValue>) -> Option<&'c str> {
+/// Why the arguments of a call fail their rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgViolation<'c> {
+    /// This constrained argument breaks its constraints.
+    Breaks(&'c str),
+    /// This member of `arguments` is not a constrained argument's name, but a case-insensitive
+    /// decoder (Go's `encoding/json`) would read it as one: `Path` beside or instead of `path`.
+    Ambiguous(String),
+}
+
+/// The first problem with the constrained arguments of `params`, or `None`. `params` is the
+/// message's raw params object (duplicate keys were refused by the parser).
+pub fn first_violation<'c>(
+    constraints: &'c [(String, ArgConstraint)],
+    params: Option<&RawValue>,
+) -> Option<ArgViolation<'c>> {
     if constraints.is_empty() {
         return None;
     }
@@ -159,22 +174,32 @@ pub fn first_violation<'c>(constraints: &'c [(String, ArgConstraint)], params: O
         None => None,
         Some(Ok(parsed)) => parsed.arguments,
         // `arguments` is not an object: no constraint can be shown to hold.
-        Some(Err(_)) => return constraints.first().map(|(name, _)| name.as_str()),
+        Some(Err(_)) => return constraints.first().map(|(name, _)| ArgViolation::Breaks(name.as_str())),
     };
+    if let Some(arguments) = &arguments {
+        let ambiguous = arguments.keys().find(|key| {
+            constraints
+                .iter()
+                .any(|(name, _)| name != key.as_ref() && fold_eq(name, key))
+        });
+        if let Some(key) = ambiguous {
+            return Some(ArgViolation::Ambiguous(key.to_string()));
+        }
+    }
     constraints
         .iter()
         .find(|(name, constraint)| {
             let value = arguments.as_ref().and_then(|a| a.get(name.as_str()).copied());
             !constraint.accepts(value)
         })
-        .map(|(name, _)| name.as_str())
+        .map(|(name, _)| ArgViolation::Breaks(name.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::value::RawValue;
 
-    use super::{ArgConstraint, ArgSpec, first_violation};
+    use super::{ArgConstraint, ArgSpec, ArgViolation, first_violation};
 
     fn check(constraint: &ArgSpec<'_>, params: &str) -> bool {
         let compiled = vec![("path".to_string(), ArgConstraint::new(constraint).unwrap())];
@@ -211,6 +236,31 @@ mod tests {
             ..ArgSpec::default()
         };
         assert!(!check(&required, r#"{"arguments":{}}"#));
+    }
+
+    #[test]
+    fn a_member_that_folds_to_a_constrained_name_is_ambiguous() {
+        let deny = ["..".to_string()];
+        let rule = ArgSpec {
+            pattern: Some("/srv/data/[^/]+"),
+            deny_substrings: &deny,
+            ..ArgSpec::default()
+        };
+        let compiled = vec![("path".to_string(), ArgConstraint::new(&rule).unwrap())];
+        for (params, member) in [
+            (r#"{"arguments":{"Path":"/etc/passwd"}}"#, "Path"),
+            (r#"{"arguments":{"path":"/srv/data/a","PATH":"/etc/passwd"}}"#, "PATH"),
+            (r#"{"arguments":{"pa\u017fh":"x"}}"#, ""),
+        ] {
+            let raw = RawValue::from_string(params.to_string()).unwrap();
+            let found = first_violation(&compiled, Some(&raw));
+            if member.is_empty() {
+                // `paſh` folds to `pash`, not `path`: only the constraint's own check applies.
+                assert_eq!(found, None, "{params}");
+            } else {
+                assert_eq!(found, Some(ArgViolation::Ambiguous(member.into())), "{params}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::value::RawValue;
 
-use super::{Kind, Policy, Roles, Visible};
+use super::{ArgViolation, Kind, Policy, Roles, Visible};
 use crate::auth::Principal;
 use crate::mcp::McpCall;
 
@@ -19,6 +19,9 @@ pub enum Denial {
     /// An argument of tool or prompt `name` breaks its rule's constraints (the name of the
     /// argument, never its value).
     BadArgument { kind: Kind, name: String, argument: String },
+    /// A member of `arguments` a case-insensitive decoder would read as a constrained argument
+    /// (`Path` for `path`): the upstream could execute what the policy never saw.
+    AmbiguousArgument { member: String },
 }
 
 /// The policy target of a call, if it has one.
@@ -74,12 +77,16 @@ pub fn authorize(
     // Completion arguments are what the user typed so far, not the prompt's arguments.
     let checks_args = matches!(call, McpCall::ToolCall { .. } | McpCall::PromptGet { .. });
     if checks_args {
-        if let Some(argument) = Policy::bad_argument(verdict.rule, params) {
-            return Err(Denial::BadArgument {
-                kind,
-                name: name.to_string(),
-                argument: argument.to_string(),
-            });
+        match Policy::bad_argument(verdict.rule, params) {
+            None => {}
+            Some(ArgViolation::Breaks(argument)) => {
+                return Err(Denial::BadArgument {
+                    kind,
+                    name: name.to_string(),
+                    argument: argument.to_string(),
+                });
+            }
+            Some(ArgViolation::Ambiguous(member)) => return Err(Denial::AmbiguousArgument { member }),
         }
     }
     Ok(())

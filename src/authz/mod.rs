@@ -13,7 +13,7 @@ mod permissions;
 mod policy;
 mod table;
 
-pub use args::ArgSpec;
+pub use args::{ArgSpec, ArgViolation};
 pub use decide::{Denial, authorize, target, visible};
 pub use filter::{ListFilter, Rewrite, Visible, unfilterable};
 pub use page_cache::{PageCache, view_of};

@@ -4,7 +4,7 @@
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use super::args::{ArgConstraint, ArgSpec, first_violation};
+use super::args::{ArgConstraint, ArgSpec, ArgViolation, first_violation};
 use super::permissions::check_required;
 use super::table::Table;
 
@@ -234,7 +234,10 @@ impl Policy {
     }
 
     /// The first argument of `params` that breaks the rule's constraints.
-    pub fn bad_argument<'r>(rule: Option<&'r Rule>, params: Option<&serde_json::value::RawValue>) -> Option<&'r str> {
+    pub fn bad_argument<'r>(
+        rule: Option<&'r Rule>,
+        params: Option<&serde_json::value::RawValue>,
+    ) -> Option<ArgViolation<'r>> {
         rule.and_then(|r| first_violation(&r.args, params))
     }
 

@@ -488,6 +488,9 @@ pub struct RawUpstream {
     /// Accept JSON-RPC batches (legal only in protocol 2025-03-26).
     #[serde(default)]
     pub allow_batches: bool,
+    /// Extension methods forwarded besides the MCP ones, by exact name. Setting it (or a
+    /// policy `default` other than `"allow"`) forwards only MCP's client methods and these.
+    pub methods: Option<Vec<String>>,
     /// Open connections to this upstream at most (busy and idle).
     #[serde(default = "default_upstream_connections")]
     pub max_connections: u32,

@@ -15,6 +15,7 @@ use super::ConfigError;
 use super::duration::parse_duration;
 use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
 use super::tls::{mtls, server_tls, upstream_tls};
+use crate::mcp::methods::MethodAllowList;
 use crate::telemetry::AuditSink;
 use crate::tls::{MtlsSettings, TlsSettings};
 use crate::upstream::{RouteAuth, Upstream};
@@ -311,6 +312,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         ));
     }
     let policy = Arc::new(super::policy::policy(&raw, key)?);
+    let methods = methods(raw.methods.as_deref(), &policy, key)?;
     let route_key = format!("{key}.route");
     let route_ok = raw.route.starts_with('/')
         && !raw.route.contains("//")
@@ -411,10 +413,34 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         headers,
         auth,
         allow_batches: raw.allow_batches,
+        methods,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,
         policy,
         page_cache: Arc::default(),
+    })
+}
+
+/// `methods`: extension names, exact, none a lenient spelling of a policed method.
+fn methods(raw: Option<&[String]>, policy: &crate::authz::Policy, key: &str) -> Result<MethodAllowList, ConfigError> {
+    for (index, name) in raw.unwrap_or_default().iter().enumerate() {
+        let at = format!("{key}.methods[{index}]");
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ConfigError::at(
+                at,
+                "a method name without spaces or control characters",
+            ));
+        }
+        if let Some(policed) = crate::mcp::methods::disguised(name) {
+            return Err(ConfigError::at(
+                at,
+                format!("`{name}` is a spelling of `{policed}`, which is refused as a disguise"),
+            ));
+        }
+    }
+    Ok(MethodAllowList {
+        known_only: raw.is_some() || !matches!(policy.default, crate::authz::DefaultRule::Allow),
+        extra: raw.unwrap_or_default().to_vec(),
     })
 }
 

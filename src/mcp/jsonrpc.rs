@@ -72,6 +72,8 @@ pub enum EnvelopeError {
     Parse(String),
     /// JSON, but ambiguous: a duplicate member name (`-32600`).
     DuplicateKey(String),
+    /// JSON, but a member name a case-insensitive decoder reads as another member (`-32600`).
+    AmbiguousKey(String),
     /// JSON, but not a valid JSON-RPC 2.0 message (`-32600`).
     Invalid(String),
     /// A batch array where batches are not allowed (`-32600`).
@@ -84,6 +86,7 @@ impl EnvelopeError {
         match self {
             Self::Parse(_) => "parse_error",
             Self::DuplicateKey(_) => "duplicate_key",
+            Self::AmbiguousKey(_) => "ambiguous_key",
             Self::Invalid(_) => "invalid_request",
             Self::BatchNotAllowed => "batch_not_allowed",
         }
@@ -94,6 +97,10 @@ impl EnvelopeError {
         match self {
             Self::Parse(detail) => format!("Parse error: {detail}"),
             Self::DuplicateKey(key) => format!("Invalid request: duplicate key `{}`", escape_key(key)),
+            Self::AmbiguousKey(key) => format!(
+                "Invalid request: member `{}` reads as another member to a case-insensitive decoder",
+                escape_key(key)
+            ),
             Self::Invalid(detail) => format!("Invalid request: {detail}"),
             Self::BatchNotAllowed => "Invalid request: JSON-RPC batches are not allowed on this route".into(),
         }
@@ -138,6 +145,7 @@ pub fn parse(body: &[u8], allow_batches: bool) -> Result<Body<'_>, EnvelopeError
     strict::check(body).map_err(|e| match e {
         StrictError::Syntax(detail) => EnvelopeError::Parse(detail),
         StrictError::DuplicateKey(key) => EnvelopeError::DuplicateKey(key),
+        StrictError::AmbiguousKey(key) => EnvelopeError::AmbiguousKey(key),
         StrictError::ControlCharInKey => EnvelopeError::Invalid("control character in a member name".into()),
     })?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();

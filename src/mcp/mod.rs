@@ -3,8 +3,10 @@
 
 pub mod call;
 mod error;
+pub mod fold;
 pub mod headers;
 pub mod jsonrpc;
+pub mod methods;
 pub mod sse;
 mod strict;
 

@@ -55,6 +55,13 @@ impl Gateway {
                     single_request,
                 };
             }
+            Denial::AmbiguousArgument { member } => {
+                return Reject::Envelope {
+                    reason: "ambiguous_key",
+                    code: -32600,
+                    message: crate::mcp::EnvelopeError::AmbiguousKey(member).message(),
+                };
+            }
             Denial::NotPermitted { kind, name, permission } => (kind, name, permission),
         };
         // A token from an external issuer may be re-requested with more scopes, when the

@@ -103,6 +103,7 @@ fn parse_body<'b>(
     };
     let mut calls = Vec::with_capacity(messages.len());
     for message in messages {
+        check_method(message, upstream, matches!(body, Body::Single(_)))?;
         let call = mcp::classify(message).map_err(|e| match (&body, &message.kind) {
             (Body::Single(_), MessageKind::Request) => Reject::InvalidParams(e.0),
             _ => Reject::Envelope {
@@ -127,6 +128,30 @@ fn parse_body<'b>(
     Ok(messages.into_iter().zip(calls).collect())
 }
 
+/// A method is forwarded only as itself: a lenient spelling of a policed method (`TOOLS/CALL`,
+/// `tools/call `, `/tools/call`) is not found, never passed on as an unknown method carrying a
+/// name the policy did not judge; and only the route's allow-list passes.
+fn check_method(message: &Message<'_>, upstream: &Upstream, single: bool) -> Result<(), Reject> {
+    let Some(method) = message.method.as_deref() else {
+        return Ok(());
+    };
+    let single_request = single && message.kind == MessageKind::Request;
+    if let Some(policed) = mcp::methods::disguised(method) {
+        tracing::info!(upstream = %upstream.name, policed, "disguised_method");
+        return Err(Reject::MethodNotFound {
+            reason: "disguised_method",
+            single_request,
+        });
+    }
+    if !upstream.methods.allows(method) {
+        return Err(Reject::MethodNotFound {
+            reason: "method_not_forwarded",
+            single_request,
+        });
+    }
+    Ok(())
+}
+
 fn invalid(message: &str) -> Reject {
     Reject::Envelope {
         reason: "invalid_request",
@@ -138,7 +163,10 @@ fn invalid(message: &str) -> Reject {
 fn envelope_reject(error: EnvelopeError) -> Reject {
     let code = match error {
         EnvelopeError::Parse(_) => -32700,
-        EnvelopeError::DuplicateKey(_) | EnvelopeError::Invalid(_) | EnvelopeError::BatchNotAllowed => -32600,
+        EnvelopeError::DuplicateKey(_)
+        | EnvelopeError::AmbiguousKey(_)
+        | EnvelopeError::Invalid(_)
+        | EnvelopeError::BatchNotAllowed => -32600,
     };
     Reject::Envelope {
         reason: error.reason(),

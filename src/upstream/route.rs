@@ -32,6 +32,9 @@ pub struct Upstream {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: RouteAuth,
     pub allow_batches: bool,
+    /// Which methods this route forwards (`methods`; known MCP methods only where the policy
+    /// denies by default).
+    pub methods: crate::mcp::methods::MethodAllowList,
     pub max_connections: usize,
     /// For `https://` upstreams: the TLS client config and the name to verify.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,

@@ -14,6 +14,7 @@ mod auth;
 mod authz;
 mod cli;
 mod edge;
+mod hardening;
 mod proxy;
 mod ratelimit;
 mod repo;

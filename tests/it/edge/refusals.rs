@@ -4,21 +4,12 @@ use http::{Request, StatusCode};
 use serde_json::json;
 
 use crate::harness::mock::{self, Reply};
-use crate::harness::{TestGateway, empty, mcp_post, with_body};
+use crate::harness::{TestGateway, assert_jsonrpc_error, empty, mcp_post, with_body};
 
 async fn setup() -> (mock::Mock, TestGateway) {
     let upstream = mock::start(mock::ok_json).await;
     let gateway = TestGateway::start_with(&upstream.url("/mcp"), "max_body_bytes = 1024", "").await;
     (upstream, gateway)
-}
-
-fn assert_jsonrpc_error(answer: &crate::harness::Answer, status: u16, code: i64, id: serde_json::Value) {
-    assert_eq!(answer.status.as_u16(), status, "body: {}", answer.text());
-    let body = answer.json();
-    assert_eq!(body["jsonrpc"], "2.0");
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert_eq!(body["id"], id, "body: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! SDK peers (`upstreams`), certificates (`certs`) and TLS peers (`tls`), Redis (`redis`), the
 //! binary (`process`).
 
+pub mod caller;
 pub mod certs;
+pub mod go_decode;
 pub mod mock;
 pub mod process;
 pub mod redis;
@@ -202,6 +204,8 @@ pub struct TestGateway {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The same, speaking h2c with prior knowledge.
+    h2_client: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// A complete response.
@@ -259,11 +263,13 @@ impl TestGateway {
         let config = portcullis::config::load_file(&config_path).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
         let running = portcullis::start(config, Some(config_path.clone())).await.unwrap();
         let client = Client::builder(TokioExecutor::new()).build_http();
+        let h2_client = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
         Self {
             running,
             dir,
             config_path,
             client,
+            h2_client,
         }
     }
 
@@ -290,17 +296,17 @@ impl TestGateway {
     /// Sends a request and reads the whole response.
     pub async fn call(&self, request: Request<Full<Bytes>>) -> Answer {
         let response = self.send(request).await;
-        let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
+        read_answer(response).await
+    }
+
+    /// The same over HTTP/2 (h2c, prior knowledge).
+    pub async fn call_h2(&self, request: Request<Full<Bytes>>) -> Answer {
+        let response = tokio::time::timeout(Duration::from_secs(10), self.h2_client.request(request))
             .await
-            .expect("body within 10 s")
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+            .expect("gateway answered within 10 s")
+            .expect("request reached the gateway");
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        read_answer(response).await
     }
 
     /// POSTs a JSON-RPC body to `/mcp` with the headers MCP clients send.
@@ -331,6 +337,32 @@ impl TestGateway {
         }
         panic!("fewer than {at_least} audit events");
     }
+}
+
+/// Reads a whole response (10 s at most for the body).
+async fn read_answer(response: http::Response<Incoming>) -> Answer {
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
+        .await
+        .expect("body within 10 s")
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// Asserts a JSON-RPC error answer: the HTTP `status`, the error `code`, the `id` echoed (or
+/// null), and a message.
+pub fn assert_jsonrpc_error(answer: &crate::harness::Answer, status: u16, code: i64, id: serde_json::Value) {
+    assert_eq!(answer.status.as_u16(), status, "body: {}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert_eq!(body["id"], id, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 
 /// A POST request builder with MCP's headers.
