@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Public base URL without a trailing slash.
     pub public_url: String,
+    /// Its authority: what upstreams get as `X-Forwarded-Host` (never the client's `Host`).
+    pub public_host: HeaderValue,
     pub max_body_bytes: u64,
     pub max_header_bytes: usize,
     /// Allowed `Origin` values, lower-cased, no trailing slash.
@@ -225,6 +227,11 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         }
         None => format!("http://{listen}"),
     };
+    let public_host = public_url
+        .parse::<Uri>()
+        .ok()
+        .and_then(|u| u.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()))
+        .ok_or_else(|| ConfigError::at("server.public_url", "needs a host"))?;
     let mut allowed_origins = Vec::with_capacity(raw.allowed_origins.len());
     for (index, origin) in raw.allowed_origins.iter().enumerate() {
         let key = format!("server.allowed_origins[{index}]");
@@ -254,6 +261,7 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
     Ok(ServerConfig {
         listen,
         public_url,
+        public_host,
         max_body_bytes: positive(raw.max_body_bytes, "server.max_body_bytes")?,
         max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
         allowed_origins,

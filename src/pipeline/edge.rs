@@ -29,7 +29,9 @@ pub fn check_method(method: &Method) -> Result<(), Reject> {
     }
 }
 
-/// One `Host` on HTTP/1.1 (RFC 9112 §3.2), agreeing with an absolute-form target.
+/// One `Host` on HTTP/1.1 (RFC 9112 §3.2), agreeing with an absolute-form target; the Host
+/// and any target authority are `host[:port]` with nothing else (no user info, no spaces, a
+/// port of digits that fits 16 bits).
 pub fn check_host<B>(request: &Request<B>) -> Result<(), Reject> {
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let host = hosts.next();
@@ -37,6 +39,11 @@ pub fn check_host<B>(request: &Request<B>) -> Result<(), Reject> {
         return Err(Reject::BadRequest("more than one Host header"));
     }
     let authority = request.uri().authority();
+    let well_formed = host.is_none_or(|h| valid_authority(h.as_bytes()))
+        && authority.is_none_or(|a| valid_authority(a.as_str().as_bytes()));
+    if !well_formed {
+        return Err(Reject::BadRequest("Host must be host[:port]"));
+    }
     match (host, authority) {
         (None, None) if request.version() == Version::HTTP_11 => Err(Reject::BadRequest("missing Host header")),
         (Some(host), Some(authority)) if host.as_bytes() != authority.as_str().as_bytes() => {
@@ -44,6 +51,41 @@ pub fn check_host<B>(request: &Request<B>) -> Result<(), Reject> {
         }
         _ => Ok(()),
     }
+}
+
+/// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a bracketed IPv6 address or a
+/// reg-name / IPv4 address of unreserved, sub-delim and percent-encoded characters.
+fn valid_authority(value: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => ("v6", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("v6", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
+    host_ok && port_ok
 }
 
 /// A present `Origin` must be on the allow-list (DNS rebinding, browser CSRF).
@@ -124,6 +166,32 @@ mod tests {
             .body(())
             .unwrap();
         assert!(check_host(&absolute).is_err());
+        for good in [
+            "a",
+            "mcp.example.com:443",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "[::1]",
+            "xn--bcher-kva.example",
+        ] {
+            let request = Request::builder().uri("/mcp").header("host", good).body(()).unwrap();
+            assert!(check_host(&request).is_ok(), "{good}");
+        }
+        for bad in [
+            "a b",
+            "user@host",
+            "host:99999",
+            "host:8o",
+            "host:",
+            ":80",
+            "[::1",
+            "[::1]x",
+            "ho/st",
+            "host\\x",
+        ] {
+            let request = Request::builder().uri("/mcp").header("host", bad).body(()).unwrap();
+            assert!(check_host(&request).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,30 +4,27 @@
 use bytes::Bytes;
 use http::request::Parts;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Response, header};
+use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 
 use super::context::RequestContext;
-use crate::config::{Route, Snapshot};
+use crate::config::{Route, ServerConfig, Snapshot};
 use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::upstream::{self, ForwardedFor, Lease};
 
 /// What the upstream is told about the client: the `X-Forwarded-*` values the gateway owns.
+/// The host is the gateway's public one (`server.public_url`): a client's `Host` is whatever
+/// it chose to send, and an upstream building URLs from it would point them anywhere.
 pub(super) fn forwarded_for(
-    parts: &Parts,
+    server: &ServerConfig,
     chain: HeaderValue,
     ctx: &RequestContext,
     snapshot: &Snapshot,
 ) -> ForwardedFor {
     ForwardedFor {
         chain,
-        host: parts.headers.get(header::HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        }),
+        host: Some(server.public_host.clone()),
         proto: if ctx.conn.tls { "https" } else { "http" },
         api_key_header: snapshot.auth.api_key_header.clone(),
     }

@@ -105,7 +105,7 @@ impl Gateway {
         //    token is honoured only for the principal whose stream announced it.
         let owner: Arc<str> = Arc::from(session::owner(&principal));
         let legacy_target = self.legacy_target(&parts, &upstream, &owner)?;
-        let parsed = parse::parse(&parts, &bytes, &upstream, ctx)?;
+        let parsed = parse::parse(&parts, &bytes, &upstream, legacy_target.is_some(), ctx)?;
 
         // 6. The principal's buckets, after parsing so a refusal carries the request's id;
         //    every element of a batch counts.
@@ -122,7 +122,7 @@ impl Gateway {
 
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
         //    the answer starts or ends.
-        let forwarded = forward::forwarded_for(&parts, chain, ctx, &snapshot);
+        let forwarded = forward::forwarded_for(&self.server, chain, ctx, &snapshot);
         let (response, lease) = self
             .forward(route, &parts, legacy_target, bytes, &forwarded, ctx)
             .await?;

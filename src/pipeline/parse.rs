@@ -16,17 +16,27 @@ use crate::upstream::{Upstream, legacy};
 /// The messages of a body and what each asks for.
 pub(super) type Parsed<'b> = Vec<(Message<'b>, McpCall<'b>)>;
 
-/// A POST body's messages (`None` for GET and DELETE, which carry none).
+/// A POST body's messages (`None` for GET and DELETE, which carry none). `legacy` says the
+/// POST goes to a legacy HTTP+SSE endpoint (its token stands for the session).
 pub(super) fn parse<'b>(
     parts: &Parts,
     bytes: &'b [u8],
     upstream: &Upstream,
+    legacy: bool,
     ctx: &mut RequestContext,
 ) -> Result<Option<Parsed<'b>>, Reject> {
     if parts.method != Method::POST {
         return Ok(None);
     }
-    parse_body(bytes, &parts.headers, upstream, ctx).map(Some)
+    let parsed = parse_body(bytes, &parts.headers, upstream, ctx)?;
+    // A response answers a request the server sent on a session's stream: without the
+    // session (or the legacy endpoint's token) there is nothing it can answer, and the
+    // upstream would have to guess whose sampling or elicitation it completes.
+    let session = legacy || parts.headers.contains_key("mcp-session-id");
+    if !session && parsed.iter().any(|(message, _)| message.kind == MessageKind::Response) {
+        return Err(invalid("a response needs the Mcp-Session-Id of the session it answers"));
+    }
+    Ok(Some(parsed))
 }
 
 /// What the later stages need to know of the body.

@@ -65,7 +65,7 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
 pub struct ForwardedFor {
     /// The `X-Forwarded-For` chain to send upstream.
     pub chain: HeaderValue,
-    /// The `X-Forwarded-Host` value (the host the client asked for).
+    /// The `X-Forwarded-Host` value: the gateway's public host, never the client's `Host`.
     pub host: Option<HeaderValue>,
     /// `http` or `https`.
     pub proto: &'static str,

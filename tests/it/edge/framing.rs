@@ -6,23 +6,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::harness::TestGateway;
 use crate::harness::mock;
+use crate::harness::{TestGateway, status_of};
 
 const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-
-/// Sends raw bytes, returns everything read until the gateway closes or 3 s pass.
-async fn raw(gateway: &TestGateway, request: &str) -> String {
-    let mut stream = TcpStream::connect(gateway.addr()).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut response)).await;
-    String::from_utf8_lossy(&response).into_owned()
-}
-
-fn status_of(response: &str) -> &str {
-    response.split(' ').nth(1).unwrap_or("none")
-}
 
 #[tokio::test]
 async fn ambiguous_framing_and_hosts_are_refused() {
@@ -53,7 +40,7 @@ async fn ambiguous_framing_and_hosts_are_refused() {
     ];
     let mut statuses = Vec::new();
     for case in &cases {
-        statuses.push(status_of(&raw(&gateway, case).await).to_string());
+        statuses.push(status_of(&gateway.raw(case).await).to_string());
     }
     // The CL+TE case may be served as one chunked request (hyper's documented behaviour) but
     // the smuggled GET must not be forwarded; every other case is refused outright.

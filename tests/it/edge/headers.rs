@@ -10,7 +10,7 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
     let upstream = mock::start(|_| Reply::Json(StatusCode::OK, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)).await;
     let gateway = TestGateway::start_with(
         &upstream.url("/mcp"),
-        "",
+        r#"public_url = "https://mcp.example.test""#,
         r#"headers = { Authorization = "Bearer upstream-secret", "X-Upstream-Key" = "k1" }"#,
     )
     .await;
@@ -84,7 +84,8 @@ async fn upstream_sees_exact_bytes_and_clean_headers() {
         "client XFF from an untrusted peer is replaced"
     );
     assert_eq!(h["x-forwarded-proto"], "http");
-    assert_eq!(h["x-forwarded-host"], gateway.addr().to_string());
+    // The gateway's public host, never the client's `Host` (nor its `X-Forwarded-Host`).
+    assert_eq!(h["x-forwarded-host"], "mcp.example.test");
     assert_eq!(h["mcp-protocol-version"], "2025-11-25");
     assert_eq!(h["x-custom"], "kept");
     assert_eq!(h["content-length"], body.len().to_string());

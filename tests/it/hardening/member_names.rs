@@ -12,7 +12,7 @@ use crate::harness::caller::{Caller, log_lines};
 use crate::harness::go_decode::go_decode;
 use crate::harness::mock;
 use crate::harness::upstreams::python_server_with;
-use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, mcp_post, token, with_body};
+use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, token};
 
 /// `default = "deny"`, three tools; `read_file` and `echo` have constrained arguments.
 const POLICY: &str = r#"default = "deny"
@@ -71,17 +71,7 @@ fn attacks() -> Vec<(String, Value)> {
 }
 
 async fn post(gateway: &TestGateway, body: &str, headers: &[(&str, &str)], h2: bool) -> crate::harness::Answer {
-    let mut builder =
-        mcp_post(&gateway.url("/mcp"), body).header("authorization", format!("Bearer {}", token("alice", &["user"])));
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let request = with_body(builder, body);
-    if h2 {
-        gateway.call_h2(request).await
-    } else {
-        gateway.call(request).await
-    }
+    gateway.post_with(&token("alice", &["user"]), body, headers, h2).await
 }
 
 #[tokio::test]

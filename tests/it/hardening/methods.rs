@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::caller::{Caller, log_lines};
 use crate::harness::mock;
 use crate::harness::upstreams::python_server_with;
-use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, mcp_post, token, with_body};
+use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, token};
 
 const SPELLINGS: [&str; 8] = [
     "TOOLS/CALL",
@@ -49,17 +49,7 @@ fn disguised(id: Option<u64>, method: &str) -> String {
 }
 
 async fn post(gateway: &TestGateway, body: &str, headers: &[(&str, &str)], h2: bool) -> crate::harness::Answer {
-    let mut builder =
-        mcp_post(&gateway.url("/mcp"), body).header("authorization", format!("Bearer {}", token("alice", &["user"])));
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let request = with_body(builder, body);
-    if h2 {
-        gateway.call_h2(request).await
-    } else {
-        gateway.call(request).await
-    }
+    gateway.post_with(&token("alice", &["user"]), body, headers, h2).await
 }
 
 #[tokio::test]

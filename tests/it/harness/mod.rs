@@ -319,6 +319,31 @@ impl TestGateway {
         .await
     }
 
+    /// POSTs `body` to `/mcp` with a bearer `token` and extra `headers`, over h2c when `h2`.
+    pub async fn post_with(&self, token: &str, body: &str, headers: &[(&str, &str)], h2: bool) -> Answer {
+        let mut builder = mcp_post(&self.url("/mcp"), body).header("authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = with_body(builder, body);
+        if h2 {
+            self.call_h2(request).await
+        } else {
+            self.call(request).await
+        }
+    }
+
+    /// Sends raw bytes on a new connection; everything read until the gateway closes or 3 s
+    /// pass.
+    pub async fn raw(&self, request: &str) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.addr()).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut response)).await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
     /// The audit file of a harness-made config.
     pub fn audit_path(&self) -> PathBuf {
         self.dir.path().join("audit.jsonl")
@@ -363,6 +388,11 @@ pub fn assert_jsonrpc_error(answer: &crate::harness::Answer, status: u16, code: 
     assert_eq!(body["error"]["code"], code, "body: {body}");
     assert_eq!(body["id"], id, "body: {body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// The status code of a raw HTTP/1.1 response.
+pub fn status_of(response: &str) -> &str {
+    response.split(' ').nth(1).unwrap_or("none")
 }
 
 /// A POST request builder with MCP's headers.
