@@ -488,6 +488,9 @@ pub struct RawUpstream {
     /// Accept JSON-RPC batches (legal only in protocol 2025-03-26).
     #[serde(default)]
     pub allow_batches: bool,
+    /// Let the upstream's `Set-Cookie` headers through to the client (dropped by default).
+    #[serde(default)]
+    pub forward_cookies: bool,
     /// Extension methods forwarded besides the MCP ones, by exact name. Setting it (or a
     /// policy `default` other than `"allow"`) forwards only MCP's client methods and these.
     pub methods: Option<Vec<String>>,

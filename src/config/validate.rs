@@ -421,6 +421,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         headers,
         auth,
         allow_batches: raw.allow_batches,
+        forward_cookies: raw.forward_cookies,
         methods,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,

@@ -157,6 +157,7 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
         }
     }
     let timeouts = &ctx.server.timeouts;
+    let filtered = ctx.filter.is_some();
     let body = ProxyBody::new(
         incoming,
         StreamOptions {
@@ -172,8 +173,20 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));
     *out.status_mut() = parts.status;
-    *out.headers_mut() = response_headers(&parts.headers, is_sse);
+    *out.headers_mut() = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
+    if filtered {
+        per_caller(out.headers_mut());
+    }
     out
+}
+
+/// A filtered answer is this caller's view: no shared cache may keep it for another.
+fn per_caller(headers: &mut http::HeaderMap) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-store"),
+    );
+    headers.append(header::VARY, http::HeaderValue::from_static("Authorization"));
 }
 
 /// A JSON answer that may carry a list page: read whole (bounded in size and time), filtered,
@@ -203,9 +216,10 @@ async fn respond_filtered(
     };
     let mut out = Response::new(GatewayBody::full(filter.json_answer(body, ctx.request_id.as_ref())));
     *out.status_mut() = parts.status;
-    let mut headers = response_headers(&parts.headers, false);
+    let mut headers = response_headers(&parts.headers, false, ctx.upstream.forward_cookies);
     // The filtered page has its own length (hyper sets it from the body).
     headers.remove(header::CONTENT_LENGTH);
+    per_caller(&mut headers);
     *out.headers_mut() = headers;
     out
 }

@@ -119,13 +119,17 @@ pub fn request_headers(
 }
 
 /// Builds the response headers for the client from the upstream's.
-pub fn response_headers(upstream: &HeaderMap, streamed: bool) -> HeaderMap {
+/// `cookies`: the route lets the upstream set cookies (`forward_cookies`); otherwise
+/// `Set-Cookie` is dropped, as a credential for a caller the upstream never met.
+pub fn response_headers(upstream: &HeaderMap, streamed: bool, cookies: bool) -> HeaderMap {
     let nominated = connection_named(upstream);
     let mut out = HeaderMap::with_capacity(upstream.len() + 1);
     for (name, value) in upstream {
         let lower = name.as_str();
-        let dropped =
-            is_hop_by_hop(name) || nominated.iter().any(|n| n == lower) || (streamed && name == header::CONTENT_LENGTH);
+        let dropped = is_hop_by_hop(name)
+            || nominated.iter().any(|n| n == lower)
+            || (streamed && name == header::CONTENT_LENGTH)
+            || (!cookies && name == header::SET_COOKIE);
         if !dropped {
             out.append(name.clone(), value.clone());
         }

@@ -32,6 +32,8 @@ pub struct Upstream {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: RouteAuth,
     pub allow_batches: bool,
+    /// Upstream `Set-Cookie` headers reach the client (`forward_cookies`; off by default).
+    pub forward_cookies: bool,
     /// Which methods this route forwards (`methods`; known MCP methods only where the policy
     /// denies by default).
     pub methods: crate::mcp::methods::MethodAllowList,

@@ -1,6 +1,7 @@
 //! The second hardening round (issue 13): attack classes a hostile client, a hostile upstream or
 //! a case-insensitive upstream still found after the first catalogue, one file per class.
 
+mod caching;
 mod host;
 mod member_names;
 mod methods;

@@ -43,6 +43,8 @@ pub enum Reply {
     SseThenAbort(Vec<(Duration, Bytes)>),
     /// Never answers.
     Hang,
+    /// Another reply with these extra response headers.
+    WithHeaders(Box<Reply>, Vec<(&'static str, &'static str)>),
 }
 
 type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
@@ -176,7 +178,20 @@ async fn answer(
         body,
     };
     rec.lock().unwrap().push(recorded.clone());
-    match handler(&recorded) {
+    reply(handler(&recorded), cancelled).await
+}
+
+async fn reply(answer: Reply, cancelled: &Arc<AtomicBool>) -> Response<MockBody> {
+    match answer {
+        Reply::WithHeaders(inner, headers) => {
+            let mut response = Box::pin(reply(*inner, cancelled)).await;
+            for (name, value) in headers {
+                response
+                    .headers_mut()
+                    .append(name, http::HeaderValue::from_static(value));
+            }
+            response
+        }
         Reply::Json(status, text) => json(status, Bytes::from_static(text.as_bytes())),
         Reply::Hang => {
             let (tx, rx) = mpsc::channel::<Option<Bytes>>(1);
