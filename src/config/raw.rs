@@ -488,6 +488,13 @@ pub struct RawUpstream {
     /// Accept JSON-RPC batches (legal only in protocol 2025-03-26).
     #[serde(default)]
     pub allow_batches: bool,
+    /// More client headers to withhold from this upstream (identity headers it trusts).
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
+    /// Send the authenticated caller as `X-Portcullis-Subject`, `X-Portcullis-Auth` and
+    /// `X-Portcullis-Roles` (clients can never set those).
+    #[serde(default)]
+    pub identity_headers: bool,
     /// Let the upstream's `Set-Cookie` headers through to the client (dropped by default).
     #[serde(default)]
     pub forward_cookies: bool,

@@ -321,6 +321,16 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
     }
     let policy = Arc::new(super::policy::policy(&raw, key)?);
     let methods = methods(raw.methods.as_deref(), &policy, key)?;
+    let mut strip_headers = Vec::with_capacity(raw.strip_headers.len());
+    for (index, name) in raw.strip_headers.iter().enumerate() {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConfigError::at(
+                format!("{key}.strip_headers[{index}]"),
+                format!("`{name}` is not a header name"),
+            )
+        })?;
+        strip_headers.push(header);
+    }
     let route_key = format!("{key}.route");
     let route_ok = raw.route.starts_with('/')
         && !raw.route.contains("//")
@@ -422,6 +432,8 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         auth,
         allow_batches: raw.allow_batches,
         forward_cookies: raw.forward_cookies,
+        strip_headers,
+        identity_headers: raw.identity_headers,
         methods,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,

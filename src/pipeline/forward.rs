@@ -11,7 +11,7 @@ use super::context::RequestContext;
 use crate::config::{Route, ServerConfig, Snapshot};
 use crate::error::Reject;
 use crate::gateway::Gateway;
-use crate::upstream::{self, ForwardedFor, Lease};
+use crate::upstream::{self, ForwardedFor, Lease, Upstream};
 
 /// What the upstream is told about the client: the `X-Forwarded-*` values the gateway owns.
 /// The host is the gateway's public one (`server.public_url`): a client's `Host` is whatever
@@ -21,8 +21,14 @@ pub(super) fn forwarded_for(
     chain: HeaderValue,
     ctx: &RequestContext,
     snapshot: &Snapshot,
+    upstream: &Upstream,
 ) -> ForwardedFor {
+    let identity = match (&ctx.principal, upstream.identity_headers) {
+        (Some(p), true) => Some((p.subject.clone(), p.method.label(), p.roles.join(","))),
+        _ => None,
+    };
     ForwardedFor {
+        identity,
         chain,
         host: Some(server.public_host.clone()),
         proto: if ctx.conn.tls { "https" } else { "http" },

@@ -122,7 +122,7 @@ impl Gateway {
 
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
         //    the answer starts or ends.
-        let forwarded = forward::forwarded_for(&self.server, chain, ctx, &snapshot);
+        let forwarded = forward::forwarded_for(&self.server, chain, ctx, &snapshot, &upstream);
         let (response, lease) = self
             .forward(route, &parts, legacy_target, bytes, &forwarded, ctx)
             .await?;

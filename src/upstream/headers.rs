@@ -38,9 +38,32 @@ const GATEWAY_OWNED: [&str; 10] = [
     "x-request-id",
 ];
 
+/// Client headers some upstream framework or auth proxy convention reads as "who the caller
+/// is" (oauth2-proxy, Apache `REMOTE_USER`, nginx `auth_request`, Pomerium, Traefik forward
+/// auth). Only the gateway says who the caller is; `X-Auth-Request-*` and `X-Portcullis-*`
+/// are withheld as whole families (see `is_gateway_owned`).
+const IDENTITY: [&str; 12] = [
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-authenticated-groups",
+    "x-user",
+    "x-user-id",
+    "x-userid",
+    "x-user-email",
+    "x-email",
+    "x-remote-user",
+    "remote-user",
+    "x-remote-groups",
+    "x-webauth-user",
+];
+
 /// True for headers only the gateway may set towards an upstream.
 pub fn is_gateway_owned(name: &str) -> bool {
-    GATEWAY_OWNED.contains(&name) || name.starts_with("x-forwarded-")
+    GATEWAY_OWNED.contains(&name)
+        || IDENTITY.contains(&name)
+        || name.starts_with("x-forwarded-")
+        || name.starts_with("x-auth-request-")
+        || name.starts_with("x-portcullis-")
 }
 
 /// True for a hop-by-hop header name.
@@ -71,6 +94,23 @@ pub struct ForwardedFor {
     pub proto: &'static str,
     /// The configured API-key header, a credential like `Authorization` (withheld).
     pub api_key_header: Option<HeaderName>,
+    /// The caller as the gateway authenticated it, for routes with `identity_headers`:
+    /// (subject, authentication method, roles).
+    pub identity: Option<(String, &'static str, String)>,
+}
+
+/// A header value for text that may hold anything: visible ASCII as is, every other byte
+/// (and `%`) percent-encoded.
+fn header_text(text: &str) -> HeaderValue {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (0x21..=0x7e).contains(&byte) && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// Builds the upstream request headers from the client's.
@@ -88,6 +128,7 @@ pub fn request_headers(
             || CREDENTIALS.contains(&lower)
             || forwarded.api_key_header.as_ref() == Some(name)
             || is_gateway_owned(lower)
+            || upstream.strip_headers.iter().any(|h| h == name)
             // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
             || lower == "origin"
             // The gateway reads every answer (SSE events, list pages): it must get them
@@ -111,6 +152,14 @@ pub fn request_headers(
     }
     if body_len > 0 || client.contains_key(header::CONTENT_LENGTH) {
         out.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    }
+    if let Some((subject, method, roles)) = &forwarded.identity {
+        out.insert(HeaderName::from_static("x-portcullis-subject"), header_text(subject));
+        out.insert(
+            HeaderName::from_static("x-portcullis-auth"),
+            HeaderValue::from_static(method),
+        );
+        out.insert(HeaderName::from_static("x-portcullis-roles"), header_text(roles));
     }
     for (name, value) in &upstream.headers {
         out.insert(name.clone(), value.clone());

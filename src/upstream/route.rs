@@ -32,6 +32,11 @@ pub struct Upstream {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: RouteAuth,
     pub allow_batches: bool,
+    /// More client headers withheld from this upstream (`strip_headers`), lower-case.
+    pub strip_headers: Vec<HeaderName>,
+    /// The gateway tells the upstream who the caller is (`X-Portcullis-Subject`, `-Auth`,
+    /// `-Roles`; `identity_headers`).
+    pub identity_headers: bool,
     /// Upstream `Set-Cookie` headers reach the client (`forward_cookies`; off by default).
     pub forward_cookies: bool,
     /// Which methods this route forwards (`methods`; known MCP methods only where the policy

@@ -3,6 +3,7 @@
 
 mod caching;
 mod host;
+mod identity;
 mod member_names;
 mod methods;
 mod responses;
