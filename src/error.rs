@@ -37,6 +37,14 @@ pub enum Reject {
     /// `-32601`; 200 when it answers one request, else 400.
     #[error("Method not found")]
     MethodNotFound { reason: &'static str, single_request: bool },
+    /// A 2026-07-28 request for a method that revision removed (`initialize`, `ping`,
+    /// `logging/setLevel`, `resources/subscribe`, `resources/unsubscribe`): 404 + `-32601`, as a
+    /// 2026-07-28 server answers it.
+    #[error("Method not found")]
+    RemovedMethod,
+    /// `MCP-Protocol-Version` names no protocol revision: 400 + `-32022` listing the known ones.
+    #[error("Unsupported protocol version")]
+    UnsupportedVersion { requested: String },
     #[error("Header mismatch: {0}")]
     HeaderMismatch(String),
     #[error("unknown session")]
@@ -121,6 +129,8 @@ impl Reject {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InvalidParams(_) => StatusCode::OK,
+            Self::RemovedMethod => StatusCode::NOT_FOUND,
+            Self::UnsupportedVersion { .. } => StatusCode::BAD_REQUEST,
             Self::MethodNotFound { single_request, .. } => {
                 if *single_request {
                     StatusCode::OK
@@ -150,7 +160,8 @@ impl Reject {
             Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
             Self::InvalidParams(_) => Some(-32602),
-            Self::MethodNotFound { .. } => Some(-32601),
+            Self::MethodNotFound { .. } | Self::RemovedMethod => Some(-32601),
+            Self::UnsupportedVersion { .. } => Some(-32022),
             Self::HeaderMismatch(_) => Some(-32020),
             Self::UpstreamUnavailable | Self::UpstreamTimeout | Self::AuthUnavailable | Self::StateUnavailable => {
                 Some(CODE_UNAVAILABLE)
@@ -171,6 +182,8 @@ impl Reject {
             Self::Envelope { reason, .. } => reason,
             Self::InvalidParams(_) => "invalid_params",
             Self::MethodNotFound { reason, .. } => reason,
+            Self::RemovedMethod => "method_removed",
+            Self::UnsupportedVersion { .. } => "unsupported_version",
             Self::HeaderMismatch(_) => "header_mismatch",
             Self::UnknownSession => "unknown_session",
             Self::UpstreamUnavailable => "upstream_unavailable",

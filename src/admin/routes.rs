@@ -119,7 +119,9 @@ fn refuse(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Opti
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start())
         .unwrap_or_default();
     if bool::from(presented.as_bytes().ct_eq(token.expose())) {
         return None;

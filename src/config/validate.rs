@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Its authority: what upstreams get as `X-Forwarded-Host` (never the client's `Host`).
     pub public_host: HeaderValue,
+    /// Its origin (`scheme://host[:port]`, lower case): the server's own, always allowed.
+    pub public_origin: String,
     pub max_body_bytes: u64,
     pub max_header_bytes: usize,
     /// Allowed `Origin` values, lower-cased, no trailing slash.
@@ -232,6 +234,12 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         .ok()
         .and_then(|u| u.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()))
         .ok_or_else(|| ConfigError::at("server.public_url", "needs a host"))?;
+    let public_origin = public_url
+        .parse::<Uri>()
+        .ok()
+        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let mut allowed_origins = Vec::with_capacity(raw.allowed_origins.len());
     for (index, origin) in raw.allowed_origins.iter().enumerate() {
         let key = format!("server.allowed_origins[{index}]");
@@ -262,6 +270,7 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         listen,
         public_url,
         public_host,
+        public_origin,
         max_body_bytes: positive(raw.max_body_bytes, "server.max_body_bytes")?,
         max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
         allowed_origins,

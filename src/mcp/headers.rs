@@ -12,6 +12,24 @@ use super::jsonrpc::Message;
 /// The first protocol revision that requires header–body validation.
 pub const MODERN_VERSION: &str = "2026-07-28";
 
+/// Every protocol revision there is; another `MCP-Protocol-Version` is refused.
+pub const KNOWN_VERSIONS: [&str; 5] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+
+/// The only revision with JSON-RPC batches.
+pub const BATCH_VERSION: &str = "2025-03-26";
+
+/// The request's `MCP-Protocol-Version`: `Ok(None)` without one, `Err` for a repeated header
+/// (`HeaderMismatch`) or an unknown version (`Err(Ok(version))`).
+pub fn protocol_version(headers: &HeaderMap) -> Result<Option<&str>, Result<String, HeaderMismatch>> {
+    let Some(value) = single(headers, "mcp-protocol-version").map_err(Err)? else {
+        return Ok(None);
+    };
+    match std::str::from_utf8(value) {
+        Ok(version) if KNOWN_VERSIONS.contains(&version) => Ok(Some(version)),
+        _ => Err(Ok(String::from_utf8_lossy(value).chars().take(64).collect())),
+    }
+}
+
 /// A header that is missing or disagrees with the body (`400` + `-32020`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderMismatch(pub String);
@@ -21,6 +39,8 @@ pub struct HeaderMismatch(pub String);
 pub struct Mirror<'h> {
     /// `MCP-Protocol-Version` is 2026-07-28 or later: the mirror headers are required.
     pub modern: bool,
+    /// `MCP-Protocol-Version`, when sent (a known version: checked at stage 5's start).
+    pub version: Option<&'h str>,
     method: Option<&'h [u8]>,
     name: Option<&'h [u8]>,
 }
@@ -28,12 +48,11 @@ pub struct Mirror<'h> {
 impl<'h> Mirror<'h> {
     /// Reads `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name`; each may appear once.
     pub fn read(headers: &'h HeaderMap) -> Result<Self, HeaderMismatch> {
-        let version = single(headers, "mcp-protocol-version")?;
-        let modern = version
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .is_some_and(|v| v.len() == 10 && v >= MODERN_VERSION);
+        let version = single(headers, "mcp-protocol-version")?.and_then(|v| std::str::from_utf8(v).ok());
+        let modern = version.is_some_and(|v| KNOWN_VERSIONS.contains(&v) && v >= MODERN_VERSION);
         Ok(Self {
             modern,
+            version,
             method: single(headers, "mcp-method")?,
             name: single(headers, "mcp-name")?,
         })

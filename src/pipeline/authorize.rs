@@ -19,8 +19,10 @@ impl Gateway {
         upstream: &Upstream,
         principal: &Principal,
         messages: &[(Message<'_>, McpCall<'_>)],
+        batch: bool,
     ) -> Result<(), Reject> {
-        let single_request = matches!(messages, [(m, _)] if m.kind == MessageKind::Request);
+        // A batch of one is still a batch: one answer shape whatever its length.
+        let single_request = !batch && matches!(messages, [(m, _)] if m.kind == MessageKind::Request);
         for (message, call) in messages {
             let Err(denial) = authz::authorize(&upstream.policy, &snapshot.roles, principal, call, message.params)
             else {

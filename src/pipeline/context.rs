@@ -30,6 +30,8 @@ pub struct RequestContext {
     pub jsonrpc_method: Option<String>,
     pub target: Option<String>,
     pub session: Option<String>,
+    /// The body is a JSON-RPC batch: no single id can carry a refusal.
+    pub batch: bool,
     finished: bool,
 }
 
@@ -49,6 +51,7 @@ impl RequestContext {
             jsonrpc_method: None,
             target: None,
             session: None,
+            batch: false,
             finished: false,
         }
     }

@@ -8,17 +8,43 @@ use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
 
 use crate::config::ServerConfig;
 use crate::error::Reject;
+use crate::server::ConnInfo;
 
 /// The head checks in order; the client's address and the `X-Forwarded-For` chain to send on.
 pub(super) fn check<B>(
     request: &Request<B>,
     server: &ServerConfig,
-    peer: IpAddr,
+    conn: &ConnInfo,
 ) -> Result<(IpAddr, HeaderValue), Reject> {
     check_method(request.method())?;
     check_host(request)?;
-    check_origin(request.headers(), &server.allowed_origins)?;
-    Ok(client_ip(peer, request.headers(), &server.trusted_proxies))
+    if !is_own_origin(request.headers(), server, conn) {
+        check_origin(request.headers(), &server.allowed_origins)?;
+    }
+    Ok(client_ip(conn.peer.ip(), request.headers(), &server.trusted_proxies))
+}
+
+/// The server's own origins are never foreign (the MCP DNS-rebinding rule is about other
+/// sites): the origin of `public_url`, and on a loopback listener `localhost`, `127.0.0.1`
+/// and `[::1]` at that listener's port.
+fn is_own_origin(headers: &HeaderMap, server: &ServerConfig, conn: &ConnInfo) -> bool {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let (Some(origin), None) = (origins.next(), origins.next()) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if origin == server.public_origin {
+        return true;
+    }
+    let Some(local) = conn.local.filter(|l| l.ip().is_loopback()) else {
+        return false;
+    };
+    let scheme = if conn.tls { "https" } else { "http" };
+    let port = local.port();
+    ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .any(|host| origin == format!("{scheme}://{host}:{port}"))
 }
 
 /// Only the methods of MCP Streamable HTTP; methods are case-sensitive (`post` is refused).

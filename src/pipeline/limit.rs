@@ -41,6 +41,7 @@ impl Gateway {
         principal: &Principal,
         owner: &str,
         parsed: Option<&[(Message<'_>, McpCall<'_>)]>,
+        batch: bool,
     ) -> Result<(), Reject> {
         let Some(parsed) = parsed else {
             return self
@@ -49,7 +50,8 @@ impl Gateway {
                 .await
                 .map_err(|r| refusal(r, false));
         };
-        let single_request = matches!(parsed, [(m, _)] if m.kind == MessageKind::Request);
+        // A batch of one is still a batch: one answer shape whatever its length.
+        let single_request = !batch && matches!(parsed, [(m, _)] if m.kind == MessageKind::Request);
         let tools: Vec<&str> = parsed
             .iter()
             .filter_map(|(_, call)| match call {

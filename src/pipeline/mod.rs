@@ -88,7 +88,7 @@ impl Gateway {
 
         // 2. Edge checks on the head alone, then the client IP's bucket and auth-failure
         //    block, before any token is verified.
-        let (client_ip, chain) = edge::check(&request, &self.server, ctx.conn.peer.ip())?;
+        let (client_ip, chain) = edge::check(&request, &self.server, &ctx.conn)?;
         ctx.client_ip = Some(client_ip);
         self.limit_ip(limits, client_ip)?;
 
@@ -106,15 +106,22 @@ impl Gateway {
         let owner: Arc<str> = Arc::from(session::owner(&principal));
         let legacy_target = self.legacy_target(&parts, &upstream, &owner)?;
         let parsed = parse::parse(&parts, &bytes, &upstream, legacy_target.is_some(), ctx)?;
+        parse::check_version(&parts.headers)?;
 
         // 6. The principal's buckets, after parsing so a refusal carries the request's id;
         //    every element of a batch counts.
-        self.limit_request(limits, client_ip, &principal, &owner, parsed.as_deref())
+        self.limit_request(limits, client_ip, &principal, &owner, parsed.as_deref(), ctx.batch)
             .await?;
 
         // 7. Authorize every message on the body (never on headers); one denial refuses the
         //    whole body, so nothing of a batch with a forbidden element is forwarded.
-        self.authorize(&snapshot, &upstream, &principal, parsed.as_deref().unwrap_or_default())?;
+        self.authorize(
+            &snapshot,
+            &upstream,
+            &principal,
+            parsed.as_deref().unwrap_or_default(),
+            ctx.batch,
+        )?;
         let asks = parse::Asks::of(parsed.as_deref());
 
         // 8. A 2025-era session id is honoured only for the principal that initialized it.

@@ -16,6 +16,17 @@ use crate::upstream::{Upstream, legacy};
 /// The messages of a body and what each asks for.
 pub(super) type Parsed<'b> = Vec<(Message<'b>, McpCall<'b>)>;
 
+/// `MCP-Protocol-Version`, on every request: a known revision, once (400 `-32022` for another,
+/// 400 `-32020` when repeated).
+pub(super) fn check_version(headers: &http::HeaderMap) -> Result<(), Reject> {
+    mcp::headers::protocol_version(headers)
+        .map(|_| ())
+        .map_err(|e| match e {
+            Ok(requested) => Reject::UnsupportedVersion { requested },
+            Err(mismatch) => Reject::HeaderMismatch(mismatch.0),
+        })
+}
+
 /// A POST body's messages (`None` for GET and DELETE, which carry none). `legacy` says the
 /// POST goes to a legacy HTTP+SSE endpoint (its token stands for the session).
 pub(super) fn parse<'b>(
@@ -87,20 +98,28 @@ fn parse_body<'b>(
     ctx: &mut RequestContext,
 ) -> Result<Vec<(Message<'b>, McpCall<'b>)>, Reject> {
     let body = mcp::parse(bytes, upstream.allow_batches).map_err(envelope_reject)?;
+    if let Body::Single(message) = &body {
+        // Only a request's id may be echoed: a client's *response* carries the server's id,
+        // and echoing it could fail an unrelated call of the client.
+        if message.kind == MessageKind::Request {
+            ctx.jsonrpc_id = message.id.clone();
+        }
+    }
     let mirror = Mirror::read(headers).map_err(|e| Reject::HeaderMismatch(e.0))?;
     let messages = match &body {
         Body::Single(message) => {
-            // Only a request's id may be echoed: a client's *response* carries the
-            // server's id, and echoing it could fail an unrelated call of the client.
-            if message.kind == MessageKind::Request {
-                ctx.jsonrpc_id = message.id.clone();
-            }
             ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);
             std::slice::from_ref(message)
         }
         Body::Batch(messages) => {
+            ctx.batch = true;
             if mirror.modern {
                 return Err(invalid("batches are not part of protocol 2026-07-28"));
+            }
+            // Batches were part of 2025-03-26 alone (a client of that revision may not send the
+            // header, which it introduced later).
+            if mirror.version.is_some_and(|v| v != mcp::headers::BATCH_VERSION) {
+                return Err(invalid("batches are part of protocol 2025-03-26 only"));
             }
             if mirror.present() {
                 return Err(Reject::HeaderMismatch(
@@ -113,7 +132,10 @@ fn parse_body<'b>(
     };
     let mut calls = Vec::with_capacity(messages.len());
     for message in messages {
-        check_method(message, upstream, matches!(body, Body::Single(_)))?;
+        check_method(message, upstream, matches!(body, Body::Single(_)), mirror.modern)?;
+        if mirror.modern && message.kind == MessageKind::Request {
+            check_meta_version(message, mirror.version)?;
+        }
         let call = mcp::classify(message).map_err(|e| match (&body, &message.kind) {
             (Body::Single(_), MessageKind::Request) => Reject::InvalidParams(e.0),
             _ => Reject::Envelope {
@@ -141,10 +163,13 @@ fn parse_body<'b>(
 /// A method is forwarded only as itself: a lenient spelling of a policed method (`TOOLS/CALL`,
 /// `tools/call `, `/tools/call`) is not found, never passed on as an unknown method carrying a
 /// name the policy did not judge; and only the route's allow-list passes.
-fn check_method(message: &Message<'_>, upstream: &Upstream, single: bool) -> Result<(), Reject> {
+fn check_method(message: &Message<'_>, upstream: &Upstream, single: bool, modern: bool) -> Result<(), Reject> {
     let Some(method) = message.method.as_deref() else {
         return Ok(());
     };
+    if modern && REMOVED_IN_2026.contains(&method) {
+        return Err(Reject::RemovedMethod);
+    }
     let single_request = single && message.kind == MessageKind::Request;
     if let Some(policed) = mcp::methods::disguised(method) {
         tracing::info!(upstream = %upstream.name, policed, "disguised_method");
@@ -160,6 +185,45 @@ fn check_method(message: &Message<'_>, upstream: &Upstream, single: bool) -> Res
         });
     }
     Ok(())
+}
+
+/// Methods 2026-07-28 removed; a server of that revision answers them 404 + `-32601`.
+const REMOVED_IN_2026: [&str; 5] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+#[derive(serde::Deserialize)]
+struct MetaParams<'a> {
+    #[serde(borrow, default, rename = "_meta")]
+    meta: Option<MetaVersion<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetaVersion<'a> {
+    #[serde(borrow, default, rename = "io.modelcontextprotocol/protocolVersion")]
+    version: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A 2026-07-28 request names its revision twice, in `MCP-Protocol-Version` and in
+/// `params._meta["io.modelcontextprotocol/protocolVersion"]`: they must agree (400 `-32020`).
+fn check_meta_version(message: &Message<'_>, header: Option<&str>) -> Result<(), Reject> {
+    let Some(params) = message.params else {
+        return Ok(());
+    };
+    let named = serde_json::from_str::<MetaParams<'_>>(params.get())
+        .ok()
+        .and_then(|p| p.meta)
+        .and_then(|m| m.version);
+    match named {
+        Some(version) if Some(version.as_ref()) != header => Err(Reject::HeaderMismatch(
+            "MCP-Protocol-Version does not match params._meta's protocol version".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn invalid(message: &str) -> Reject {

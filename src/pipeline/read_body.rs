@@ -50,12 +50,21 @@ pub fn check_post_framing(headers: &HeaderMap) -> Result<(), Reject> {
             return Err(Reject::UnsupportedMediaType);
         }
     }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let mut parts = content_type.unwrap_or_default().split(';');
+    let json = parts
+        .next()
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if json {
+    // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset would be read as one
+    // text by the gateway and as another by the upstream.
+    let utf8 = parts.all(|param| match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let value = value.trim().trim_matches('"');
+            value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    if json && utf8 {
         Ok(())
     } else {
         Err(Reject::UnsupportedMediaType)

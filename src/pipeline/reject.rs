@@ -14,6 +14,10 @@ pub fn into_response(reject: Reject, id: Option<&RequestId>) -> Response<Gateway
     let body = match (&reject, reject.jsonrpc_code()) {
         (Reject::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
         (Reject::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &reject.to_string(), data.as_ref()),
+        (Reject::UnsupportedVersion { requested }, Some(code)) => {
+            let data = serde_json::json!({ "supported": crate::mcp::headers::KNOWN_VERSIONS, "requested": requested });
+            jsonrpc_error(id, code, &reject.to_string(), Some(&data))
+        }
         (Reject::RateLimited { limited, .. }, Some(code)) => {
             let data =
                 serde_json::json!({ "retryAfterMs": limited.retry_after_ms.min(MAX_RETRY_AFTER_SECONDS * 1000) });

@@ -115,6 +115,17 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+    // An answer the gateway must read (SSE events, a list page to filter) has to arrive as
+    // itself; one the upstream compressed anyway is refused with a fresh head, never relabelled.
+    let encoded = response
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded && (is_sse || ctx.filter.is_some()) {
+        tracing::warn!(upstream = %ctx.upstream.name, "upstream compressed an answer the gateway must read");
+        return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
+    }
     if !is_sse {
         if let Some(filter) = ctx.filter.take() {
             return respond_filtered(response, lease, &ctx, &filter).await;

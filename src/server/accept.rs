@@ -113,6 +113,7 @@ impl Connection {
         let timeouts = &self.gateway.server_config().timeouts;
         // hyper-util reads the first bytes (HTTP/1 or h2 preface?) without a deadline; a
         // connection that says nothing must not hold its slot for ever.
+        let local = stream.local_addr().ok();
         let mut probe = [0u8; 1];
         let spoke = tokio::time::timeout(timeouts.header_read, stream.peek(&mut probe)).await;
         if !matches!(spoke, Ok(Ok(n)) if n > 0) {
@@ -121,6 +122,7 @@ impl Connection {
         let Some(tls) = self.gateway.tls() else {
             let info = Arc::new(ConnInfo {
                 peer: self.peer,
+                local,
                 tls: false,
                 client_identity: None,
             });
@@ -140,6 +142,7 @@ impl Connection {
             .and_then(|leaf| self.gateway.client_identity(leaf));
         let info = Arc::new(ConnInfo {
             peer: self.peer,
+            local,
             tls: true,
             client_identity,
         });
@@ -183,6 +186,8 @@ impl Connection {
 #[derive(Debug)]
 pub struct ConnInfo {
     pub peer: std::net::SocketAddr,
+    /// The listener address the connection came in on (for the server's own origins).
+    pub local: Option<std::net::SocketAddr>,
     /// The connection is TLS (`X-Forwarded-Proto: https`).
     pub tls: bool,
     /// The verified client certificate's identity (mTLS), per `[auth.mtls].subject_from`.

@@ -2,6 +2,7 @@
 //! a case-insensitive upstream still found after the first catalogue, one file per class.
 
 mod caching;
+mod fidelity;
 mod host;
 mod identity;
 mod member_names;
