@@ -53,7 +53,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod mcp;
-mod pipeline;
+pub mod pipeline;
 pub mod ratelimit;
 pub mod server;
 pub mod state;

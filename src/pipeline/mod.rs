@@ -22,7 +22,7 @@
 mod authenticate;
 mod authorize;
 mod context;
-mod edge;
+pub mod edge;
 mod forward;
 mod limit;
 mod metadata;

@@ -11,7 +11,7 @@ use http::StatusCode;
 use crate::harness::caller::Caller;
 use crate::harness::mock::{self, Reply};
 use crate::harness::upstreams::python_server;
-use crate::harness::{GatewayConfig, token};
+use crate::harness::{GatewayConfig, WEATHER_ONLY, token};
 
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather","inputSchema":{"type":"object"}},{"name":"delete_file","inputSchema":{"type":"object"}}]}}"#;
 const LIST_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
@@ -38,7 +38,7 @@ async fn filtered_answers_are_private_and_upstream_cookies_stay_behind() {
         let upstream = mock::start(move |_| list_reply(sse)).await;
         let gateway = GatewayConfig::new(&upstream.url("/mcp"))
             .with_jwt()
-            .with_upstream_keys("default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"")
+            .with_upstream_keys(WEATHER_ONLY)
             .start()
             .await;
         for h2 in [false, true] {
@@ -76,7 +76,7 @@ async fn the_python_servers_filtered_lists_leave_private() {
     let server = python_server("streamable-http").await;
     let gateway = GatewayConfig::new(&format!("http://127.0.0.1:{}/mcp", server.port))
         .with_jwt()
-        .with_upstream_keys("default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"")
+        .with_upstream_keys(WEATHER_ONLY)
         .start()
         .await;
     let mut caller = Caller::new(&gateway, "alice", &["user"]);

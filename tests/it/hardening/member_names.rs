@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::caller::{Caller, log_lines};
 use crate::harness::go_decode::go_decode;
 use crate::harness::mock;
-use crate::harness::upstreams::python_server_with;
+use crate::harness::upstreams::logged_python;
 use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, token};
 
 /// `default = "deny"`, three tools; `read_file` and `echo` have constrained arguments.
@@ -140,26 +140,21 @@ async fn members_a_case_insensitive_decoder_reads_differently_are_refused() {
 
 #[tokio::test]
 async fn in_front_of_the_python_server_nothing_ambiguous_arrives() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("calls.log");
-    let server = python_server_with(
-        &["streamable-http", "json"],
-        &[("PY_SERVER_CALL_LOG", log.to_str().unwrap())],
-    )
-    .await;
-    let gateway = gateway(&format!("http://127.0.0.1:{}/mcp", server.port)).await;
+    let python = logged_python().await;
+    let log = &python.log;
+    let gateway = gateway(&python.url).await;
     let mut caller = Caller::new(&gateway, "alice", &["user"]);
     caller.initialize().await;
     for (body, id) in attacks() {
         let answer = caller.post(&body).await;
         assert_jsonrpc_error(&answer, 400, -32600, id);
     }
-    assert!(log_lines(&log).is_empty(), "{:?}", log_lines(&log));
+    assert!(log_lines(log).is_empty(), "{:?}", log_lines(log));
     // The session itself works: the allowed call runs, and it is the only one the server saw.
     let (_, answer) = caller
         .send("tools/call", r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#)
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(answer.text().contains("Oslo"), "{}", answer.text());
-    assert_eq!(log_lines(&log), vec!["tools/call get_weather".to_string()]);
+    assert_eq!(log_lines(log), vec!["tools/call get_weather".to_string()]);
 }

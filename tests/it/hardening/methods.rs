@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::harness::caller::{Caller, log_lines};
 use crate::harness::mock;
-use crate::harness::upstreams::python_server_with;
-use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, token};
+use crate::harness::upstreams::logged_python;
+use crate::harness::{GatewayConfig, TestGateway, WEATHER_ONLY, assert_jsonrpc_error, token};
 
 const SPELLINGS: [&str; 8] = [
     "TOOLS/CALL",
@@ -99,7 +99,7 @@ async fn deny_by_default_routes_forward_mcp_methods_and_named_extensions_only() 
     let upstream = mock::start(mock::ok_json).await;
     let strict = GatewayConfig::new(&upstream.url("/mcp"))
         .with_jwt()
-        .with_upstream_keys("default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"")
+        .with_upstream_keys(WEATHER_ONLY)
         .start()
         .await;
     let named = GatewayConfig::new(&upstream.url("/mcp"))
@@ -164,16 +164,11 @@ fn a_disguise_among_the_methods_a_route_names_is_a_config_error() {
 
 #[tokio::test]
 async fn in_front_of_the_python_server_no_disguise_arrives() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("calls.log");
-    let server = python_server_with(
-        &["streamable-http", "json"],
-        &[("PY_SERVER_CALL_LOG", log.to_str().unwrap())],
-    )
-    .await;
-    let gateway = GatewayConfig::new(&format!("http://127.0.0.1:{}/mcp", server.port))
+    let python = logged_python().await;
+    let log = &python.log;
+    let gateway = GatewayConfig::new(&python.url)
         .with_jwt()
-        .with_upstream_keys("default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"")
+        .with_upstream_keys(WEATHER_ONLY)
         .start()
         .await;
     let mut caller = Caller::new(&gateway, "alice", &["user"]);
@@ -187,5 +182,5 @@ async fn in_front_of_the_python_server_no_disguise_arrives() {
         .send("tools/call", r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#)
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert_eq!(log_lines(&log), vec!["tools/call get_weather".to_string()]);
+    assert_eq!(log_lines(log), vec!["tools/call get_weather".to_string()]);
 }

@@ -39,6 +39,10 @@ sse_keepalive = "10s"
 shutdown_grace = "1s"
 "#;
 
+/// Route keys for a policy that denies by default and lists one tool, `get_weather`
+/// (`weather:read`, which the harness role `user` holds).
+pub const WEATHER_ONLY: &str = "default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"";
+
 /// The HS256 key of protected test routes (`GatewayConfig::with_jwt`), and the audience of its tokens.
 pub const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
 pub const AUDIENCE: &str = "https://mcp.example.test/mcp";

@@ -141,3 +141,29 @@ pub fn py_expected(protocol: &str) -> Value {
         "slow_count": "counted to 3"
     })
 }
+
+/// The Python fixture (`streamable-http json`) logging every call it receives
+/// (`PY_SERVER_CALL_LOG`), for tests that show what did and did not arrive.
+pub struct LoggedPython {
+    /// Kept for its drop, which stops the server.
+    _server: Server,
+    pub url: String,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn logged_python() -> LoggedPython {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    let server = python_server_with(
+        &["streamable-http", "json"],
+        &[("PY_SERVER_CALL_LOG", log.to_str().unwrap())],
+    )
+    .await;
+    LoggedPython {
+        url: format!("http://127.0.0.1:{}/mcp", server.port),
+        _server: server,
+        log,
+        _dir: dir,
+    }
+}
