@@ -101,26 +101,21 @@ pub enum Reject {
     },
 }
 
+/// 200 when a refusal answers one request (its JSON-RPC error carries the id), else `other`.
+fn answered_or(single_request: bool, other: StatusCode) -> StatusCode {
+    if single_request { StatusCode::OK } else { other }
+}
+
 impl Reject {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::UnknownRoute | Self::UnknownSession | Self::SessionNotFound { .. } => StatusCode::NOT_FOUND,
             Self::PolicyDenied { single_request, .. } | Self::InvalidArguments { single_request, .. } => {
-                if *single_request {
-                    StatusCode::OK
-                } else {
-                    StatusCode::FORBIDDEN
-                }
+                answered_or(*single_request, StatusCode::FORBIDDEN)
             }
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::RateLimited { single_request, .. } => {
-                if *single_request {
-                    StatusCode::OK
-                } else {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-            }
+            Self::RateLimited { single_request, .. } => answered_or(*single_request, StatusCode::TOO_MANY_REQUESTS),
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
@@ -131,13 +126,7 @@ impl Reject {
             Self::InvalidParams(_) => StatusCode::OK,
             Self::RemovedMethod => StatusCode::NOT_FOUND,
             Self::UnsupportedVersion { .. } => StatusCode::BAD_REQUEST,
-            Self::MethodNotFound { single_request, .. } => {
-                if *single_request {
-                    StatusCode::OK
-                } else {
-                    StatusCode::BAD_REQUEST
-                }
-            }
+            Self::MethodNotFound { single_request, .. } => answered_or(*single_request, StatusCode::BAD_REQUEST),
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::AuthUnavailable | Self::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,

@@ -201,6 +201,17 @@ mod tests {
 
     use super::{ArgConstraint, ArgSpec, ArgViolation, first_violation};
 
+    const DENY_DOTS: [String; 0] = [];
+
+    /// `path` must match `/srv/data/[^/]+` and hold no `..`.
+    fn path_rule(deny: &[String]) -> ArgSpec<'_> {
+        ArgSpec {
+            pattern: Some("/srv/data/[^/]+"),
+            deny_substrings: deny,
+            ..ArgSpec::default()
+        }
+    }
+
     fn check(constraint: &ArgSpec<'_>, params: &str) -> bool {
         let compiled = vec![("path".to_string(), ArgConstraint::new(constraint).unwrap())];
         let raw = RawValue::from_string(params.to_string()).unwrap();
@@ -210,11 +221,7 @@ mod tests {
     #[test]
     fn path_tricks_do_not_pass_a_pattern() {
         let deny = ["..".to_string()];
-        let rule = ArgSpec {
-            pattern: Some("/srv/data/[^/]+"),
-            deny_substrings: &deny,
-            ..ArgSpec::default()
-        };
+        let rule = path_rule(&deny);
         assert!(check(&rule, r#"{"arguments":{"path":"/srv/data/report.txt"}}"#));
         for evil in [
             r#"{"arguments":{"path":"/srv/data/../etc/passwd"}}"#,
@@ -240,12 +247,7 @@ mod tests {
 
     #[test]
     fn a_member_that_folds_to_a_constrained_name_is_ambiguous() {
-        let deny = ["..".to_string()];
-        let rule = ArgSpec {
-            pattern: Some("/srv/data/[^/]+"),
-            deny_substrings: &deny,
-            ..ArgSpec::default()
-        };
+        let rule = path_rule(&DENY_DOTS);
         let compiled = vec![("path".to_string(), ArgConstraint::new(&rule).unwrap())];
         for (params, member) in [
             (r#"{"arguments":{"Path":"/etc/passwd"}}"#, "Path"),

@@ -113,7 +113,8 @@ async fn mtls_optional_lets_anonymous_clients_in_and_identifies_the_others() {
             .status,
         StatusCode::OK
     );
-    let events = setup.gateway.audit_events(2).await;
+    // Two requests and the refused handshake: wait for all three, the writer flushes every 20 ms.
+    let events = setup.gateway.audit_events(3).await;
     let subjects: Vec<_> = events
         .iter()
         .filter(|e| e["event"] == "request")

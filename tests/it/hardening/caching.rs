@@ -11,7 +11,7 @@ use http::StatusCode;
 use crate::harness::caller::Caller;
 use crate::harness::mock::{self, Reply};
 use crate::harness::upstreams::python_server;
-use crate::harness::{GatewayConfig, WEATHER_ONLY, token};
+use crate::harness::{GatewayConfig, WEATHER_ONLY, protected_gateway, token};
 
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather","inputSchema":{"type":"object"}},{"name":"delete_file","inputSchema":{"type":"object"}}]}}"#;
 const LIST_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
@@ -36,11 +36,7 @@ fn list_reply(sse: bool) -> Reply {
 async fn filtered_answers_are_private_and_upstream_cookies_stay_behind() {
     for sse in [false, true] {
         let upstream = mock::start(move |_| list_reply(sse)).await;
-        let gateway = GatewayConfig::new(&upstream.url("/mcp"))
-            .with_jwt()
-            .with_upstream_keys(WEATHER_ONLY)
-            .start()
-            .await;
+        let gateway = protected_gateway(&upstream.url("/mcp"), WEATHER_ONLY).await;
         for h2 in [false, true] {
             let answer = gateway.post_with(&token("alice", &["user"]), LIST_CALL, &[], h2).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
@@ -74,11 +70,7 @@ async fn unfiltered_answers_keep_their_cache_headers_and_cookies_pass_only_when_
 #[tokio::test]
 async fn the_python_servers_filtered_lists_leave_private() {
     let server = python_server("streamable-http").await;
-    let gateway = GatewayConfig::new(&format!("http://127.0.0.1:{}/mcp", server.port))
-        .with_jwt()
-        .with_upstream_keys(WEATHER_ONLY)
-        .start()
-        .await;
+    let gateway = protected_gateway(&format!("http://127.0.0.1:{}/mcp", server.port), WEATHER_ONLY).await;
     let mut caller = Caller::new(&gateway, "alice", &["user"]);
     caller.initialize().await;
     let (_, answer) = caller.send("tools/list", "{}").await;

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use crate::harness::mock::{self, Reply};
 use crate::harness::upstreams::python_server;
-use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, empty, mcp_post, token, with_body};
+use crate::harness::{
+    GatewayConfig, TestGateway, assert_jsonrpc_error, empty, mcp_post, mirror, protected_gateway, token, with_body,
+};
 
 const LIST_CALL: &str = r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{}}"#;
 
@@ -22,13 +24,11 @@ fn alice() -> String {
 }
 
 async fn filtering_gateway(upstream: &mock::Mock) -> TestGateway {
-    GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys(
-            "default = \"deny\"\nallow_batches = true\n[upstreams.tools]\nget_weather = \"weather:read\"",
-        )
-        .start()
-        .await
+    protected_gateway(
+        &upstream.url("/mcp"),
+        "default = \"deny\"\nallow_batches = true\n[upstreams.tools]\nget_weather = \"weather:read\"",
+    )
+    .await
 }
 
 #[tokio::test]
@@ -124,11 +124,7 @@ async fn protocol_versions_must_be_known_single_and_agree_with_the_body() {
     assert_eq!(gateway.call(empty(get)).await.status, StatusCode::BAD_REQUEST);
     // 2026-07-28: the header and params._meta must name the same revision.
     let modern = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_weather","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}"#;
-    let headers = [
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", "get_weather"),
-    ];
+    let headers = mirror("tools/call", "get_weather");
     assert_jsonrpc_error(
         &gateway.post_with(&alice(), modern, &headers, false).await,
         400,
@@ -241,11 +237,11 @@ fn modern(id: u64, method: &str, params: &str) -> (String, [(&'static str, Strin
 #[tokio::test]
 async fn methods_2026_07_28_removed_get_its_404_through_the_gateway_as_from_the_server() {
     let upstream = mock::start(mock::ok_json).await;
-    let gateway = GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys("[upstreams.resources]\n\"file:///*\" = \"files:read\"")
-        .start()
-        .await;
+    let gateway = protected_gateway(
+        &upstream.url("/mcp"),
+        "[upstreams.resources]\n\"file:///*\" = \"files:read\"",
+    )
+    .await;
     for (index, method) in [
         "resources/subscribe",
         "resources/unsubscribe",

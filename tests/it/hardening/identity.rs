@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use crate::harness::mock;
 use crate::harness::upstreams::python_server;
-use crate::harness::{GatewayConfig, TestGateway, mcp_post, token, with_body};
+use crate::harness::{GatewayConfig, TestGateway, mcp_post, protected_gateway, token, with_body};
 
 const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
 const FORGED: [&str; 16] = [
@@ -49,11 +49,11 @@ async fn ping_with_forged_identity(gateway: &TestGateway, h2: bool) -> StatusCod
 #[tokio::test]
 async fn forged_identity_headers_never_reach_the_upstream_and_the_gateway_says_who_called() {
     let upstream = mock::start(mock::ok_json).await;
-    let gateway = GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys("strip_headers = [\"X-Tenant\"]\nidentity_headers = true")
-        .start()
-        .await;
+    let gateway = protected_gateway(
+        &upstream.url("/mcp"),
+        "strip_headers = [\"X-Tenant\"]\nidentity_headers = true",
+    )
+    .await;
     for h2 in [false, true] {
         assert_eq!(ping_with_forged_identity(&gateway, h2).await, StatusCode::OK);
         let seen = upstream.last().headers;
@@ -86,11 +86,11 @@ async fn forged_identity_headers_never_reach_the_upstream_and_the_gateway_says_w
 #[tokio::test]
 async fn the_python_server_serves_callers_whose_forged_identity_was_withheld() {
     let server = python_server("streamable-http").await;
-    let gateway = GatewayConfig::new(&format!("http://127.0.0.1:{}/mcp", server.port))
-        .with_jwt()
-        .with_upstream_keys("identity_headers = true")
-        .start()
-        .await;
+    let gateway = protected_gateway(
+        &format!("http://127.0.0.1:{}/mcp", server.port),
+        "identity_headers = true",
+    )
+    .await;
     let mut builder =
         mcp_post(&gateway.url("/mcp"), "").header("authorization", format!("Bearer {}", token("alice", &["user"])));
     for name in FORGED {

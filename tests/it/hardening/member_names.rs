@@ -12,7 +12,7 @@ use crate::harness::caller::{Caller, log_lines};
 use crate::harness::go_decode::go_decode;
 use crate::harness::mock;
 use crate::harness::upstreams::logged_python;
-use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, token};
+use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, mirror, token};
 
 /// `default = "deny"`, three tools; `read_file` and `echo` have constrained arguments.
 const POLICY: &str = r#"default = "deny"
@@ -95,11 +95,7 @@ async fn members_a_case_insensitive_decoder_reads_differently_are_refused() {
     let answer = post(&gateway, &batch, &[("mcp-protocol-version", "2025-03-26")], false).await;
     assert_jsonrpc_error(&answer, 400, -32600, Value::Null);
     // The 2026-07-28 era: the headers name the allowed tool, the body smuggles another.
-    let modern = [
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", "get_weather"),
-    ];
+    let modern = mirror("tools/call", "get_weather");
     let answer = post(&gateway, &attacks[0].0, &modern, false).await;
     assert_jsonrpc_error(&answer, 400, -32600, Value::Null);
     assert_eq!(upstream.count(), 0, "nothing reached the upstream");

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::harness::caller::{Caller, log_lines};
 use crate::harness::mock;
 use crate::harness::upstreams::logged_python;
-use crate::harness::{GatewayConfig, TestGateway, WEATHER_ONLY, assert_jsonrpc_error, token};
+use crate::harness::{
+    GatewayConfig, TestGateway, WEATHER_ONLY, assert_jsonrpc_error, mirror, protected_gateway, token,
+};
 
 const SPELLINGS: [&str; 8] = [
     "TOOLS/CALL",
@@ -60,11 +62,7 @@ async fn lenient_spellings_of_a_policed_method_are_not_found_on_any_route() {
         "default = \"allow\"\nallow_batches = true",
         "default = \"deny\"\nallow_batches = true\n[upstreams.tools]\nget_weather = \"weather:read\"",
     ] {
-        let gateway = GatewayConfig::new(&upstream.url("/mcp"))
-            .with_jwt()
-            .with_upstream_keys(policy)
-            .start()
-            .await;
+        let gateway = protected_gateway(&upstream.url("/mcp"), policy).await;
         for h2 in [false, true] {
             for (index, method) in SPELLINGS.iter().enumerate() {
                 let id = 100 + index as u64;
@@ -81,11 +79,7 @@ async fn lenient_spellings_of_a_policed_method_are_not_found_on_any_route() {
         );
         let answer = post(&gateway, &batch, &[("mcp-protocol-version", "2025-03-26")], false).await;
         assert_jsonrpc_error(&answer, 400, -32601, Value::Null);
-        let modern = [
-            ("mcp-protocol-version", "2026-07-28"),
-            ("mcp-method", "TOOLS/CALL"),
-            ("mcp-name", "delete_file"),
-        ];
+        let modern = mirror("TOOLS/CALL", "delete_file");
         let answer = post(&gateway, &disguised(Some(9), "TOOLS/CALL"), &modern, false).await;
         assert_jsonrpc_error(&answer, 200, -32601, json!(9));
         assert_eq!(upstream.count(), 0, "no disguise reached the upstream ({policy})");
@@ -97,16 +91,8 @@ async fn lenient_spellings_of_a_policed_method_are_not_found_on_any_route() {
 #[tokio::test]
 async fn deny_by_default_routes_forward_mcp_methods_and_named_extensions_only() {
     let upstream = mock::start(mock::ok_json).await;
-    let strict = GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys(WEATHER_ONLY)
-        .start()
-        .await;
-    let named = GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys("methods = [\"acme/search\"]")
-        .start()
-        .await;
+    let strict = protected_gateway(&upstream.url("/mcp"), WEATHER_ONLY).await;
+    let named = protected_gateway(&upstream.url("/mcp"), "methods = [\"acme/search\"]").await;
     let request = |id: u64, method: &str| format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{}}}}"#);
     for (gateway, method) in [
         (&strict, "acme/search"),
@@ -166,11 +152,7 @@ fn a_disguise_among_the_methods_a_route_names_is_a_config_error() {
 async fn in_front_of_the_python_server_no_disguise_arrives() {
     let python = logged_python().await;
     let log = &python.log;
-    let gateway = GatewayConfig::new(&python.url)
-        .with_jwt()
-        .with_upstream_keys(WEATHER_ONLY)
-        .start()
-        .await;
+    let gateway = protected_gateway(&python.url, WEATHER_ONLY).await;
     let mut caller = Caller::new(&gateway, "alice", &["user"]);
     caller.initialize().await;
     for (index, method) in SPELLINGS.iter().enumerate() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::harness::caller::Caller;
 use crate::harness::mock;
 use crate::harness::upstreams::python_server;
-use crate::harness::{GatewayConfig, assert_jsonrpc_error, token};
+use crate::harness::{GatewayConfig, assert_jsonrpc_error, protected_gateway, token};
 
 const RESULT: &str = r#"{"jsonrpc":"2.0","id":"srv-1","result":{"content":{"type":"text","text":"ok"}}}"#;
 const ERROR: &str = r#"{"jsonrpc":"2.0","id":"srv-2","error":{"code":-1,"message":"declined"}}"#;
@@ -18,11 +18,7 @@ const ERROR: &str = r#"{"jsonrpc":"2.0","id":"srv-2","error":{"code":-1,"message
 #[tokio::test]
 async fn a_response_without_a_session_is_refused_and_never_forwarded() {
     let upstream = mock::start(mock::ok_json).await;
-    let gateway = GatewayConfig::new(&upstream.url("/mcp"))
-        .with_jwt()
-        .with_upstream_keys("allow_batches = true")
-        .start()
-        .await;
+    let gateway = protected_gateway(&upstream.url("/mcp"), "allow_batches = true").await;
     let alice = token("alice", &["user"]);
     let batch = format!(r#"[{{"jsonrpc":"2.0","id":1,"method":"ping"}},{RESULT}]"#);
     for h2 in [false, true] {

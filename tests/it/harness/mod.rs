@@ -43,6 +43,25 @@ shutdown_grace = "1s"
 /// (`weather:read`, which the harness role `user` holds).
 pub const WEATHER_ONLY: &str = "default = \"deny\"\n[upstreams.tools]\nget_weather = \"weather:read\"";
 
+/// A gateway in front of `upstream_url` whose route needs the harness JWT, with `keys` in
+/// the route (policy, options).
+pub async fn protected_gateway(upstream_url: &str, keys: &str) -> TestGateway {
+    GatewayConfig::new(upstream_url)
+        .with_jwt()
+        .with_upstream_keys(keys)
+        .start()
+        .await
+}
+
+/// The 2026-07-28 headers of a request for `method` naming `name`.
+pub fn mirror(method: &'static str, name: &'static str) -> [(&'static str, &'static str); 3] {
+    [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+        ("mcp-name", name),
+    ]
+}
+
 /// The HS256 key of protected test routes (`GatewayConfig::with_jwt`), and the audience of its tokens.
 pub const SECRET: &str = "authz-secret-0123456789abcdef-0123456789";
 pub const AUDIENCE: &str = "https://mcp.example.test/mcp";
