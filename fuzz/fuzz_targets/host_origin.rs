@@ -19,5 +19,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut headers = HeaderMap::new();
     headers.insert("origin", value);
-    let _ = edge::check_origin(&headers, &["https://app.example.com".to_string()]);
+    let _ = edge::check_origin(&headers, &["https://app.example.com".to_string()], |o| o == "http://localhost:8080");
 });

@@ -229,17 +229,16 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         }
         None => format!("http://{listen}"),
     };
-    let public_host = public_url
-        .parse::<Uri>()
-        .ok()
-        .and_then(|u| u.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()))
-        .ok_or_else(|| ConfigError::at("server.public_url", "needs a host"))?;
-    let public_origin = public_url
-        .parse::<Uri>()
-        .ok()
-        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    // Its host (for `X-Forwarded-Host`) and origin (always allowed), from one parse.
+    let parsed: Uri = public_url
+        .parse()
+        .map_err(|_| ConfigError::at("server.public_url", format!("`{public_url}` is not a URL")))?;
+    let (Some(scheme), Some(authority)) = (parsed.scheme_str(), parsed.authority()) else {
+        return Err(ConfigError::at("server.public_url", "needs a scheme and a host"));
+    };
+    let public_host = HeaderValue::from_str(authority.as_str())
+        .map_err(|_| ConfigError::at("server.public_url", "its host is not a valid header value"))?;
+    let public_origin = format!("{scheme}://{authority}").to_ascii_lowercase();
     let mut allowed_origins = Vec::with_capacity(raw.allowed_origins.len());
     for (index, origin) in raw.allowed_origins.iter().enumerate() {
         let key = format!("server.allowed_origins[{index}]");

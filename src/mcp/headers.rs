@@ -18,15 +18,31 @@ pub const KNOWN_VERSIONS: [&str; 5] = ["2024-11-05", "2025-03-26", "2025-06-18",
 /// The only revision with JSON-RPC batches.
 pub const BATCH_VERSION: &str = "2025-03-26";
 
-/// The request's `MCP-Protocol-Version`: `Ok(None)` without one, `Err` for a repeated header
-/// (`HeaderMismatch`) or an unknown version (`Err(Ok(version))`).
-pub fn protocol_version(headers: &HeaderMap) -> Result<Option<&str>, Result<String, HeaderMismatch>> {
-    let Some(value) = single(headers, "mcp-protocol-version").map_err(Err)? else {
+/// Why the request's protocol headers cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderError {
+    /// A repeated or disagreeing header (`400` + `-32020`).
+    Mismatch(HeaderMismatch),
+    /// `MCP-Protocol-Version` names no protocol revision (`400` + `-32022`); what it said.
+    UnknownVersion(String),
+}
+
+impl From<HeaderMismatch> for HeaderError {
+    fn from(mismatch: HeaderMismatch) -> Self {
+        Self::Mismatch(mismatch)
+    }
+}
+
+/// The request's `MCP-Protocol-Version` (`None` without one): a known revision, sent once.
+pub fn protocol_version(headers: &HeaderMap) -> Result<Option<&str>, HeaderError> {
+    let Some(value) = single(headers, "mcp-protocol-version")? else {
         return Ok(None);
     };
     match std::str::from_utf8(value) {
         Ok(version) if KNOWN_VERSIONS.contains(&version) => Ok(Some(version)),
-        _ => Err(Ok(String::from_utf8_lossy(value).chars().take(64).collect())),
+        _ => Err(HeaderError::UnknownVersion(
+            String::from_utf8_lossy(value).chars().take(64).collect(),
+        )),
     }
 }
 
@@ -39,7 +55,7 @@ pub struct HeaderMismatch(pub String);
 pub struct Mirror<'h> {
     /// `MCP-Protocol-Version` is 2026-07-28 or later: the mirror headers are required.
     pub modern: bool,
-    /// `MCP-Protocol-Version`, when sent (a known version: checked at stage 5's start).
+    /// `MCP-Protocol-Version`, when sent (always a known revision).
     pub version: Option<&'h str>,
     method: Option<&'h [u8]>,
     name: Option<&'h [u8]>,
@@ -47,9 +63,9 @@ pub struct Mirror<'h> {
 
 impl<'h> Mirror<'h> {
     /// Reads `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name`; each may appear once.
-    pub fn read(headers: &'h HeaderMap) -> Result<Self, HeaderMismatch> {
-        let version = single(headers, "mcp-protocol-version")?.and_then(|v| std::str::from_utf8(v).ok());
-        let modern = version.is_some_and(|v| KNOWN_VERSIONS.contains(&v) && v >= MODERN_VERSION);
+    pub fn read(headers: &'h HeaderMap) -> Result<Self, HeaderError> {
+        let version = protocol_version(headers)?;
+        let modern = version.is_some_and(|v| v >= MODERN_VERSION);
         Ok(Self {
             modern,
             version,
@@ -127,9 +143,7 @@ mod tests {
             panic!("{body}")
         };
         let call = classify(&message).unwrap();
-        Mirror::read(&headers)
-            .and_then(|mirror| mirror.check(&message, &call))
-            .is_ok()
+        Mirror::read(&headers).is_ok_and(|mirror| mirror.check(&message, &call).is_ok())
     }
 
     const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all"}}"#;

@@ -18,33 +18,27 @@ pub(super) fn check<B>(
 ) -> Result<(IpAddr, HeaderValue), Reject> {
     check_method(request.method())?;
     check_host(request)?;
-    if !is_own_origin(request.headers(), server, conn) {
-        check_origin(request.headers(), &server.allowed_origins)?;
-    }
+    check_origin(request.headers(), &server.allowed_origins, |origin| {
+        is_own_origin(origin, server, conn)
+    })?;
     Ok(client_ip(conn.peer.ip(), request.headers(), &server.trusted_proxies))
 }
 
 /// The server's own origins are never foreign (the MCP DNS-rebinding rule is about other
 /// sites): the origin of `public_url`, and on a loopback listener `localhost`, `127.0.0.1`
-/// and `[::1]` at that listener's port.
-fn is_own_origin(headers: &HeaderMap, server: &ServerConfig, conn: &ConnInfo) -> bool {
-    let mut origins = headers.get_all(header::ORIGIN).iter();
-    let (Some(origin), None) = (origins.next(), origins.next()) else {
-        return false;
-    };
-    let Ok(origin) = origin.to_str() else { return false };
-    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+/// and `[::1]` at that listener's port. `origin` is normalised (lower case, no trailing `/`).
+fn is_own_origin(origin: &str, server: &ServerConfig, conn: &ConnInfo) -> bool {
     if origin == server.public_origin {
         return true;
     }
     let Some(local) = conn.local.filter(|l| l.ip().is_loopback()) else {
         return false;
     };
-    let scheme = if conn.tls { "https" } else { "http" };
-    let port = local.port();
-    ["localhost", "127.0.0.1", "[::1]"]
-        .iter()
-        .any(|host| origin == format!("{scheme}://{host}:{port}"))
+    let scheme = if conn.tls { "https://" } else { "http://" };
+    let Some((host, port)) = origin.strip_prefix(scheme).and_then(|rest| rest.rsplit_once(':')) else {
+        return false;
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]") && port.parse::<u16>() == Ok(local.port())
 }
 
 /// Only the methods of MCP Streamable HTTP; methods are case-sensitive (`post` is refused).
@@ -114,8 +108,9 @@ fn valid_authority(value: &[u8]) -> bool {
     host_ok && port_ok
 }
 
-/// A present `Origin` must be on the allow-list (DNS rebinding, browser CSRF).
-pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Reject> {
+/// A present `Origin` must be on the allow-list or be one of the server's own (`own`, given
+/// the normalised origin): DNS rebinding, browser CSRF.
+pub fn check_origin(headers: &HeaderMap, allowed: &[String], own: impl Fn(&str) -> bool) -> Result<(), Reject> {
     let mut origins = headers.get_all(header::ORIGIN).iter();
     let Some(origin) = origins.next() else { return Ok(()) };
     if origins.next().is_some() {
@@ -123,7 +118,7 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Rejec
     }
     let origin = origin.to_str().map_err(|_| Reject::OriginNotAllowed)?;
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    if allowed.contains(&origin) {
+    if allowed.contains(&origin) || own(&origin) {
         Ok(())
     } else {
         Err(Reject::OriginNotAllowed)
@@ -222,11 +217,11 @@ mod tests {
     fn origins_compare_normalised() {
         let allowed = vec!["https://app.example.com".to_string()];
         let mut headers = http::HeaderMap::new();
-        assert!(check_origin(&headers, &allowed).is_ok());
+        assert!(check_origin(&headers, &allowed, |_| false).is_ok());
         headers.insert("origin", "https://APP.example.com/".parse().unwrap());
-        assert!(check_origin(&headers, &allowed).is_ok());
+        assert!(check_origin(&headers, &allowed, |_| false).is_ok());
         headers.insert("origin", "https://evil.example".parse().unwrap());
-        assert!(check_origin(&headers, &allowed).is_err());
+        assert!(check_origin(&headers, &allowed, |_| false).is_err());
     }
 
     #[test]

@@ -106,7 +106,6 @@ impl Gateway {
         let owner: Arc<str> = Arc::from(session::owner(&principal));
         let legacy_target = self.legacy_target(&parts, &upstream, &owner)?;
         let parsed = parse::parse(&parts, &bytes, &upstream, legacy_target.is_some(), ctx)?;
-        parse::check_version(&parts.headers)?;
 
         // 6. The principal's buckets, after parsing so a refusal carries the request's id;
         //    every element of a batch counts.

@@ -9,22 +9,18 @@ use http::uri::PathAndQuery;
 use super::context::RequestContext;
 use crate::error::Reject;
 use crate::gateway::Gateway;
-use crate::mcp::headers::Mirror;
+use crate::mcp::headers::{HeaderError, Mirror};
 use crate::mcp::{self, Body, EnvelopeError, McpCall, Message, MessageKind};
 use crate::upstream::{Upstream, legacy};
 
 /// The messages of a body and what each asks for.
 pub(super) type Parsed<'b> = Vec<(Message<'b>, McpCall<'b>)>;
 
-/// `MCP-Protocol-Version`, on every request: a known revision, once (400 `-32022` for another,
-/// 400 `-32020` when repeated).
-pub(super) fn check_version(headers: &http::HeaderMap) -> Result<(), Reject> {
-    mcp::headers::protocol_version(headers)
-        .map(|_| ())
-        .map_err(|e| match e {
-            Ok(requested) => Reject::UnsupportedVersion { requested },
-            Err(mismatch) => Reject::HeaderMismatch(mismatch.0),
-        })
+fn header_reject(error: HeaderError) -> Reject {
+    match error {
+        HeaderError::UnknownVersion(requested) => Reject::UnsupportedVersion { requested },
+        HeaderError::Mismatch(mismatch) => Reject::HeaderMismatch(mismatch.0),
+    }
 }
 
 /// A POST body's messages (`None` for GET and DELETE, which carry none). `legacy` says the
@@ -37,6 +33,8 @@ pub(super) fn parse<'b>(
     ctx: &mut RequestContext,
 ) -> Result<Option<Parsed<'b>>, Reject> {
     if parts.method != Method::POST {
+        // A GET or DELETE names its revision too (a POST's is read with its mirror headers).
+        mcp::headers::protocol_version(&parts.headers).map_err(header_reject)?;
         return Ok(None);
     }
     let parsed = parse_body(bytes, &parts.headers, upstream, ctx)?;
@@ -105,7 +103,7 @@ fn parse_body<'b>(
             ctx.jsonrpc_id = message.id.clone();
         }
     }
-    let mirror = Mirror::read(headers).map_err(|e| Reject::HeaderMismatch(e.0))?;
+    let mirror = Mirror::read(headers).map_err(header_reject)?;
     let messages = match &body {
         Body::Single(message) => {
             ctx.jsonrpc_method = message.method.as_deref().map(str::to_owned);

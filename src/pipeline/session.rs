@@ -27,7 +27,8 @@ impl Gateway {
         Ok(session_key)
     }
 
-    /// Binds the session an `initialize` answer starts; forgets one the upstream ended.
+    /// Binds the id an `initialize` answer carries; forgets an id the upstream ended (DELETE
+    /// answered, or 404 for it).
     pub(super) async fn after_response<B>(
         &self,
         method: &Method,
@@ -37,16 +38,24 @@ impl Gateway {
         owner: &str,
         response: &Response<B>,
     ) {
-        after_response(
-            &self.sessions,
-            method,
-            initialize,
-            key,
-            &upstream.route,
-            owner,
-            response,
-        )
-        .await;
+        let (store, route) = (&self.sessions, upstream.route.as_str());
+        let status = response.status();
+        if let Some(key) = key {
+            if status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()) {
+                // Unreachable store: the binding expires there on its own.
+                let _ = store.unbind(key).await;
+            }
+        }
+        if initialize && status.is_success() {
+            if let Some(id) = response.headers().get("mcp-session-id") {
+                match store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(route, "session not bound"),
+                    // Not bound: its requests will get 404 and the client starts a new session.
+                    Err(_) => tracing::warn!(route, "session not bound: state store unavailable"),
+                }
+            }
+        }
     }
 }
 
@@ -95,36 +104,6 @@ async fn check(store: &SessionStore, key: SessionKey, owner: &str, ctx: &Request
             // the caller and the session's fingerprint); the log line makes it greppable.
             tracing::warn!(subject = owner, session = ctx.session.as_deref(), "session_mismatch");
             Err(Reject::SessionNotFound { mismatch: true })
-        }
-    }
-}
-
-/// Binds the id an `initialize` answer carries; forgets an id the upstream ended (DELETE
-/// answered, or 404 for it).
-async fn after_response<B>(
-    store: &SessionStore,
-    method: &Method,
-    initialize: bool,
-    key: Option<SessionKey>,
-    route: &str,
-    owner: &str,
-    response: &Response<B>,
-) {
-    let status = response.status();
-    if let Some(key) = key {
-        if status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()) {
-            // Unreachable store: the binding expires there on its own.
-            let _ = store.unbind(key).await;
-        }
-    }
-    if initialize && status.is_success() {
-        if let Some(id) = response.headers().get("mcp-session-id") {
-            match store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(route, "session not bound"),
-                // Not bound: its requests will get 404 and the client starts a new session.
-                Err(_) => tracing::warn!(route, "session not bound: state store unavailable"),
-            }
         }
     }
 }

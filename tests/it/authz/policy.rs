@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::harness::caller::{Caller, log_lines, message};
 use crate::harness::mock::{self, Reply};
 use crate::harness::upstreams::python_server_with;
-use crate::harness::{Answer, FAST_TIMEOUTS, GatewayConfig, TestGateway, empty, mcp_post, token, with_body};
+use crate::harness::{FAST_TIMEOUTS, GatewayConfig, TestGateway, empty, mcp_post, token, with_body};
 
 /// The seed's permission map (contract section 2 and the demo).
 const SEED_POLICY: &str = r#"
@@ -193,14 +193,6 @@ async fn bypass_fixture() -> (TestGateway, mock::Mock, String) {
     (gateway, upstream, token("pam", &["premium"]))
 }
 
-async fn post_as(gateway: &TestGateway, token: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut builder = mcp_post(&gateway.url("/mcp"), body).header("authorization", format!("Bearer {token}"));
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    gateway.call(with_body(builder, body)).await
-}
-
 #[tokio::test]
 async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     let (gateway, upstream, premium) = bypass_fixture().await;
@@ -210,7 +202,7 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
 
     // Hidden in a batch: the whole batch is refused, nothing of it forwarded.
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}]"#;
-    let answer = post_as(&gateway, &premium, batch, &[]).await;
+    let answer = gateway.post_with(&premium, batch, &[], false).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(
         answer.text(),
@@ -219,7 +211,7 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
 
     // Sent as a notification: still a tool call, still refused.
     let note = r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file","arguments":{}}}"#;
-    let answer = post_as(&gateway, &premium, note, &[]).await;
+    let answer = gateway.post_with(&premium, note, &[], false).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(
         answer.text(),
@@ -234,20 +226,22 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
         "delete_file\\u0000x",
         "d\u{0435}lete_file",
     ] {
-        let answer = post_as(&gateway, &premium, &call(variant), &[]).await;
+        let answer = gateway.post_with(&premium, &call(variant), &[], false).await;
         let decoded: String = serde_json::from_str(&format!("\"{variant}\"")).unwrap();
         let expected =
             json!({"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":format!("Unknown tool: {decoded}")}});
         assert_eq!((answer.status, answer.json()), (StatusCode::OK, expected), "{variant}");
     }
     // Unicode escapes are decoded before the decision: the escaped name is the forbidden one.
-    let answer = post_as(&gateway, &premium, &call("\\u0064elete_file"), &[]).await;
+    let answer = gateway
+        .post_with(&premium, &call("\\u0064elete_file"), &[], false)
+        .await;
     assert_eq!(answer.text(), hidden_tool(9, "delete_file"));
 
     // Duplicate `name` keys: ambiguous, refused before any decision.
     let duplicate =
         r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_weather","name":"delete_file"}}"#;
-    let answer = post_as(&gateway, &premium, duplicate, &[]).await;
+    let answer = gateway.post_with(&premium, duplicate, &[], false).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"]["code"], -32600);
 
@@ -255,13 +249,13 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     // a matching header does not make a forbidden body allowed.
     let modern = [("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call")];
     let lying = [modern[0], modern[1], ("mcp-name", "get_weather")];
-    let answer = post_as(&gateway, &premium, &call("delete_file"), &lying).await;
+    let answer = gateway.post_with(&premium, &call("delete_file"), &lying, false).await;
     assert_eq!(
         (answer.status, answer.json()["error"]["code"].clone()),
         (StatusCode::BAD_REQUEST, json!(-32020))
     );
     let honest = [modern[0], modern[1], ("mcp-name", "delete_file")];
-    let answer = post_as(&gateway, &premium, &call("delete_file"), &honest).await;
+    let answer = gateway.post_with(&premium, &call("delete_file"), &honest, false).await;
     assert_eq!(answer.text(), hidden_tool(9, "delete_file"));
 
     // Argument constraints hold against path tricks, and name the argument, never its value.
@@ -277,7 +271,7 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
         let body = format!(
             r#"{{"jsonrpc":"2.0","id":"w","method":"tools/call","params":{{"name":"write_file","arguments":{{"path":"{path}","content":"x"}}}}}}"#
         );
-        let answer = post_as(&gateway, &premium, &body, &[]).await;
+        let answer = gateway.post_with(&premium, &body, &[], false).await;
         assert_eq!(
             (answer.status, answer.text()),
             (
@@ -290,15 +284,18 @@ async fn forbidden_calls_cannot_be_smuggled_past_the_policy() {
     // A resource URI with dot segments never matches a glob.
     let traversal =
         r#"{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"weather://x/../../etc/passwd"}}"#;
-    let answer = post_as(&gateway, &premium, traversal, &[]).await;
+    let answer = gateway.post_with(&premium, traversal, &[], false).await;
     assert_eq!(answer.json()["error"]["message"], "Resource not found");
     assert_eq!(upstream.count(), 0, "nothing refused may reach the upstream");
 
     // Controls: the allowed forms go through.
     let ok = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"/srv/data/notes.txt","content":"x"}}}"#;
-    assert_eq!(post_as(&gateway, &premium, ok, &[]).await.status, StatusCode::OK);
+    assert_eq!(gateway.post_with(&premium, ok, &[], false).await.status, StatusCode::OK);
     let batch_ok = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_weather","arguments":{}}}]"#;
-    assert_eq!(post_as(&gateway, &premium, batch_ok, &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        gateway.post_with(&premium, batch_ok, &[], false).await.status,
+        StatusCode::OK
+    );
     assert_eq!(upstream.count(), 2);
 
     // Every refusal was audited with its reason and target.
@@ -325,7 +322,7 @@ async fn explain_mode_names_the_missing_permission() {
     let call = |name: &str| {
         format!(r#"{{"jsonrpc":"2.0","id":"e1","method":"tools/call","params":{{"name":"{name}","arguments":{{}}}}}}"#)
     };
-    let answer = post_as(&gateway, &user, &call("delete_file"), &[]).await;
+    let answer = gateway.post_with(&user, &call("delete_file"), &[], false).await;
     assert_eq!(
         (answer.status, answer.text()),
         (
@@ -333,7 +330,7 @@ async fn explain_mode_names_the_missing_permission() {
             r#"{"jsonrpc":"2.0","id":"e1","error":{"code":-31403,"message":"Permission 'files:delete' required","data":{"permission":"files:delete","reason":"permission_required"}}}"#.to_string()
         )
     );
-    let answer = post_as(&gateway, &user, &call("add"), &[]).await;
+    let answer = gateway.post_with(&user, &call("add"), &[], false).await;
     assert_eq!(
         answer.text(),
         r#"{"jsonrpc":"2.0","id":"e1","error":{"code":-31403,"message":"Tool 'add' is not allowed by policy","data":{"reason":"not_allowed"}}}"#
@@ -349,12 +346,12 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     let gateway = seed_gateway(&upstream.url("/mcp"), "", &timeouts).await;
     let (alice, bob) = (token("alice", &["user"]), token("bob", &["user"]));
     let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
-    let answer = post_as(&gateway, &alice, init, &[]).await;
+    let answer = gateway.post_with(&alice, init, &[], false).await;
     assert_eq!(answer.headers["mcp-session-id"], "sess-1");
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     let with_session = [("mcp-session-id", "sess-1")];
     assert_eq!(
-        post_as(&gateway, &alice, ping, &with_session).await.status,
+        gateway.post_with(&alice, ping, &with_session, false).await.status,
         StatusCode::OK
     );
     let forwarded = upstream.count();
@@ -369,12 +366,12 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
             .header("accept", "text/event-stream")
     };
     assert_eq!(
-        post_as(&gateway, &bob, ping, &with_session).await.status,
+        gateway.post_with(&bob, ping, &with_session, false).await.status,
         StatusCode::NOT_FOUND
     );
     let response = r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#;
     assert_eq!(
-        post_as(&gateway, &bob, response, &with_session).await.status,
+        gateway.post_with(&bob, response, &with_session, false).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -386,14 +383,18 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
         StatusCode::NOT_FOUND
     );
     // Unknown and malformed ids.
-    let unknown = post_as(&gateway, &alice, ping, &[("mcp-session-id", "never-issued")]).await;
+    let unknown = gateway
+        .post_with(&alice, ping, &[("mcp-session-id", "never-issued")], false)
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let malformed = post_as(&gateway, &alice, ping, &[("mcp-session-id", "a b")]).await;
+    let malformed = gateway
+        .post_with(&alice, ping, &[("mcp-session-id", "a b")], false)
+        .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(upstream.count(), forwarded, "nothing of Bob's reached the upstream");
     // Bob's DELETE did not end Alice's session; her posted response is hers to send.
     assert_eq!(
-        post_as(&gateway, &alice, response, &with_session).await.status,
+        gateway.post_with(&alice, response, &with_session, false).await.status,
         StatusCode::OK
     );
 
@@ -418,7 +419,7 @@ async fn sessions_are_bound_to_their_principal_and_expire_when_idle() {
     // Idle for longer than session_idle: forgotten.
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(
-        post_as(&gateway, &alice, ping, &with_session).await.status,
+        gateway.post_with(&alice, ping, &with_session, false).await.status,
         StatusCode::NOT_FOUND
     );
 }
@@ -586,7 +587,7 @@ async fn list_answers_are_filtered_whatever_their_id_and_wherever_they_arrive() 
     let gateway = seed_gateway(&upstream.url("/sse"), "", FAST_TIMEOUTS).await;
     let guest = token("gus", &["guest"]);
     let list = r#"{"jsonrpc":"2.0","id":-0,"method":"tools/list"}"#;
-    let answer = post_as(&gateway, &guest, list, &[]).await;
+    let answer = gateway.post_with(&guest, list, &[], false).await;
     assert_eq!(
         answer.json(),
         json!({"jsonrpc":"2.0","id":0,"result":{"tools":[{"name":"get_weather"}]}})
@@ -608,7 +609,7 @@ async fn list_answers_are_filtered_whatever_their_id_and_wherever_they_arrive() 
     // A 2026-07-28 listen stream may not subscribe to a resource the caller cannot read.
     let listen = r#"{"jsonrpc":"2.0","id":5,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["weather://oslo","file:///srv/data/x"]}}}"#;
     let before = upstream.count();
-    let answer = post_as(&gateway, &guest, listen, &[]).await;
+    let answer = gateway.post_with(&guest, listen, &[], false).await;
     assert_eq!(answer.json()["error"]["message"], "Resource not found");
     assert_eq!(upstream.count(), before);
 }
