@@ -92,6 +92,11 @@ pub enum Reject {
     /// as for an unknown session.
     #[error("Session not found")]
     SessionNotFound { mismatch: bool },
+    /// A `tasks/*` request for a task that is unknown, expired, or another principal's
+    /// (`mismatch`): `-32602`, the answer MCP gives for a task that does not exist; 200 when it
+    /// answers one request, else 400.
+    #[error("Invalid params: unknown task")]
+    TaskNotFound { mismatch: bool, single_request: bool },
     /// 401 with the RFC 9728 challenge (`WWW-Authenticate` value in `challenge`).
     #[error("{description}")]
     Unauthorized {
@@ -126,7 +131,9 @@ impl Reject {
             Self::InvalidParams(_) => StatusCode::OK,
             Self::RemovedMethod => StatusCode::NOT_FOUND,
             Self::UnsupportedVersion { .. } => StatusCode::BAD_REQUEST,
-            Self::MethodNotFound { single_request, .. } => answered_or(*single_request, StatusCode::BAD_REQUEST),
+            Self::MethodNotFound { single_request, .. } | Self::TaskNotFound { single_request, .. } => {
+                answered_or(*single_request, StatusCode::BAD_REQUEST)
+            }
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::AuthUnavailable | Self::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -148,7 +155,7 @@ impl Reject {
             Self::BadRequest(_) | Self::UnsupportedMediaType | Self::BodyTooLarge | Self::BodyTimeout => Some(-32600),
             Self::OriginNotAllowed => Some(-32600),
             Self::Envelope { code, .. } => Some(*code),
-            Self::InvalidParams(_) => Some(-32602),
+            Self::InvalidParams(_) | Self::TaskNotFound { .. } => Some(-32602),
             Self::MethodNotFound { .. } | Self::RemovedMethod => Some(-32601),
             Self::UnsupportedVersion { .. } => Some(-32022),
             Self::HeaderMismatch(_) => Some(-32020),
@@ -192,6 +199,8 @@ impl Reject {
             Self::InvalidArguments { .. } => "invalid_arguments",
             Self::SessionNotFound { mismatch: true } => "session_mismatch",
             Self::SessionNotFound { mismatch: false } => "unknown_session",
+            Self::TaskNotFound { mismatch: true, .. } => "task_mismatch",
+            Self::TaskNotFound { mismatch: false, .. } => "unknown_task",
         }
     }
 }

@@ -27,7 +27,7 @@ pub enum Denial {
 /// The policy target of a call, if it has one.
 pub fn target<'c>(call: &'c McpCall<'_>) -> Option<(Kind, &'c str)> {
     match call {
-        McpCall::ToolCall { name } => Some((Kind::Tool, name)),
+        McpCall::ToolCall { name, .. } => Some((Kind::Tool, name)),
         McpCall::PromptGet { name } => Some((Kind::Prompt, name)),
         McpCall::ResourceRead { uri } => Some((Kind::Resource, uri)),
         McpCall::Complete { target, of_prompt } => {
@@ -35,6 +35,8 @@ pub fn target<'c>(call: &'c McpCall<'_>) -> Option<(Kind, &'c str)> {
         }
         McpCall::Listen { .. }
         | McpCall::List(_)
+        | McpCall::Task { .. }
+        | McpCall::TaskList
         | McpCall::Initialize
         | McpCall::Notification
         | McpCall::Response

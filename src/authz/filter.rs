@@ -106,6 +106,38 @@ impl ListFilter {
         }
     }
 
+    /// A complete SSE answer (read whole) after filtering event by event; an event that cannot
+    /// be filtered is dropped, and the request gets an error in its place (`-31503`).
+    pub fn sse_answer(&self, body: &[u8], request_id: Option<&RequestId>) -> bytes::Bytes {
+        use crate::mcp::sse;
+        let mut out = bytes::BytesMut::with_capacity(body.len());
+        let mut failed = false;
+        for raw in sse::split_events(body) {
+            let Some(event) = sse::parse_event(raw) else {
+                failed = true;
+                continue;
+            };
+            if !event.has_data {
+                out.extend_from_slice(raw);
+                continue;
+            }
+            match self.body(&event.data) {
+                Rewrite::Keep => out.extend_from_slice(raw),
+                Rewrite::Replace(text) => out.extend_from_slice(&sse::write_event(event.name, event.id, &text)),
+                Rewrite::Drop => failed = true,
+            }
+        }
+        if failed && request_id.is_some() {
+            let error = unfilterable(request_id);
+            out.extend_from_slice(&sse::write_event(
+                Some("message"),
+                None,
+                &String::from_utf8_lossy(&error),
+            ));
+        }
+        out.freeze()
+    }
+
     /// Rewrites a whole JSON body or one SSE event's data: one message or a batch of them.
     pub fn body(&self, text: &str) -> Rewrite {
         if !might_hold_a_list(text) {

@@ -20,8 +20,9 @@ pub enum ListKind {
 /// What one message asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McpCall<'a> {
-    /// `tools/call` with `params.name`.
-    ToolCall { name: Cow<'a, str> },
+    /// `tools/call` with `params.name`; `task` when it asks to run as a task (2025-11-25
+    /// `params.task`): its answer's `result.task.taskId` is bound to the caller.
+    ToolCall { name: Cow<'a, str>, task: bool },
     /// `resources/read`, `resources/subscribe`, `resources/unsubscribe` with `params.uri`.
     ResourceRead { uri: Cow<'a, str> },
     /// `prompts/get` with `params.name`.
@@ -33,6 +34,11 @@ pub enum McpCall<'a> {
     Listen { uris: Vec<Cow<'a, str>> },
     /// A `*/list` request (results are filtered on the way back).
     List(ListKind),
+    /// `tasks/get`, `tasks/result`, `tasks/cancel`, `tasks/update` with `params.taskId`: the
+    /// task must be bound to the caller.
+    Task { id: Cow<'a, str> },
+    /// `tasks/list`: the answer keeps the caller's tasks only.
+    TaskList,
     /// `initialize` (2025-era handshake).
     Initialize,
     /// A notification (no id).
@@ -47,11 +53,14 @@ impl McpCall<'_> {
     /// The tool, resource or prompt the call names, for audit.
     pub fn target(&self) -> Option<&str> {
         match self {
-            Self::ToolCall { name } | Self::PromptGet { name } => Some(name),
+            Self::ToolCall { name, .. } | Self::PromptGet { name } => Some(name),
             Self::ResourceRead { uri } => Some(uri),
             Self::Complete { target, .. } => Some(target),
             Self::Listen { uris } => uris.first().map(Cow::as_ref),
-            Self::List(_) | Self::Initialize | Self::Notification | Self::Response | Self::Other => None,
+            Self::Task { id } => Some(id),
+            Self::TaskList | Self::List(_) | Self::Initialize | Self::Notification | Self::Response | Self::Other => {
+                None
+            }
         }
     }
 }
@@ -64,6 +73,20 @@ pub struct InvalidParams(pub String);
 struct NameParams<'a> {
     #[serde(borrow)]
     name: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct ToolParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default)]
+    task: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct TaskParams<'a> {
+    #[serde(borrow, rename = "taskId")]
+    task_id: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -113,9 +136,17 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
     }
     let method = message.method.as_deref().unwrap_or_default();
     let call = match method {
-        "tools/call" => McpCall::ToolCall {
-            name: params::<NameParams<'a>>(message.params, "name")?.name,
+        "tools/call" => {
+            let parsed = params::<ToolParams<'a>>(message.params, "name")?;
+            McpCall::ToolCall {
+                name: parsed.name,
+                task: parsed.task.is_some(),
+            }
+        }
+        "tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/update" => McpCall::Task {
+            id: params::<TaskParams<'a>>(message.params, "taskId")?.task_id,
         },
+        "tasks/list" => McpCall::TaskList,
         "prompts/get" => McpCall::PromptGet {
             name: params::<NameParams<'a>>(message.params, "name")?.name,
         },

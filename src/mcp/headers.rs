@@ -94,7 +94,7 @@ impl<'h> Mirror<'h> {
             _ => {}
         }
         let target = match (method, call) {
-            ("tools/call", McpCall::ToolCall { name }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
+            ("tools/call", McpCall::ToolCall { name, .. }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
             ("resources/read", McpCall::ResourceRead { uri }) => Some(uri),
             _ => None,
         };

@@ -79,7 +79,16 @@ impl Place {
     /// The member names the policy (or the method's classification) reads in this object.
     fn read(self) -> &'static [&'static str] {
         match self {
-            Self::Params => &["name", "uri", "arguments", "ref", "notifications", "taskId", "_meta"],
+            Self::Params => &[
+                "name",
+                "uri",
+                "arguments",
+                "ref",
+                "notifications",
+                "taskId",
+                "task",
+                "_meta",
+            ],
             Self::Ref => &["type", "name", "uri"],
             Self::Notifications => &["resourceSubscriptions"],
             Self::Envelope | Self::Other => &[],

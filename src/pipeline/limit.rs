@@ -55,7 +55,7 @@ impl Gateway {
         let tools: Vec<&str> = parsed
             .iter()
             .filter_map(|(_, call)| match call {
-                McpCall::ToolCall { name } => Some(name.as_ref()),
+                McpCall::ToolCall { name, .. } => Some(name.as_ref()),
                 _ => None,
             })
             .collect();

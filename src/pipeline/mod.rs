@@ -12,7 +12,7 @@
 //! | 5. parse | `parse.rs` | 400 -32700 / -32600 / -32020 |
 //! | 6. rate limit | `limit.rs` | 200 -31429 / 429 |
 //! | 7. authorize | `authorize.rs` | 200 -32602 / -31403, 403 |
-//! | 8. session | `session.rs` | 404 |
+//! | 8. session, tasks | `session.rs`, `tasks.rs` | 404, 200 -32602 |
 //! | 9. forward | `forward.rs` | 502 / 504 |
 //! | 10. respond | `respond.rs` | (502 / 504 for an unreadable list answer) |
 //!
@@ -31,6 +31,7 @@ mod read_body;
 mod reject;
 mod respond;
 mod session;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -125,6 +126,8 @@ impl Gateway {
 
         // 8. A 2025-era session id is honoured only for the principal that initialized it.
         let session_key = self.check_session(&parts.headers, &upstream, &owner, ctx).await?;
+        //    A task id likewise, for the principal whose call created it.
+        self.check_tasks(&upstream, &owner, parsed.as_deref(), ctx).await?;
 
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
         //    the answer starts or ends.
@@ -142,10 +145,20 @@ impl Gateway {
         )
         .await;
 
-        // 10. Stream the answer back, filtering list answers for this caller.
+        // 10. Stream the answer back, filtering list answers for this caller; the task ids an
+        //     answer creates are bound before the client can see them.
         let filter = respond::list_filter(&upstream, &snapshot, &parts.method, asks.lists, principal);
         Ok(self
-            .respond(response, lease, &upstream, &parts.method, owner, filter, ctx)
+            .respond(
+                response,
+                lease,
+                &upstream,
+                &parts.method,
+                owner,
+                filter,
+                asks.tasks,
+                ctx,
+            )
             .await)
     }
 }

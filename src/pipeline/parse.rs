@@ -55,6 +55,8 @@ pub(super) struct Asks {
     pub initialize: bool,
     /// A message asks for a `*/list` page: the answer is filtered (stage 10).
     pub lists: bool,
+    /// Messages that create or list tasks: the answer binds or filters task ids (stage 10).
+    pub tasks: super::tasks::TaskAnswer,
 }
 
 impl Asks {
@@ -62,6 +64,7 @@ impl Asks {
         Self {
             initialize: matches!(parsed, Some([(_, McpCall::Initialize)])),
             lists: parsed.is_some_and(|messages| messages.iter().any(|(_, call)| matches!(call, McpCall::List(_)))),
+            tasks: super::tasks::TaskAnswer::of(parsed),
         }
     }
 }

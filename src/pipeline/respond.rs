@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 
 use super::context::RequestContext;
 use super::reject::into_response;
+use super::tasks::{self, TaskAnswer};
 use crate::auth::Principal;
 use crate::authz::{self, ListFilter};
 use crate::config::{ServerConfig, Snapshot};
@@ -17,6 +18,7 @@ use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::RequestId;
 use crate::server::GatewayBody;
+use crate::state::SessionStore;
 use crate::telemetry::{AuditEvent, AuditLog, Metrics};
 use crate::upstream::{
     EndpointRewrite, Lease, LegacyEndpoints, OnClose, OnFailure, ProxyBody, StreamOptions, Upstream, response_headers,
@@ -36,6 +38,7 @@ impl Gateway {
         method: &Method,
         owner: Arc<str>,
         filter: Option<ListFilter>,
+        tasks: TaskAnswer,
         ctx: &RequestContext,
     ) -> Response<GatewayBody> {
         respond(
@@ -52,6 +55,8 @@ impl Gateway {
                 audit: &self.audit,
                 owner,
                 filter,
+                tasks,
+                sessions: &self.sessions,
             },
         )
         .await
@@ -90,6 +95,9 @@ struct RespondContext<'a> {
     pub owner: Arc<str>,
     /// Filters `*/list` answers for the caller.
     pub filter: Option<ListFilter>,
+    /// The answer creates or lists tasks.
+    pub tasks: TaskAnswer,
+    pub sessions: &'a SessionStore,
 }
 
 /// The audit event for a stream that fails after its response head went out (the request's
@@ -122,9 +130,12 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
         .get_all(header::CONTENT_ENCODING)
         .iter()
         .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    if encoded && (is_sse || ctx.filter.is_some()) {
+    if encoded && (is_sse || ctx.filter.is_some() || ctx.tasks.any()) {
         tracing::warn!(upstream = %ctx.upstream.name, "upstream compressed an answer the gateway must read");
         return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
+    }
+    if ctx.tasks.any() {
+        return respond_tasks(response, lease, &ctx).await;
     }
     if !is_sse {
         if let Some(filter) = ctx.filter.take() {
@@ -231,6 +242,40 @@ async fn respond_filtered(
     // The filtered page has its own length (hyper sets it from the body).
     headers.remove(header::CONTENT_LENGTH);
     per_caller(&mut headers);
+    *out.headers_mut() = headers;
+    out
+}
+
+/// An answer that creates or lists tasks: read whole, its task ids bound or filtered (then
+/// list-filtered like any answer), sent with its own length.
+async fn respond_tasks(response: Response<Incoming>, lease: Lease, ctx: &RespondContext<'_>) -> Response<GatewayBody> {
+    let (parts, body, is_sse) = match tasks::respond_tasks(
+        response,
+        lease,
+        ctx.sessions,
+        ctx.upstream,
+        &ctx.owner,
+        ctx.tasks,
+        ctx.server.timeouts.stream_idle,
+        ctx.request_id.as_ref(),
+    )
+    .await
+    {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
+    let body = match &ctx.filter {
+        None => body,
+        Some(filter) if !is_sse => filter.json_answer(body, ctx.request_id.as_ref()),
+        Some(filter) => filter.sse_answer(&body, ctx.request_id.as_ref()),
+    };
+    let mut out = Response::new(GatewayBody::full(body));
+    *out.status_mut() = parts.status;
+    let mut headers = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
+    headers.remove(header::CONTENT_LENGTH);
+    if ctx.filter.is_some() {
+        per_caller(&mut headers);
+    }
     *out.headers_mut() = headers;
     out
 }

