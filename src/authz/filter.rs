@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use super::hidden;
 use super::page::{self, EnvelopeMember, ResultMember};
 use super::page_cache::{self, PageCache};
 use super::policy::Kind;
@@ -76,7 +77,11 @@ fn list_of(member: &str) -> Option<(Kind, &'static str)> {
 /// Whether `text` could hold a list page: a list member's name, or any escape (a member name
 /// may be spelled with `\u` escapes). Anything else passes without being parsed.
 fn might_hold_a_list(text: &str) -> bool {
-    text.contains("\"tools\"") || text.contains("\"prompts\"") || text.contains("\"resource") || text.contains("\\u")
+    text.contains("\"tools\"")
+        || text.contains("\"prompts\"")
+        || text.contains("\"resource")
+        || text.contains("\\u")
+        || hidden::might_hold_one(text)
 }
 
 /// Per list member of a result: which items stay (`None` for other members).
@@ -193,8 +198,9 @@ impl ListFilter {
             EnvelopeMember::Result(result) if k == "result" => Some(result.as_deref()),
             _ => None,
         }) else {
-            // No result (an error, a request, a notification) or not an object: no list.
-            return Rewrite::Keep;
+            // No result (an error, a request, a notification) or not an object: no list
+            // member to rewrite, but a definition may be smuggled anywhere in it.
+            return self.unless_hidden(text, Rewrite::Keep);
         };
         // Exactly `jsonrpc`, `id`, `result` in a usual layout: the result text can be cached
         // (three unique members around it make it exactly the result's value).
@@ -204,6 +210,9 @@ impl ListFilter {
             .filter(|_| envelope.len() == 3)
             .and_then(|(cache, view)| Some((cache, view, page_cache::split(text)?.0)));
         let Some(shown) = self.decide(members) else {
+            if hidden::carries_hidden(text, &*self.visible) {
+                return Rewrite::Drop;
+            }
             if let Some((cache, view, raw)) = cache {
                 cache.put(view, raw, None);
             }
@@ -216,10 +225,23 @@ impl ListFilter {
             EnvelopeMember::Raw(raw) => out.push_str(raw.get()),
             EnvelopeMember::Result(_) => out.push_str(&filtered),
         });
+        // Only what passed the scan is cached: a cache hit is never scanned again.
+        if hidden::carries_hidden(&out, &*self.visible) {
+            return Rewrite::Drop;
+        }
         if let Some((cache, view, raw)) = cache {
             cache.put(view, raw, Some(Arc::from(filtered)));
         }
         Rewrite::Replace(out)
+    }
+
+    /// `rewrite`, or `Drop` when `text` smuggles a definition the caller may not see.
+    fn unless_hidden(&self, text: &str, rewrite: Rewrite) -> Rewrite {
+        if hidden::carries_hidden(text, &*self.visible) {
+            Rewrite::Drop
+        } else {
+            rewrite
+        }
     }
 
     /// One decision per item of each list member, or `None` when nothing changes (no list

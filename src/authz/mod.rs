@@ -2,11 +2,13 @@
 //! tools, resources and prompts its permissions grant, decided from the body's `McpCall`.
 //!
 //! `permissions` holds roles and the `covers` rule, `policy` one upstream's compiled rules,
-//! `args` argument constraints, `filter` the rewriting of `*/list` pages.
+//! `args` argument constraints, `filter` the rewriting of `*/list` pages, `hidden` the scan for
+//! definitions smuggled elsewhere in an answer.
 
 mod args;
 mod decide;
 mod filter;
+mod hidden;
 mod page;
 mod page_cache;
 mod permissions;

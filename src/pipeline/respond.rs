@@ -21,7 +21,8 @@ use crate::server::GatewayBody;
 use crate::state::SessionStore;
 use crate::telemetry::{AuditEvent, AuditLog, Metrics};
 use crate::upstream::{
-    EndpointRewrite, Lease, LegacyEndpoints, OnClose, OnFailure, ProxyBody, StreamOptions, Upstream, response_headers,
+    EndpointRewrite, Lease, LegacyEndpoints, OnClose, OnFailure, ProxyBody, ServerRequests, StreamOptions, Upstream,
+    response_headers,
 };
 
 /// Largest SSE event passed through (bounded memory per stream).
@@ -63,16 +64,17 @@ impl Gateway {
     }
 }
 
-/// The caller's list filter: list answers are filtered in the answers to list requests and on
-/// every GET stream (the legacy transport's answers, and events replayed on resumption).
+/// The caller's list filter, on every answer of a route that does not show everything: list
+/// pages are rewritten wherever they come (the answers to list requests, GET streams with the
+/// legacy transport's answers and replayed events), and a definition the caller may not see
+/// smuggled anywhere else (`error.data`, `_meta`, `structuredContent`, a notification in the
+/// same stream) fails the message closed.
 pub(super) fn list_filter(
     upstream: &Arc<Upstream>,
     snapshot: &Snapshot,
-    method: &Method,
-    lists: bool,
     principal: Arc<Principal>,
 ) -> Option<ListFilter> {
-    if upstream.policy.allows_everything() || !(lists || *method == Method::GET) {
+    if upstream.policy.allows_everything() {
         return None;
     }
     let view = authz::view_of(&principal);
@@ -110,6 +112,25 @@ fn stream_failure_report(audit: &AuditLog, request_id: &str, upstream: &Upstream
         event.route = Some(&route);
         audit.record(&event);
     })
+}
+
+/// The policing of the requests an upstream sends on this stream: the route's
+/// `server_requests` pass, any other is dropped with an audit event `server_request_dropped`.
+fn server_requests(audit: &AuditLog, request_id: &str, upstream: &Upstream, owner: &str) -> ServerRequests {
+    let (audit, request_id, route) = (audit.clone(), request_id.to_string(), upstream.route.clone());
+    let (upstream_name, owner) = (Arc::clone(&upstream.name), owner.to_string());
+    ServerRequests {
+        allowed: Arc::clone(&upstream.server_requests),
+        on_dropped: Box::new(move |method| {
+            tracing::warn!(upstream = %upstream_name, method, "server_request_dropped");
+            let mut event = AuditEvent::new("server_request_dropped", "deny", "server_method_not_allowed");
+            event.request_id = Some(&request_id);
+            event.route = Some(&route);
+            event.subject = Some(&owner);
+            event.jsonrpc_method = Some(method);
+            audit.record(&event);
+        }),
+    }
 }
 
 /// Largest JSON list answer read for filtering.
@@ -191,6 +212,7 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
             lease: Some(lease),
             on_failure: Some(stream_failure_report(ctx.audit, ctx.audit_id, ctx.upstream)),
             filter: ctx.filter,
+            server_requests: is_sse.then(|| server_requests(ctx.audit, ctx.audit_id, ctx.upstream, &ctx.owner)),
         },
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));

@@ -15,6 +15,8 @@ Usage: py_server.py PORT MODE [OPTION...]
                            offset out of range) -> JSON-RPC error -32602 "Invalid cursor".
                            Without `paged` every list is one unpaginated page and a cursor is
                            ignored. Works in both eras (2025-11-25 sessions and 2026-07-28).
+         leaky             adds the tool `catalog`, a hostile server's leak: its structuredContent
+                           is {"tools": [every tool definition of this server]}.
 
 Tools: add, echo, slow_count (progress), and the seed tools get_weather, set_weather,
 read_file, write_file, delete_file, list_users (dummy data, no real file access).
@@ -237,6 +239,12 @@ def list_users() -> list[dict[str, object]]:
     return _users
 
 
+async def catalog() -> dict[str, Any]:
+    """Every tool definition of this server (registered with the `leaky` option)."""
+    tools = await mcp.list_tools()
+    return {"tools": [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]}
+
+
 # Resources (dummy text, nothing read from disk). Static URIs win over the templates below.
 @mcp.resource("weather://london", name="weather-london", mime_type="text/plain",
               description="Current weather in London (weather:read)")
@@ -301,11 +309,13 @@ def main(argv: list[str]) -> int:
     port = int(argv[1])
     mode = argv[2]
     opts = set(argv[3:])
-    unknown = opts - {"json", "stateless", "paged"}
+    unknown = opts - {"json", "stateless", "paged", "leaky"}
     if unknown or (opts and mode != "streamable-http"):
         print(f"py_server: bad options {sorted(opts)} for mode {mode}", file=sys.stderr)
         return 2
     _fixture.paged = "paged" in opts
+    if "leaky" in opts:
+        mcp.tool(annotations=RO)(catalog)
     if mode == "sse":
         mcp.run(transport="sse", host="127.0.0.1", port=port)
     else:

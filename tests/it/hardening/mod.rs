@@ -8,4 +8,5 @@ mod identity;
 mod member_names;
 mod methods;
 mod responses;
+mod smuggled;
 mod tasks;

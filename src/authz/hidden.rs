@@ -1,0 +1,282 @@
+//! Definitions smuggled outside the list members the filter rewrites: a hostile upstream can
+//! put a tool the caller may not see into `error.data`, `result._meta`, `structuredContent`,
+//! a nested `tools` array or the params of a `notifications/tools/list_changed`. After the
+//! filter has rewritten the list members of a result, the whole message is scanned once; any
+//! definition left that the caller may not see makes the message unreadable (the caller drops
+//! it and answers `-31503`): fail closed rather than guess where a client looks.
+//!
+//! A definition is recognised by its shape, at any depth:
+//! - an item of an array under a list member name (`tools`, `prompts`, `resources`,
+//!   `resourceTemplates`), named by that kind's field (an item without one is hidden);
+//! - an object with `inputSchema` (a tool) named by `name`, or with `uriTemplate` (a
+//!   resource template).
+//!
+//! An object with a repeated member is hidden too: two readers may take different ones.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::policy::Kind;
+
+/// Whether the caller may see one item (the filter's `Visible`).
+pub type SeeItem = dyn Fn(Kind, &str) -> bool + Send + Sync;
+
+/// Cheap test: could `text` hold a definition at all? Anything else is not parsed.
+pub fn might_hold_one(text: &str) -> bool {
+    [
+        "\"tools\"",
+        "\"prompts\"",
+        "\"resources\"",
+        "\"resourceTemplates\"",
+        "inputSchema",
+        "uriTemplate",
+        "\\u",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// Whether `text` (one JSON-RPC message or a batch) carries a definition the caller may not
+/// see, or cannot be read unambiguously.
+pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
+    if !might_hold_one(text) {
+        return false;
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    // serde_json's own depth limit (128) refuses deeper nesting: unreadable, hence hidden.
+    let scan = Scan {
+        visible,
+        list: None,
+        depth: 0,
+    };
+    let clean = scan.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok();
+    !clean
+}
+
+/// Deepest nesting scanned; deeper is unreadable (hidden).
+const MAX_DEPTH: usize = 128;
+
+/// What a scanned value was, as far as its parent needs to know.
+enum Seen {
+    Text(String),
+    Other,
+}
+
+/// Scans one value. `list`: the value is an item of a list member of this kind.
+#[derive(Clone, Copy)]
+struct Scan<'v> {
+    visible: &'v SeeItem,
+    list: Option<Kind>,
+    depth: usize,
+}
+
+fn list_member(key: &str) -> Option<(Kind, &'static str)> {
+    match key {
+        "tools" => Some((Kind::Tool, "name")),
+        "prompts" => Some((Kind::Prompt, "name")),
+        "resources" => Some((Kind::Resource, "uri")),
+        "resourceTemplates" => Some((Kind::Resource, "uriTemplate")),
+        _ => None,
+    }
+}
+
+fn hidden<E: de::Error>() -> E {
+    E::custom("hidden definition")
+}
+
+impl<'de> DeserializeSeed<'de> for Scan<'_> {
+    type Value = Seen;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Seen, D::Error> {
+        if self.depth > MAX_DEPTH {
+            return Err(hidden());
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scan<'_> {
+    type Value = Seen;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
+        self.scalar().map(|()| Seen::Other)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
+        self.scalar().map(|()| Seen::Other)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
+        self.scalar().map(|()| Seen::Other)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
+        self.scalar().map(|()| Seen::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
+        self.scalar().map(|()| Seen::Other)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Seen, E> {
+        self.scalar()?;
+        Ok(Seen::Text(v.to_string()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
+        self.scalar()?;
+        let child = Scan {
+            list: None,
+            depth: self.depth + 1,
+            ..self
+        };
+        while seq.next_element_seed(child)?.is_some() {}
+        Ok(Seen::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
+        let mut keys: Vec<String> = Vec::new();
+        let (mut name, mut uri, mut template, mut schema) = (None, None, None, false);
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                return Err(hidden());
+            }
+            let seen = match list_member(&key) {
+                Some((kind, _)) => map.next_value_seed(ListMember {
+                    item: Scan {
+                        list: Some(kind),
+                        depth: self.depth + 2,
+                        ..self
+                    },
+                })?,
+                None => map.next_value_seed(Scan {
+                    list: None,
+                    depth: self.depth + 1,
+                    ..self
+                })?,
+            };
+            if let Seen::Text(text) = seen {
+                match key.as_str() {
+                    "name" => name = Some(text),
+                    "uri" => uri = Some(text),
+                    "uriTemplate" => template = Some(text),
+                    _ => {}
+                }
+            }
+            schema |= key == "inputSchema";
+            keys.push(key);
+        }
+        let see = |kind, id: &Option<String>| id.as_deref().is_some_and(|id| (self.visible)(kind, id));
+        let shown = match self.list {
+            Some(kind @ (Kind::Tool | Kind::Prompt)) => see(kind, &name),
+            Some(Kind::Resource) => see(Kind::Resource, if template.is_some() { &template } else { &uri }),
+            None => true,
+        };
+        let tool_ok = !schema || see(Kind::Tool, &name);
+        let template_ok = template.is_none() || see(Kind::Resource, &template);
+        if shown && tool_ok && template_ok {
+            Ok(Seen::Other)
+        } else {
+            Err(hidden())
+        }
+    }
+}
+
+impl Scan<'_> {
+    /// A scalar where a list item (an object) was expected is not a definition the caller
+    /// may see.
+    fn scalar<E: de::Error>(self) -> Result<(), E> {
+        if self.list.is_some() { Err(hidden()) } else { Ok(()) }
+    }
+}
+
+/// The value of a list member: an array's items are definitions of the member's kind; any
+/// other value is scanned as it is.
+struct ListMember<'v> {
+    item: Scan<'v>,
+}
+
+impl<'de> DeserializeSeed<'de> for ListMember<'_> {
+    type Value = Seen;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Seen, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListMember<'_> {
+    type Value = Seen;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
+        while seq.next_element_seed(self.item)?.is_some() {}
+        Ok(Seen::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seen, A::Error> {
+        Scan {
+            list: None,
+            ..self.item
+        }
+        .visit_map(map)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Seen, E> {
+        Ok(Seen::Text(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::carries_hidden;
+    use crate::authz::Kind;
+
+    fn guest() -> Arc<super::SeeItem> {
+        Arc::new(|kind: Kind, name: &str| match kind {
+            Kind::Tool => name == "get_weather",
+            Kind::Resource => name.starts_with("weather://"),
+            Kind::Prompt => name == "forecast",
+        })
+    }
+
+    #[test]
+    fn finds_definitions_wherever_they_are_smuggled() {
+        let visible = guest();
+        for smuggled in [
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x","data":{"tools":[{"name":"delete_file"}]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"_meta":{"all":{"tools":[{"name":"delete_file","inputSchema":{}}]}}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"structuredContent":{"def":{"name":"delete_file","inputSchema":{"type":"object"}}}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"tools":[{"name":"delete_file"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"x":[{"uriTemplate":"file:///{path}"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"_meta":{"prompts":[{"name":"secret"}]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"_meta":{"resources":[{"uri":"file:///etc/passwd","name":"p"}]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"_meta":{"tools":["delete_file"]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"_meta":{"\u0074ools":[{"name":"delete_file"}]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"d":{"name":"get_weather","name":"delete_file","inputSchema":{}}}}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"error":{"code":1,"message":"m","data":{"tools":[{"name":"rm"}]}}}]"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather"}]}} trailing"#,
+        ] {
+            assert!(carries_hidden(smuggled, &*visible), "{smuggled}");
+        }
+        for clean in [
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather","inputSchema":{"type":"object","properties":{"city":{"type":"string"}}}}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"tools\":[{\"name\":\"x\"}]}"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"weather://{city}","name":"w"}],"_meta":{"prompts":[{"name":"forecast"}]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"resource_link","uri":"file:///x","name":"x"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#,
+        ] {
+            assert!(!carries_hidden(clean, &*visible), "{clean}");
+        }
+    }
+}
