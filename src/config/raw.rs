@@ -501,6 +501,9 @@ pub struct RawUpstream {
     /// Extension methods forwarded besides the MCP ones, by exact name. Setting it (or a
     /// policy `default` other than `"allow"`) forwards only MCP's client methods and these.
     pub methods: Option<Vec<String>>,
+    /// Requests the upstream may send the client on a stream, by exact name (default: MCP's
+    /// `sampling/createMessage`, `elicitation/create`, `roots/list`, `ping`); others are dropped.
+    pub server_requests: Option<Vec<String>>,
     /// Open connections to this upstream at most (busy and idle).
     #[serde(default = "default_upstream_connections")]
     pub max_connections: u32,

@@ -443,11 +443,31 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         strip_headers,
         identity_headers: raw.identity_headers,
         methods,
+        server_requests: server_requests(raw.server_requests.as_deref(), key)?,
         max_connections: positive(raw.max_connections.into(), &format!("{key}.max_connections"))? as usize,
         tls,
         policy,
         page_cache: Arc::default(),
     })
+}
+
+/// `server_requests`: exact method names (MCP's client-side methods when absent).
+fn server_requests(raw: Option<&[String]>, key: &str) -> Result<Arc<[Box<str>]>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(crate::mcp::methods::KNOWN_SERVER_REQUESTS
+            .iter()
+            .map(|m| Box::from(*m))
+            .collect());
+    };
+    for (index, name) in raw.iter().enumerate() {
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ConfigError::at(
+                format!("{key}.server_requests[{index}]"),
+                "a method name without spaces or control characters",
+            ));
+        }
+    }
+    Ok(raw.iter().map(|m| Box::from(m.as_str())).collect())
 }
 
 /// `methods`: extension names, exact, none a lenient spelling of a policed method.

@@ -55,6 +55,9 @@ pub const KNOWN_CLIENT_METHODS: [&str; 25] = [
     "notifications/elicitation/complete",
 ];
 
+/// The requests MCP lets a server send a client on a stream (2025 era): forwarded by default.
+pub const KNOWN_SERVER_REQUESTS: [&str; 4] = ["sampling/createMessage", "elicitation/create", "roots/list", "ping"];
+
 /// What is left of a method name once case, surrounding or inner white space, control
 /// characters and slashes (`/`, `／`, `∕`, `⁄`) no longer count.
 fn skeleton(method: &str) -> impl Iterator<Item = char> + '_ {

@@ -14,4 +14,4 @@ pub use legacy::LegacyEndpoints;
 pub use pool::{ConnPool, Lease};
 pub use request::build_request;
 pub use route::{RouteAuth, Upstream};
-pub use stream::{BoxError, EndpointRewrite, OnClose, OnFailure, ProxyBody, StreamOptions};
+pub use stream::{BoxError, EndpointRewrite, OnClose, OnFailure, ProxyBody, ServerRequests, StreamOptions};

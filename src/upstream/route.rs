@@ -42,6 +42,8 @@ pub struct Upstream {
     /// Which methods this route forwards (`methods`; known MCP methods only where the policy
     /// denies by default).
     pub methods: crate::mcp::methods::MethodAllowList,
+    /// Requests this upstream may send the client on a stream (`server_requests`).
+    pub server_requests: Arc<[Box<str>]>,
     pub max_connections: usize,
     /// For `https://` upstreams: the TLS client config and the name to verify.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,

@@ -68,7 +68,16 @@ pub struct ProxyBody {
     on_failure: Option<OnFailure>,
     /// `*/list` answers to filter for the caller, event by event.
     filter: Option<ListFilter>,
+    server_requests: Option<ServerRequests>,
     _on_close: Vec<OnClose>,
+}
+
+/// Which requests the upstream may send the client on a stream (`sampling/createMessage`,
+/// `elicitation/create`, `roots/list`, …); any other is dropped and reported.
+pub struct ServerRequests {
+    pub allowed: std::sync::Arc<[Box<str>]>,
+    /// Reports one dropped request (audit), with its method name.
+    pub on_dropped: Box<dyn Fn(&str) + Send>,
 }
 
 /// Reports a stream that ended abnormally (audit), with the failure's reason label.
@@ -110,6 +119,8 @@ pub struct StreamOptions {
     /// Filters `*/list` answers in SSE events (JSON answers are filtered whole, before the
     /// response starts: see `forward::respond`).
     pub filter: Option<ListFilter>,
+    /// Polices the requests the upstream sends on an SSE stream.
+    pub server_requests: Option<ServerRequests>,
 }
 
 impl ProxyBody {
@@ -125,6 +136,7 @@ impl ProxyBody {
         });
         Self {
             filter: options.filter,
+            server_requests: options.server_requests,
             upstream,
             idle: Box::pin(tokio::time::sleep(options.idle_after)),
             idle_after: options.idle_after,
@@ -164,6 +176,7 @@ impl ProxyBody {
     fn on_sse_data(&mut self, chunk: &[u8]) -> Result<Option<Bytes>, &'static str> {
         let request_id = self.request_id.clone();
         let filter = self.filter.as_ref();
+        let police = self.server_requests.as_ref();
         let Some(state) = self.sse.as_mut() else {
             return Ok(None);
         };
@@ -173,7 +186,8 @@ impl ProxyBody {
         }
         let needs_rewrite = state.rewrite.is_some();
         let watch_response = request_id.is_some() && !state.saw_response;
-        if !needs_rewrite && !watch_response && filter.is_none() {
+        let requests = police.is_some() && might_name_a_method(&run);
+        if !needs_rewrite && !watch_response && filter.is_none() && !requests {
             return Ok(Some(run));
         }
         let mut out = BytesMut::with_capacity(run.len());
@@ -187,12 +201,23 @@ impl ProxyBody {
                 continue;
             };
             state.saw_event_id |= event.id.is_some_and(|id| !id.is_empty());
+            if let (Some(police), true) = (police, event.has_data) {
+                if let Some(method) = refused_request(&event.data, &police.allowed) {
+                    (police.on_dropped)(&method);
+                    continue;
+                }
+            }
             if let (Some(filter), true) = (filter, event.has_data) {
                 let replaced = match filter.body(&event.data) {
                     Rewrite::Keep => None,
                     Rewrite::Replace(text) => Some(text),
                     Rewrite::Drop => {
-                        // Never passed on; the request it may have answered gets an error.
+                        // Never passed on. A notification or server request is just dropped;
+                        // the request an answer (or an unreadable event) may have answered
+                        // gets an error instead.
+                        if is_message_from_server(&event.data) {
+                            continue;
+                        }
                         if let (Some(id), false) = (&request_id, state.saw_response) {
                             state.saw_response = true;
                             let error = unfilterable(Some(id));
@@ -234,6 +259,54 @@ struct ResponseProbe<'a> {
     id: Option<&'a RawValue>,
     result: Option<IgnoredAny>,
     error: Option<IgnoredAny>,
+}
+
+/// Whether a run of events could hold a request (a `method` member, perhaps escaped).
+fn might_name_a_method(run: &[u8]) -> bool {
+    run.windows(8).any(|w| w == b"\"method\"") || run.windows(2).any(|w| w == b"\\u")
+}
+
+/// The method of a request in `data` that the upstream may not send (`<unreadable>` when the
+/// data names a method but cannot be read unambiguously); `None` when it may pass.
+fn refused_request(data: &str, allowed: &[Box<str>]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RequestProbe<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+        id: Option<IgnoredAny>,
+    }
+    if !might_name_a_method(data.as_bytes()) {
+        return None;
+    }
+    let refused = |probe: RequestProbe<'_>| match (probe.method, probe.id) {
+        (Some(method), Some(_)) if !allowed.iter().any(|m| **m == *method) => Some(method.into_owned()),
+        _ => None,
+    };
+    let trimmed = data.trim_start();
+    if trimmed.starts_with('[') {
+        return match serde_json::from_str::<Vec<RequestProbe<'_>>>(data) {
+            Ok(probes) => probes.into_iter().find_map(refused),
+            Err(_) => Some("<unreadable>".into()),
+        };
+    }
+    match serde_json::from_str::<RequestProbe<'_>>(data) {
+        Ok(probe) => refused(probe),
+        // A lenient reader could still take it for a request: never passed on.
+        Err(_) if trimmed.starts_with('{') => Some("<unreadable>".into()),
+        Err(_) => None,
+    }
+}
+
+/// A readable notification or request (a `method`, neither `result` nor `error`).
+fn is_message_from_server(data: &str) -> bool {
+    #[derive(Deserialize)]
+    struct MethodProbe {
+        method: Option<IgnoredAny>,
+        result: Option<IgnoredAny>,
+        error: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<MethodProbe>(data)
+        .is_ok_and(|probe| probe.method.is_some() && probe.result.is_none() && probe.error.is_none())
 }
 
 fn is_response_to(data: &str, id: &RequestId) -> bool {

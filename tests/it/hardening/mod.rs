@@ -8,5 +8,6 @@ mod identity;
 mod member_names;
 mod methods;
 mod responses;
+mod server_requests;
 mod smuggled;
 mod tasks;
