@@ -22,6 +22,7 @@ use super::page::{self, EnvelopeMember, ResultMember};
 use super::page_cache::{self, PageCache};
 use super::policy::Kind;
 use crate::mcp::RequestId;
+use crate::mcp::params::ParamHeaders;
 
 /// Decides whether the caller may see one item.
 pub type Visible = Arc<dyn Fn(Kind, &str) -> bool + Send + Sync>;
@@ -42,6 +43,10 @@ pub struct ListFilter {
     visible: Visible,
     /// The upstream's cache of filtered pages and the caller's view key.
     cache: Option<(Arc<PageCache>, Arc<str>)>,
+    /// Where the `Mcp-Param-*` headers of the tools on a page are recorded.
+    learner: Option<Arc<ParamHeaders>>,
+    /// The caller sees only part of the upstream (false: the filter only learns).
+    restricted: bool,
 }
 
 impl fmt::Debug for ListFilter {
@@ -90,7 +95,34 @@ type Shown = Vec<Option<Vec<bool>>>;
 impl ListFilter {
     /// A filter deciding with `visible`.
     pub fn new(visible: Visible) -> Self {
-        Self { visible, cache: None }
+        Self {
+            visible,
+            cache: None,
+            learner: None,
+            restricted: true,
+        }
+    }
+
+    /// A filter that shows everything and only learns the pages' `Mcp-Param-*` headers.
+    pub fn learning_only(learner: Arc<ParamHeaders>) -> Self {
+        Self {
+            visible: Arc::new(|_, _| true),
+            cache: None,
+            learner: Some(learner),
+            restricted: false,
+        }
+    }
+
+    /// Records the `Mcp-Param-*` headers of the tools on every page in `learner`.
+    #[must_use]
+    pub fn with_learner(mut self, learner: Arc<ParamHeaders>) -> Self {
+        self.learner = Some(learner);
+        self
+    }
+
+    /// Whether the answer is this caller's view (and must not be shared).
+    pub fn restricted(&self) -> bool {
+        self.restricted
     }
 
     /// Remembers filtered pages in `cache` under `view` (see [`page_cache`](super::page_cache)).
@@ -198,6 +230,9 @@ impl ListFilter {
             EnvelopeMember::Result(result) if k == "result" => Some(result.as_deref()),
             _ => None,
         }) else {
+            if !self.restricted {
+                return Rewrite::Keep;
+            }
             // No result (an error, a request, a notification) or not an object: no list
             // member to rewrite, but a definition may be smuggled anywhere in it.
             return self.unless_hidden(text, Rewrite::Keep);
@@ -209,6 +244,12 @@ impl ListFilter {
             .as_ref()
             .filter(|_| envelope.len() == 3)
             .and_then(|(cache, view)| Some((cache, view, page_cache::split(text)?.0)));
+        if let Some(learner) = self.learner.as_ref().filter(|_| text.contains("x-mcp-header")) {
+            learn(learner, members);
+        }
+        if !self.restricted {
+            return Rewrite::Keep;
+        }
         let Some(shown) = self.decide(members) else {
             if hidden::carries_hidden(text, &*self.visible) {
                 return Rewrite::Drop;
@@ -276,6 +317,26 @@ impl ListFilter {
             })
             .collect();
         (any_list && changed).then_some(shown)
+    }
+}
+
+/// Records the `Mcp-Param-*` headers of every tool on a page (all of them: which tools a
+/// caller sees does not change what a tool's headers are).
+fn learn(learner: &ParamHeaders, members: &[(Cow<'_, str>, ResultMember<'_>)]) {
+    for (key, value) in members {
+        let (true, ResultMember::List(Some(items))) = (key == "tools", value) else {
+            continue;
+        };
+        for fields in items.iter().flatten() {
+            let name = page::field(fields, "name");
+            let schema = fields
+                .iter()
+                .find(|(k, _)| k == "inputSchema")
+                .map(|(_, raw)| raw.get());
+            if let (Some(name), Some(schema)) = (name, schema) {
+                learner.learn(&name, schema);
+            }
+        }
     }
 }
 

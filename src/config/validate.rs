@@ -448,6 +448,7 @@ fn upstream(raw: RawUpstream, key: &str, auth_available: bool) -> Result<Upstrea
         tls,
         policy,
         page_cache: Arc::default(),
+        param_headers: Arc::default(),
     })
 }
 

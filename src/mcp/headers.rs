@@ -108,7 +108,7 @@ impl<'h> Mirror<'h> {
 }
 
 /// Decodes the `=?base64?...?=` form; other values must be plain header-safe ASCII.
-fn decode(value: &[u8]) -> Option<String> {
+pub(super) fn decode(value: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(value).ok()?;
     if let Some(inner) = text.strip_prefix("=?base64?").and_then(|t| t.strip_suffix("?=")) {
         let bytes = STANDARD.decode(inner).ok()?;

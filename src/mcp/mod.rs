@@ -1,5 +1,5 @@
 //! MCP on the wire: the strict JSON-RPC envelope, what a message asks for, the 2026-07-28
-//! header mirror, SSE framing, and the JSON-RPC error objects the gateway writes.
+//! header mirror (and its `Mcp-Param-*` headers), SSE framing, and the JSON-RPC error objects the gateway writes.
 
 pub mod call;
 mod error;
@@ -7,6 +7,7 @@ pub mod fold;
 pub mod headers;
 pub mod jsonrpc;
 pub mod methods;
+pub mod params;
 pub mod sse;
 mod strict;
 

@@ -147,7 +147,7 @@ impl Gateway {
 
         // 10. Stream the answer back, filtering list answers for this caller; the task ids an
         //     answer creates are bound before the client can see them.
-        let filter = respond::list_filter(&upstream, &snapshot, principal);
+        let filter = respond::list_filter(&upstream, &snapshot, principal, asks.tools_list);
         Ok(self
             .respond(
                 response,

@@ -53,6 +53,9 @@ pub(super) fn parse<'b>(
 pub(super) struct Asks {
     /// The body is one `initialize`: its answer's session id is bound (stage 9).
     pub initialize: bool,
+    /// A message asks for a `tools/list` page: the tools' `Mcp-Param-*` headers are learned
+    /// from the answer (stage 10).
+    pub tools_list: bool,
     /// Messages that create or list tasks: the answer binds or filters task ids (stage 10).
     pub tasks: super::tasks::TaskAnswer,
 }
@@ -61,6 +64,11 @@ impl Asks {
     pub(super) fn of(parsed: Option<&[(Message<'_>, McpCall<'_>)]>) -> Self {
         Self {
             initialize: matches!(parsed, Some([(_, McpCall::Initialize)])),
+            tools_list: parsed.is_some_and(|messages| {
+                messages
+                    .iter()
+                    .any(|(_, call)| matches!(call, McpCall::List(mcp::ListKind::Tools)))
+            }),
             tasks: super::tasks::TaskAnswer::of(parsed),
         }
     }
@@ -149,6 +157,12 @@ fn parse_body<'b>(
             return Err(invalid("clients must not send responses in protocol 2026-07-28"));
         }
         mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
+        if let McpCall::ToolCall { name, .. } = &call {
+            if let Some(mirrored) = upstream.param_headers.of(name) {
+                mcp::params::check(headers, &mirrored, message.params, mirror.modern)
+                    .map_err(|e| Reject::HeaderMismatch(e.0))?;
+            }
+        }
         calls.push(call);
     }
     let messages = match body {

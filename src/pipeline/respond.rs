@@ -73,13 +73,19 @@ pub(super) fn list_filter(
     upstream: &Arc<Upstream>,
     snapshot: &Snapshot,
     principal: Arc<Principal>,
+    tools_list: bool,
 ) -> Option<ListFilter> {
     if upstream.policy.allows_everything() {
-        return None;
+        // Nothing to hide; a tools/list page is still read for its tools' `Mcp-Param-*` headers.
+        return tools_list.then(|| ListFilter::learning_only(Arc::clone(&upstream.param_headers)));
     }
     let view = authz::view_of(&principal);
     let visible = authz::visible(Arc::clone(&upstream.policy), Arc::clone(&snapshot.roles), principal);
-    Some(ListFilter::new(visible).with_cache(Arc::clone(&upstream.page_cache), view))
+    Some(
+        ListFilter::new(visible)
+            .with_cache(Arc::clone(&upstream.page_cache), view)
+            .with_learner(Arc::clone(&upstream.param_headers)),
+    )
 }
 
 /// What the response stage needs besides the upstream response.
@@ -200,7 +206,7 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
         }
     }
     let timeouts = &ctx.server.timeouts;
-    let filtered = ctx.filter.is_some();
+    let filtered = ctx.filter.as_ref().is_some_and(ListFilter::restricted);
     let body = ProxyBody::new(
         incoming,
         StreamOptions {
@@ -263,7 +269,9 @@ async fn respond_filtered(
     let mut headers = response_headers(&parts.headers, false, ctx.upstream.forward_cookies);
     // The filtered page has its own length (hyper sets it from the body).
     headers.remove(header::CONTENT_LENGTH);
-    per_caller(&mut headers);
+    if filter.restricted() {
+        per_caller(&mut headers);
+    }
     *out.headers_mut() = headers;
     out
 }
@@ -295,7 +303,7 @@ async fn respond_tasks(response: Response<Incoming>, lease: Lease, ctx: &Respond
     *out.status_mut() = parts.status;
     let mut headers = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
     headers.remove(header::CONTENT_LENGTH);
-    if ctx.filter.is_some() {
+    if ctx.filter.as_ref().is_some_and(ListFilter::restricted) {
         per_caller(&mut headers);
     }
     *out.headers_mut() = headers;

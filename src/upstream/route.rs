@@ -51,4 +51,6 @@ pub struct Upstream {
     pub policy: Arc<crate::authz::Policy>,
     /// Filtered list pages of this config generation.
     pub page_cache: Arc<crate::authz::PageCache>,
+    /// The `Mcp-Param-*` headers of this upstream's tools, learned from its `tools/list` pages.
+    pub param_headers: Arc<crate::mcp::params::ParamHeaders>,
 }

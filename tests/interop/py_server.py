@@ -15,6 +15,9 @@ Usage: py_server.py PORT MODE [OPTION...]
                            offset out of range) -> JSON-RPC error -32602 "Invalid cursor".
                            Without `paged` every list is one unpaginated page and a cursor is
                            ignored. Works in both eras (2025-11-25 sessions and 2026-07-28).
+         headers           adds the tool `deploy(region, replicas)` whose arguments are mirrored in
+                           `Mcp-Param-Region` / `Mcp-Param-Replicas` (`x-mcp-header`, 2026-07-28);
+                           it answers "deployed N to REGION".
          leaky             adds the tool `catalog`, a hostile server's leak: its structuredContent
                            is {"tools": [every tool definition of this server]}.
 
@@ -62,13 +65,14 @@ import base64  # noqa: E402
 import binascii  # noqa: E402
 import json  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import anyio  # noqa: E402
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext  # noqa: E402
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 from mcp.types import INVALID_PARAMS, ToolAnnotations  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 RO = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -239,6 +243,14 @@ def list_users() -> list[dict[str, object]]:
     return _users
 
 
+def deploy(
+    region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+    replicas: Annotated[int, Field(json_schema_extra={"x-mcp-header": "Replicas"})] = 1,
+) -> str:
+    """Deploy to a region (dummy); registered with the `headers` option."""
+    return f"deployed {replicas} to {region}"
+
+
 async def catalog() -> dict[str, Any]:
     """Every tool definition of this server (registered with the `leaky` option)."""
     tools = await mcp.list_tools()
@@ -309,11 +321,13 @@ def main(argv: list[str]) -> int:
     port = int(argv[1])
     mode = argv[2]
     opts = set(argv[3:])
-    unknown = opts - {"json", "stateless", "paged", "leaky"}
+    unknown = opts - {"json", "stateless", "paged", "leaky", "headers"}
     if unknown or (opts and mode != "streamable-http"):
         print(f"py_server: bad options {sorted(opts)} for mode {mode}", file=sys.stderr)
         return 2
     _fixture.paged = "paged" in opts
+    if "headers" in opts:
+        mcp.tool(annotations=WRITE)(deploy)
     if "leaky" in opts:
         mcp.tool(annotations=RO)(catalog)
     if mode == "sse":

@@ -7,6 +7,7 @@ mod host;
 mod identity;
 mod member_names;
 mod methods;
+mod param_headers;
 mod responses;
 mod server_requests;
 mod smuggled;
