@@ -244,7 +244,11 @@ impl ListFilter {
             .as_ref()
             .filter(|_| envelope.len() == 3)
             .and_then(|(cache, view)| Some((cache, view, page_cache::split(text)?.0)));
-        if let Some(learner) = self.learner.as_ref().filter(|_| text.contains("x-mcp-header")) {
+        if let Some(learner) = self
+            .learner
+            .as_ref()
+            .filter(|learner| text.contains("x-mcp-header") || !learner.is_empty())
+        {
             learn(learner, members);
         }
         if !self.restricted {
@@ -333,8 +337,11 @@ fn learn(learner: &ParamHeaders, members: &[(Cow<'_, str>, ResultMember<'_>)]) {
                 .iter()
                 .find(|(k, _)| k == "inputSchema")
                 .map(|(_, raw)| raw.get());
-            if let (Some(name), Some(schema)) = (name, schema) {
-                learner.learn(&name, schema);
+            match (name, schema) {
+                (Some(name), Some(schema)) if schema.contains("x-mcp-header") => learner.learn(&name, schema),
+                // A definition that mirrors nothing (any more) forgets what it mirrored.
+                (Some(name), _) => learner.forget(&name),
+                _ => {}
             }
         }
     }

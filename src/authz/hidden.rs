@@ -22,19 +22,24 @@ use super::policy::Kind;
 /// Whether the caller may see one item (the filter's `Visible`).
 pub type SeeItem = dyn Fn(Kind, &str) -> bool + Send + Sync;
 
-/// Cheap test: could `text` hold a definition at all? Anything else is not parsed.
+/// Cheap test: could `text` hold a definition at all (in any ASCII case; escapes and
+/// non-ASCII text, which a folding reader may read as one of these names, always could)?
+/// Anything else is not parsed.
 pub fn might_hold_one(text: &str) -> bool {
+    if text.contains("\\u") || !text.is_ascii() {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
     [
         "\"tools\"",
         "\"prompts\"",
         "\"resources\"",
-        "\"resourceTemplates\"",
-        "inputSchema",
-        "uriTemplate",
-        "\\u",
+        "\"resourcetemplates\"",
+        "inputschema",
+        "uritemplate",
     ]
     .iter()
-    .any(|needle| text.contains(needle))
+    .any(|needle| lower.contains(needle))
 }
 
 /// Whether `text` (one JSON-RPC message or a batch) carries a definition the caller may not
@@ -48,6 +53,7 @@ pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
     let scan = Scan {
         visible,
         list: None,
+        keep: false,
         depth: 0,
     };
     let clean = scan.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok();
@@ -57,26 +63,34 @@ pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
 /// Deepest nesting scanned; deeper is unreadable (hidden).
 const MAX_DEPTH: usize = 128;
 
+/// Most members an object may have here (the duplicate check is a scan; the list filter's
+/// page parser has the same bound); more is unreadable (hidden).
+const MAX_MEMBERS: usize = 512;
+
 /// What a scanned value was, as far as its parent needs to know.
 enum Seen {
+    /// A string, kept only where the parent asked for it (a naming member).
     Text(String),
+    Object,
     Other,
 }
 
-/// Scans one value. `list`: the value is an item of a list member of this kind.
+/// Scans one value. `list`: the value is an item of a list member of this kind; `keep`: the
+/// value names its parent (`name`, `uri`, `uriTemplate`), so a string is kept.
 #[derive(Clone, Copy)]
 struct Scan<'v> {
     visible: &'v SeeItem,
     list: Option<Kind>,
+    keep: bool,
     depth: usize,
 }
 
-fn list_member(key: &str) -> Option<(Kind, &'static str)> {
-    match key {
-        "tools" => Some((Kind::Tool, "name")),
-        "prompts" => Some((Kind::Prompt, "name")),
-        "resources" => Some((Kind::Resource, "uri")),
-        "resourceTemplates" => Some((Kind::Resource, "uriTemplate")),
+/// Member names as a case-insensitive decoder reads them (Go's `encoding/json` folds case).
+fn list_member(folded: &str) -> Option<Kind> {
+    match folded {
+        "tools" => Some(Kind::Tool),
+        "prompts" => Some(Kind::Prompt),
+        "resources" | "resourcetemplates" => Some(Kind::Resource),
         _ => None,
     }
 }
@@ -101,28 +115,39 @@ impl<'de> Visitor<'de> for Scan<'_> {
         f.write_str("JSON")
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
-        self.scalar().map(|()| Seen::Other)
+        Ok(Seen::Other)
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
-        self.scalar().map(|()| Seen::Other)
+        Ok(Seen::Other)
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
-        self.scalar().map(|()| Seen::Other)
+        Ok(Seen::Other)
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
-        self.scalar().map(|()| Seen::Other)
+        Ok(Seen::Other)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
-        self.scalar().map(|()| Seen::Other)
+        Ok(Seen::Other)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Seen, E> {
-        self.scalar()?;
-        Ok(Seen::Text(v.to_string()))
+        // A bare name in a list member (`"tools": ["delete_file"]`) names an item too.
+        if let Some(kind) = self.list {
+            return if (self.visible)(kind, v) {
+                Ok(Seen::Other)
+            } else {
+                Err(hidden())
+            };
+        }
+        Ok(if self.keep {
+            Seen::Text(v.to_string())
+        } else {
+            Seen::Other
+        })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
-        self.scalar()?;
         let child = Scan {
             list: None,
+            keep: false,
             depth: self.depth + 1,
             ..self
         };
@@ -132,56 +157,53 @@ impl<'de> Visitor<'de> for Scan<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
         let mut keys: Vec<String> = Vec::new();
         let (mut name, mut uri, mut template, mut schema) = (None, None, None, false);
-        while let Some(key) = map.next_key::<String>()? {
-            if keys.contains(&key) {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'_, str>>()? {
+            let folded = crate::mcp::fold::folded(&key).into_owned();
+            if keys.len() >= MAX_MEMBERS || keys.contains(&folded) {
                 return Err(hidden());
             }
-            let seen = match list_member(&key) {
-                Some((kind, _)) => map.next_value_seed(ListMember {
+            let keep = matches!(folded.as_str(), "name" | "uri" | "uritemplate");
+            let seen = match list_member(&folded) {
+                Some(kind) => map.next_value_seed(ListMember {
                     item: Scan {
                         list: Some(kind),
+                        keep: false,
                         depth: self.depth + 2,
                         ..self
                     },
                 })?,
                 None => map.next_value_seed(Scan {
                     list: None,
+                    keep,
                     depth: self.depth + 1,
                     ..self
                 })?,
             };
-            if let Seen::Text(text) = seen {
-                match key.as_str() {
-                    "name" => name = Some(text),
-                    "uri" => uri = Some(text),
-                    "uriTemplate" => template = Some(text),
-                    _ => {}
-                }
+            match (folded.as_str(), seen) {
+                ("name", Seen::Text(text)) => name = Some(text),
+                ("uri", Seen::Text(text)) => uri = Some(text),
+                ("uritemplate", Seen::Text(text)) => template = Some(text),
+                ("inputschema", Seen::Object) => schema = true,
+                _ => {}
             }
-            schema |= key == "inputSchema";
-            keys.push(key);
+            keys.push(folded);
         }
-        let see = |kind, id: &Option<String>| id.as_deref().is_some_and(|id| (self.visible)(kind, id));
+        let see = |kind, id: &Option<String>| id.as_deref().is_none_or(|id| (self.visible)(kind, id));
+        // An item of a list member is judged by its naming field; one without it is data.
         let shown = match self.list {
             Some(kind @ (Kind::Tool | Kind::Prompt)) => see(kind, &name),
             Some(Kind::Resource) => see(Kind::Resource, if template.is_some() { &template } else { &uri }),
             None => true,
         };
-        let tool_ok = !schema || see(Kind::Tool, &name);
-        let template_ok = template.is_none() || see(Kind::Resource, &template);
+        // Anywhere: an object with an object `inputSchema` and a string `name` is a tool, one
+        // with a string `uriTemplate` a resource template.
+        let tool_ok = !(schema && name.is_some()) || see(Kind::Tool, &name);
+        let template_ok = see(Kind::Resource, &template);
         if shown && tool_ok && template_ok {
-            Ok(Seen::Other)
+            Ok(Seen::Object)
         } else {
             Err(hidden())
         }
-    }
-}
-
-impl Scan<'_> {
-    /// A scalar where a list item (an object) was expected is not a definition the caller
-    /// may see.
-    fn scalar<E: de::Error>(self) -> Result<(), E> {
-        if self.list.is_some() { Err(hidden()) } else { Ok(()) }
     }
 }
 
@@ -214,8 +236,8 @@ impl<'de> Visitor<'de> for ListMember<'_> {
         }
         .visit_map(map)
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Seen, E> {
-        Ok(Seen::Text(v.to_string()))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Seen, E> {
+        Ok(Seen::Other)
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
         Ok(Seen::Other)
@@ -265,6 +287,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"result":{"d":{"name":"get_weather","name":"delete_file","inputSchema":{}}}}"#,
             r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"error":{"code":1,"message":"m","data":{"tools":[{"name":"rm"}]}}}]"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather"}]}} trailing"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"_meta":{"Tools":[{"Name":"delete_file"}]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"d":{"NAME":"delete_file","InputSchema":{}}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"d":{"name":"get_weather","Name":"delete_file","inputSchema":{}}}}"#,
         ] {
             assert!(carries_hidden(smuggled, &*visible), "{smuggled}");
         }
@@ -275,6 +300,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"resource_link","uri":"file:///x","name":"x"}]}}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#,
+            // Plain data that only looks like a list member, and a tool argument called
+            // `inputSchema`, are not definitions.
+            r#"{"jsonrpc":"2.0","id":1,"result":{"structuredContent":{"resources":[{"kind":"Pod"}],"tools":[3]}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_weather","inputSchema":{"type":"object","properties":{"inputSchema":{"type":"object"}}}}]}}"#,
         ] {
             assert!(!carries_hidden(clean, &*visible), "{clean}");
         }

@@ -93,15 +93,19 @@ impl<'h> Mirror<'h> {
             None if self.modern => return Err(HeaderMismatch("Mcp-Method header is required".into())),
             _ => {}
         }
-        let target = match (method, call) {
-            ("tools/call", McpCall::ToolCall { name, .. }) | ("prompts/get", McpCall::PromptGet { name }) => Some(name),
-            ("resources/read", McpCall::ResourceRead { uri }) => Some(uri),
-            _ => None,
+        // `tasks/*` may name their task (SEP-2663 clients do); it is not required.
+        let (target, required) = match (method, call) {
+            ("tools/call", McpCall::ToolCall { name, .. }) | ("prompts/get", McpCall::PromptGet { name }) => {
+                (Some(name), true)
+            }
+            ("resources/read", McpCall::ResourceRead { uri }) => (Some(uri), true),
+            (_, McpCall::Task { id }) => (Some(id), false),
+            _ => (None, false),
         };
         match (target, self.name) {
             (Some(target), Some(value)) if decode(value).as_deref() == Some(target.as_ref()) => Ok(()),
             (_, Some(_)) => Err(HeaderMismatch("Mcp-Name header does not match the body".into())),
-            (Some(_), None) if self.modern => Err(HeaderMismatch("Mcp-Name header is required".into())),
+            (Some(_), None) if self.modern && required => Err(HeaderMismatch("Mcp-Name header is required".into())),
             _ => Ok(()),
         }
     }

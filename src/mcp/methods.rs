@@ -55,8 +55,18 @@ pub const KNOWN_CLIENT_METHODS: [&str; 25] = [
     "notifications/elicitation/complete",
 ];
 
-/// The requests MCP lets a server send a client on a stream (2025 era): forwarded by default.
-pub const KNOWN_SERVER_REQUESTS: [&str; 4] = ["sampling/createMessage", "elicitation/create", "roots/list", "ping"];
+/// The requests MCP lets a server send a client on a stream (2025 era; `tasks/*` for the
+/// client's own tasks, 2025-11-25): forwarded by default.
+pub const KNOWN_SERVER_REQUESTS: [&str; 8] = [
+    "sampling/createMessage",
+    "elicitation/create",
+    "roots/list",
+    "ping",
+    "tasks/get",
+    "tasks/result",
+    "tasks/list",
+    "tasks/cancel",
+];
 
 /// What is left of a method name once case, surrounding or inner white space, control
 /// characters and slashes (`/`, `／`, `∕`, `⁄`) no longer count.

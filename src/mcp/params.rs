@@ -51,6 +51,17 @@ impl ParamHeaders {
         }
     }
 
+    /// Forgets `tool` (its latest definition mirrors no argument).
+    pub fn forget(&self, tool: &str) {
+        let mut tools = self.tools.write().unwrap_or_else(PoisonError::into_inner);
+        tools.remove(tool);
+    }
+
+    /// Whether no tool of this upstream mirrors an argument.
+    pub fn is_empty(&self) -> bool {
+        self.tools.read().unwrap_or_else(PoisonError::into_inner).is_empty()
+    }
+
     /// The mirrored arguments of `tool`, when its definition named any.
     pub fn of(&self, tool: &str) -> Option<Arc<[ParamHeader]>> {
         let tools = self.tools.read().unwrap_or_else(PoisonError::into_inner);

@@ -288,6 +288,7 @@ async fn respond_tasks(response: Response<Incoming>, lease: Lease, ctx: &Respond
         ctx.tasks,
         ctx.server.timeouts.stream_idle,
         ctx.request_id.as_ref(),
+        &server_requests(ctx.audit, ctx.audit_id, ctx.upstream, &ctx.owner),
     )
     .await
     {

@@ -17,7 +17,7 @@ use crate::gateway::Gateway;
 use crate::mcp::{McpCall, Message, RequestId, sse};
 use crate::server::GatewayBody;
 use crate::state::{SessionCheck, SessionKey, SessionStore};
-use crate::upstream::{Lease, Upstream};
+use crate::upstream::{Lease, ServerRequests, Upstream};
 
 /// What an answer does to task bindings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,9 +31,18 @@ pub(super) struct TaskAnswer {
 impl TaskAnswer {
     pub(super) fn of(parsed: Option<&[(Message<'_>, McpCall<'_>)]>) -> Self {
         let mut answer = Self::default();
-        for (_, call) in parsed.unwrap_or_default() {
+        for (message, call) in parsed.unwrap_or_default() {
             match call {
                 McpCall::ToolCall { task: true, .. } => answer.creates = true,
+                // 2026-07-28: the server decides to run a call as a task when the client
+                // declared the tasks extension.
+                McpCall::ToolCall { .. }
+                    if message
+                        .params
+                        .is_some_and(|p| p.get().contains("io.modelcontextprotocol/tasks")) =>
+                {
+                    answer.creates = true;
+                }
                 McpCall::TaskList => answer.lists = true,
                 _ => {}
             }
@@ -105,6 +114,7 @@ pub(super) async fn respond_tasks(
     tasks: TaskAnswer,
     idle: std::time::Duration,
     request_id: Option<&RequestId>,
+    police: &ServerRequests,
 ) -> Result<(http::response::Parts, Bytes, bool), Response<GatewayBody>> {
     use http_body_util::BodyExt as _;
     let is_sse = response
@@ -133,6 +143,7 @@ pub(super) async fn respond_tasks(
         route: &upstream.route,
         owner,
         tasks,
+        request_id,
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return Err(into_response(Reject::UpstreamUnavailable, request_id));
@@ -141,6 +152,7 @@ pub(super) async fn respond_tasks(
         let mut out = BytesMut::with_capacity(body.len());
         for raw in sse::split_events(text.as_bytes()) {
             match sse::parse_event(raw) {
+                Some(event) if event.has_data && police.refuses(&event.data) => {}
                 Some(event) if event.has_data => match binder.message(&event.data).await {
                     Some(rewritten) => out.extend_from_slice(&sse::write_event(event.name, event.id, &rewritten)),
                     None => out.extend_from_slice(raw),
@@ -164,13 +176,21 @@ struct Binder<'a> {
     route: &'a str,
     owner: &'a str,
     tasks: TaskAnswer,
+    request_id: Option<&'a RequestId>,
 }
 
 impl Binder<'_> {
     /// The rewritten text when a `tasks/list` result lost tasks; `None` to keep the text.
     async fn message(&self, text: &str) -> Option<String> {
-        let Ok(mut value) = serde_json::from_str::<Value>(text) else {
-            return None;
+        // A list answer read one way here and another by the client (repeated members, bad
+        // JSON) could show other principals' tasks: it never passes.
+        let readable = crate::mcp::strict_check(text.as_bytes()).is_ok();
+        let parsed = serde_json::from_str::<Value>(text).ok().filter(|_| readable);
+        let Some(mut value) = parsed else {
+            return self
+                .tasks
+                .lists
+                .then(|| String::from_utf8_lossy(&crate::authz::unfilterable(self.request_id)).into_owned());
         };
         let mut changed = false;
         match &mut value {
@@ -190,7 +210,18 @@ impl Binder<'_> {
             return false;
         };
         if self.tasks.creates {
-            if let Some(id) = result.get("task").and_then(|t| t.get("taskId")).and_then(Value::as_str) {
+            // 2025-11-25: `result.task.taskId`; 2026-07-28 (SEP-2663): a result of
+            // `resultType: "task"` with its own `taskId`.
+            let created = result
+                .get("task")
+                .and_then(|t| t.get("taskId"))
+                .or_else(|| {
+                    result
+                        .get("taskId")
+                        .filter(|_| result.get("resultType") == Some(&Value::from("task")))
+                })
+                .and_then(Value::as_str);
+            if let Some(id) = created {
                 let key = SessionKey::task(self.route, id.as_bytes());
                 match self.store.bind(key, self.owner).await {
                     Ok(true) => {}

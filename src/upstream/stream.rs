@@ -77,7 +77,7 @@ pub struct ProxyBody {
 pub struct ServerRequests {
     pub allowed: std::sync::Arc<[Box<str>]>,
     /// Reports one dropped request (audit), with its method name.
-    pub on_dropped: Box<dyn Fn(&str) + Send>,
+    pub on_dropped: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 /// Reports a stream that ended abnormally (audit), with the failure's reason label.
@@ -193,19 +193,17 @@ impl ProxyBody {
         let mut out = BytesMut::with_capacity(run.len());
         for raw in sse::split_events(&run) {
             let Some(event) = sse::parse_event(raw) else {
-                // Not UTF-8: no valid event to read; never let one slip past a rewrite or filter.
-                if needs_rewrite || filter.is_some() {
+                // Not UTF-8: no valid event to read; never let one slip past a rewrite, a
+                // filter or the policing of server requests (a lenient decoder reads it).
+                if needs_rewrite || filter.is_some() || police.is_some() {
                     return Err("sse_not_utf8");
                 }
                 out.extend_from_slice(raw);
                 continue;
             };
             state.saw_event_id |= event.id.is_some_and(|id| !id.is_empty());
-            if let (Some(police), true) = (police, event.has_data) {
-                if let Some(method) = refused_request(&event.data, &police.allowed) {
-                    (police.on_dropped)(&method);
-                    continue;
-                }
+            if police.is_some_and(|police| event.has_data && police.refuses(&event.data)) {
+                continue;
             }
             if let (Some(filter), true) = (filter, event.has_data) {
                 let replaced = match filter.body(&event.data) {
@@ -261,35 +259,91 @@ struct ResponseProbe<'a> {
     error: Option<IgnoredAny>,
 }
 
-/// Whether a run of events could hold a request (a `method` member, perhaps escaped).
+impl ServerRequests {
+    /// Whether `data` is a request this upstream may not send; reports it when so.
+    pub fn refuses(&self, data: &str) -> bool {
+        match refused_request(data, &self.allowed) {
+            Some(method) => {
+                (self.on_dropped)(&method);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether a run of events could hold a request (a `method` member in any ASCII case, or
+/// escaped, or spelled with non-ASCII letters a folding reader takes for ASCII ones).
 fn might_name_a_method(run: &[u8]) -> bool {
-    run.windows(8).any(|w| w == b"\"method\"") || run.windows(2).any(|w| w == b"\\u")
+    memchr::memmem::find(run, b"\\u").is_some()
+        || !run.is_ascii()
+        || run.windows(6).any(|w| w.eq_ignore_ascii_case(b"method"))
+}
+
+/// The top-level members of one message, as a case-folding reader (Go's `encoding/json`)
+/// reads them: the `method` string and whether `id`, `result` or `error` are there. Two
+/// members that fold to one name make the message unreadable.
+#[derive(Default)]
+struct MessageProbe {
+    method: Option<String>,
+    id: bool,
+    answer: bool,
+}
+
+impl<'de> Deserialize<'de> for MessageProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProbeVisitor;
+        impl<'de> serde::de::Visitor<'de> for ProbeVisitor {
+            type Value = MessageProbe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC message")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MessageProbe, A::Error> {
+                let mut seen: Vec<String> = Vec::new();
+                let mut probe = MessageProbe::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'_, str>>()? {
+                    let folded = crate::mcp::fold::folded(&key).into_owned();
+                    if seen.len() >= 64 || seen.contains(&folded) {
+                        return Err(serde::de::Error::custom("ambiguous member"));
+                    }
+                    match folded.as_str() {
+                        "method" => {
+                            let method: serde_json::Value = map.next_value()?;
+                            probe.method = Some(method.as_str().map_or_else(|| method.to_string(), str::to_owned));
+                        }
+                        other => {
+                            map.next_value::<IgnoredAny>()?;
+                            probe.id |= other == "id";
+                            probe.answer |= other == "result" || other == "error";
+                        }
+                    }
+                    seen.push(folded);
+                }
+                Ok(probe)
+            }
+        }
+        deserializer.deserialize_map(ProbeVisitor)
+    }
 }
 
 /// The method of a request in `data` that the upstream may not send (`<unreadable>` when the
-/// data names a method but cannot be read unambiguously); `None` when it may pass.
+/// data may name a method but cannot be read unambiguously); `None` when it may pass.
 fn refused_request(data: &str, allowed: &[Box<str>]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct RequestProbe<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-        id: Option<IgnoredAny>,
-    }
     if !might_name_a_method(data.as_bytes()) {
         return None;
     }
-    let refused = |probe: RequestProbe<'_>| match (probe.method, probe.id) {
-        (Some(method), Some(_)) if !allowed.iter().any(|m| **m == *method) => Some(method.into_owned()),
+    let refused = |probe: MessageProbe| match probe.method {
+        Some(method) if probe.id && !probe.answer && !allowed.iter().any(|m| **m == *method) => Some(method),
         _ => None,
     };
     let trimmed = data.trim_start();
     if trimmed.starts_with('[') {
-        return match serde_json::from_str::<Vec<RequestProbe<'_>>>(data) {
+        return match serde_json::from_str::<Vec<MessageProbe>>(data) {
             Ok(probes) => probes.into_iter().find_map(refused),
             Err(_) => Some("<unreadable>".into()),
         };
     }
-    match serde_json::from_str::<RequestProbe<'_>>(data) {
+    match serde_json::from_str::<MessageProbe>(data) {
         Ok(probe) => refused(probe),
         // A lenient reader could still take it for a request: never passed on.
         Err(_) if trimmed.starts_with('{') => Some("<unreadable>".into()),

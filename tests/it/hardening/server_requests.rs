@@ -1,7 +1,7 @@
 //! Server→client requests (issue 13, item 7). On a 2025-era stream the upstream may send the
 //! client requests; only the route's `server_requests` pass (default: MCP's
 //! `sampling/createMessage`, `elicitation/create`, `roots/list`, `ping`). Any other, or one
-//! that cannot be read unambiguously, is dropped with an audit event `server_request_dropped`;
+//! that cannot be read unambiguously (escaped, repeated or case-folded member names), is dropped with an audit event `server_request_dropped`;
 //! notifications and answers pass. POST answers and GET streams, HTTP/1.1 and h2.
 
 use std::time::Duration;
@@ -20,11 +20,12 @@ const ROOTS: &str = r#"{"jsonrpc":"2.0","id":"s2","method":"roots/list"}"#;
 const UNKNOWN: &str = r#"{"jsonrpc":"2.0","id":"s3","method":"shell/exec","params":{"cmd":"id"}}"#;
 const ESCAPED: &str = r#"{"jsonrpc":"2.0","id":"s4","\u006dethod":"shell/exec"}"#;
 const DOUBLED: &str = r#"{"jsonrpc":"2.0","id":"s5","method":"roots/list","method":"shell/exec"}"#;
+const CASED: &str = r#"{"jsonrpc":"2.0","id":"s6","Method":"shell/exec"}"#;
 const NOTE: &str = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
 const ANSWER: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"done"}]}}"#;
 
 fn stream_reply() -> Reply {
-    let text: String = [SAMPLING, ROOTS, UNKNOWN, ESCAPED, DOUBLED, NOTE, ANSWER]
+    let text: String = [SAMPLING, ROOTS, UNKNOWN, ESCAPED, DOUBLED, CASED, NOTE, ANSWER]
         .iter()
         .map(|e| format!("event: message\ndata: {e}\n\n"))
         .collect();

@@ -19,6 +19,19 @@ use crate::harness::{GatewayConfig, TestGateway, assert_jsonrpc_error, protected
 /// A recording upstream that creates tasks and lists more tasks than the caller made.
 fn task_upstream(recorded: &Recorded) -> Reply {
     let body = String::from_utf8_lossy(&recorded.body);
+    if body.contains("modern_tool") {
+        // 2026-07-28 (SEP-2663): the server decides; the result is the task.
+        return Reply::Json(
+            StatusCode::OK,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"task","taskId":"t-26","status":"working"}}"#,
+        );
+    }
+    if body.contains(r#""cursor":"dup""#) {
+        return Reply::Json(
+            StatusCode::OK,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"t-other"}],"tasks":[{"taskId":"t-1"}]}}"#,
+        );
+    }
     if body.contains(r#""task":"#) && body.contains("sse_tool") {
         return Reply::Sse {
             chunks: vec![(
@@ -115,9 +128,46 @@ async fn another_principals_task_is_an_unknown_task_and_never_forwarded() {
     let theirs = gateway.post_with(&bob, list, &[], true).await.json();
     assert_eq!(theirs["result"]["tasks"], json!([]), "{theirs}");
 
+    // An answer the gateway and a client could read differently never passes.
+    let dup = r#"{"jsonrpc":"2.0","id":9,"method":"tasks/list","params":{"cursor":"dup"}}"#;
+    let answer = gateway.post_with(&alice, dup, &[], false).await;
+    assert_eq!(answer.json()["error"]["code"], -31503, "{}", answer.text());
+    assert!(!answer.text().contains("t-other"));
+
     let events = gateway.audit_events(1).await;
     assert!(events.iter().any(|e| e["reason"] == "task_mismatch"), "{events:?}");
     assert!(events.iter().any(|e| e["reason"] == "unknown_task"), "{events:?}");
+}
+
+/// 2026-07-28: a client declaring the tasks extension may get a task instead of a result; its
+/// `taskId` is bound to it all the same.
+#[tokio::test]
+async fn a_2026_task_the_server_chose_is_bound_to_its_creator() {
+    let upstream = mock::start(task_upstream).await;
+    let gateway = protected_gateway(&upstream.url("/mcp"), "").await;
+    let (alice, bob) = (token("alice", &["user"]), token("bob", &["user"]));
+    let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"modern_tool","arguments":{{}},{meta}}}}}"#
+    );
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "modern_tool"),
+    ];
+    let created = gateway.post_with(&alice, &call, &headers, false).await;
+    assert_eq!(created.json()["result"]["taskId"], "t-26", "{}", created.text());
+    let get = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{{"taskId":"t-26",{meta}}}}}"#);
+    let get_headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tasks/get"),
+        ("mcp-name", "t-26"),
+    ];
+    let mine = gateway.post_with(&alice, &get, &get_headers, false).await;
+    assert!(mine.json().get("result").is_some(), "{}", mine.text());
+    let theirs = gateway.post_with(&bob, &get, &get_headers, true).await;
+    assert_jsonrpc_error(&theirs, 200, -32602, json!(2));
+    assert_eq!(upstream.count(), 2);
 }
 
 #[tokio::test]
