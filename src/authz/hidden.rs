@@ -52,6 +52,7 @@ pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
     // serde_json's own depth limit (128) refuses deeper nesting: unreadable, hence hidden.
     let scan = Scan {
         visible,
+        member: None,
         list: None,
         keep: false,
         depth: 0,
@@ -75,11 +76,13 @@ enum Seen {
     Other,
 }
 
-/// Scans one value. `list`: the value is an item of a list member of this kind; `keep`: the
-/// value names its parent (`name`, `uri`, `uriTemplate`), so a string is kept.
+/// Scans one value. `member`: the value is a list member of this kind (an array's items are
+/// definitions of it); `list`: the value is such an item; `keep`: the value names its parent
+/// (`name`, `uri`, `uriTemplate`), so a string is kept.
 #[derive(Clone, Copy)]
 struct Scan<'v> {
     visible: &'v SeeItem,
+    member: Option<Kind>,
     list: Option<Kind>,
     keep: bool,
     depth: usize,
@@ -146,7 +149,8 @@ impl<'de> Visitor<'de> for Scan<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
         let child = Scan {
-            list: None,
+            member: None,
+            list: self.member,
             keep: false,
             depth: self.depth + 1,
             ..self
@@ -163,22 +167,13 @@ impl<'de> Visitor<'de> for Scan<'_> {
                 return Err(hidden());
             }
             let keep = matches!(folded.as_str(), "name" | "uri" | "uritemplate");
-            let seen = match list_member(&folded) {
-                Some(kind) => map.next_value_seed(ListMember {
-                    item: Scan {
-                        list: Some(kind),
-                        keep: false,
-                        depth: self.depth + 2,
-                        ..self
-                    },
-                })?,
-                None => map.next_value_seed(Scan {
-                    list: None,
-                    keep,
-                    depth: self.depth + 1,
-                    ..self
-                })?,
-            };
+            let seen = map.next_value_seed(Scan {
+                member: list_member(&folded),
+                list: None,
+                keep,
+                depth: self.depth + 1,
+                ..self
+            })?;
             match (folded.as_str(), seen) {
                 ("name", Seen::Text(text)) => name = Some(text),
                 ("uri", Seen::Text(text)) => uri = Some(text),
@@ -204,55 +199,6 @@ impl<'de> Visitor<'de> for Scan<'_> {
         } else {
             Err(hidden())
         }
-    }
-}
-
-/// The value of a list member: an array's items are definitions of the member's kind; any
-/// other value is scanned as it is.
-struct ListMember<'v> {
-    item: Scan<'v>,
-}
-
-impl<'de> DeserializeSeed<'de> for ListMember<'_> {
-    type Value = Seen;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Seen, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListMember<'_> {
-    type Value = Seen;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
-        while seq.next_element_seed(self.item)?.is_some() {}
-        Ok(Seen::Other)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seen, A::Error> {
-        Scan {
-            list: None,
-            ..self.item
-        }
-        .visit_map(map)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Seen, E> {
-        Ok(Seen::Other)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
-        Ok(Seen::Other)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
-        Ok(Seen::Other)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
-        Ok(Seen::Other)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
-        Ok(Seen::Other)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
-        Ok(Seen::Other)
     }
 }
 

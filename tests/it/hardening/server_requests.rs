@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::StatusCode;
 
 use crate::harness::caller::message;
@@ -25,14 +24,7 @@ const NOTE: &str = r#"{"jsonrpc":"2.0","method":"notifications/message","params"
 const ANSWER: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"done"}]}}"#;
 
 fn stream_reply() -> Reply {
-    let text: String = [SAMPLING, ROOTS, UNKNOWN, ESCAPED, DOUBLED, CASED, NOTE, ANSWER]
-        .iter()
-        .map(|e| format!("event: message\ndata: {e}\n\n"))
-        .collect();
-    Reply::Sse {
-        chunks: vec![(Duration::ZERO, Bytes::from(text))],
-        hold: false,
-    }
+    mock::sse_events(&[SAMPLING, ROOTS, UNKNOWN, ESCAPED, DOUBLED, CASED, NOTE, ANSWER])
 }
 
 const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#;

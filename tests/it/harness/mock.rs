@@ -262,6 +262,18 @@ pub async fn sse(chunks: Vec<(Duration, Bytes)>, hold: bool) -> Mock {
     .await
 }
 
+/// One SSE answer: each JSON-RPC message in `messages` as a `message` event, then the end.
+pub fn sse_events(messages: &[&str]) -> Reply {
+    let text: String = messages
+        .iter()
+        .map(|m| format!("event: message\ndata: {m}\n\n"))
+        .collect();
+    Reply::Sse {
+        chunks: vec![(Duration::ZERO, Bytes::from(text))],
+        hold: false,
+    }
+}
+
 /// The usual answer: echoes nothing, just a fixed JSON-RPC result for id 1.
 /// An upstream with sessions: POST answers are one SSE event answering id 1 (SSE answers carry
 /// `mcp-session-id: sess-1`), anything else gets `{}`.
