@@ -79,16 +79,6 @@ fn list_of(member: &str) -> Option<(Kind, &'static str)> {
     }
 }
 
-/// Whether `text` could hold a list page: a list member's name, or any escape (a member name
-/// may be spelled with `\u` escapes). Anything else passes without being parsed.
-fn might_hold_a_list(text: &str) -> bool {
-    text.contains("\"tools\"")
-        || text.contains("\"prompts\"")
-        || text.contains("\"resource")
-        || text.contains("\\u")
-        || hidden::might_hold_one(text)
-}
-
 /// Per list member of a result: which items stay (`None` for other members).
 type Shown = Vec<Option<Vec<bool>>>;
 
@@ -177,7 +167,8 @@ impl ListFilter {
 
     /// Rewrites a whole JSON body or one SSE event's data: one message or a batch of them.
     pub fn body(&self, text: &str) -> Rewrite {
-        if !might_hold_a_list(text) {
+        // Anything that cannot hold a list page or a definition passes without being parsed.
+        if !hidden::might_hold_one(text) {
             return Rewrite::Keep;
         }
         let trimmed = text.trim_start();

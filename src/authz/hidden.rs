@@ -17,6 +17,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+// Most members an object may have: the page parser's bound (the duplicate check is a scan);
+// more is unreadable (hidden).
+use super::page::MAX_MEMBERS;
 use super::policy::Kind;
 
 /// Whether the caller may see one item (the filter's `Visible`).
@@ -43,11 +46,8 @@ pub fn might_hold_one(text: &str) -> bool {
 }
 
 /// Whether `text` (one JSON-RPC message or a batch) carries a definition the caller may not
-/// see, or cannot be read unambiguously.
+/// see, or cannot be read unambiguously. Callers test [`might_hold_one`] first, once.
 pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
-    if !might_hold_one(text) {
-        return false;
-    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // serde_json's own depth limit (128) refuses deeper nesting: unreadable, hence hidden.
     let scan = Scan {
@@ -63,10 +63,6 @@ pub fn carries_hidden(text: &str, visible: &SeeItem) -> bool {
 
 /// Deepest nesting scanned; deeper is unreadable (hidden).
 const MAX_DEPTH: usize = 128;
-
-/// Most members an object may have here (the duplicate check is a scan; the list filter's
-/// page parser has the same bound); more is unreadable (hidden).
-const MAX_MEMBERS: usize = 512;
 
 /// What a scanned value was, as far as its parent needs to know.
 enum Seen {

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 /// Most members an object may have here: the duplicate check is a scan, so this keeps it
 /// linear in the answer (an upstream object with more is unreadable).
-const MAX_MEMBERS: usize = 512;
+pub(super) const MAX_MEMBERS: usize = 512;
 
 /// The members of a result that hold list pages.
 pub const LIST_MEMBERS: [&str; 4] = ["tools", "resources", "resourceTemplates", "prompts"];

@@ -20,8 +20,9 @@ pub enum ListKind {
 /// What one message asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McpCall<'a> {
-    /// `tools/call` with `params.name`; `task` when it asks to run as a task (2025-11-25
-    /// `params.task`): its answer's `result.task.taskId` is bound to the caller.
+    /// `tools/call` with `params.name`; `task` when its answer may create a task (2025-11-25
+    /// `params.task`; 2026-07-28 a client declaring the tasks extension in `params._meta`):
+    /// the answer's task id is bound to the caller.
     ToolCall { name: Cow<'a, str>, task: bool },
     /// `resources/read`, `resources/subscribe`, `resources/unsubscribe` with `params.uri`.
     ResourceRead { uri: Cow<'a, str> },
@@ -81,7 +82,12 @@ struct ToolParams<'a> {
     name: Cow<'a, str>,
     #[serde(default)]
     task: Option<serde::de::IgnoredAny>,
+    #[serde(default, borrow, rename = "_meta")]
+    meta: Option<&'a RawValue>,
 }
+
+/// The 2026-07-28 tasks extension a client declares in its capabilities (SEP-2663).
+const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 #[derive(Deserialize)]
 struct TaskParams<'a> {
@@ -140,7 +146,7 @@ pub fn classify<'a>(message: &Message<'a>) -> Result<McpCall<'a>, InvalidParams>
             let parsed = params::<ToolParams<'a>>(message.params, "name")?;
             McpCall::ToolCall {
                 name: parsed.name,
-                task: parsed.task.is_some(),
+                task: parsed.task.is_some() || parsed.meta.is_some_and(|m| m.get().contains(TASKS_EXTENSION)),
             }
         }
         "tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/update" => McpCall::Task {

@@ -24,6 +24,7 @@ use crate::upstream::{
     EndpointRewrite, Lease, LegacyEndpoints, OnClose, OnFailure, ProxyBody, ServerRequests, StreamOptions, Upstream,
     response_headers,
 };
+use bytes::Bytes;
 
 /// Largest SSE event passed through (bounded memory per stream).
 pub const MAX_SSE_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -139,12 +140,12 @@ fn server_requests(audit: &AuditLog, request_id: &str, upstream: &Upstream, owne
     }
 }
 
-/// Largest JSON list answer read for filtering.
+/// Largest JSON answer read for filtering.
 pub const MAX_FILTERED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Turns the upstream response into the client's: headers cleaned, body streamed, legacy
 /// `endpoint` events rewritten on GET streams, list answers filtered.
-async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondContext<'_>) -> Response<GatewayBody> {
+async fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext<'_>) -> Response<GatewayBody> {
     let is_sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -162,12 +163,10 @@ async fn respond(response: Response<Incoming>, lease: Lease, mut ctx: RespondCon
         return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
     }
     if ctx.tasks.any() {
-        return respond_tasks(response, lease, &ctx).await;
+        return respond_tasks(response, lease, is_sse, &ctx).await;
     }
-    if !is_sse {
-        if let Some(filter) = ctx.filter.take() {
-            return respond_filtered(response, lease, &ctx, &filter).await;
-        }
+    if !is_sse && ctx.filter.is_some() {
+        return respond_filtered(response, lease, &ctx).await;
     }
     let (parts, incoming) = response.into_parts();
     let mut on_close = Vec::new();
@@ -239,74 +238,100 @@ fn per_caller(headers: &mut http::HeaderMap) {
     headers.append(header::VARY, http::HeaderValue::from_static("Authorization"));
 }
 
-/// A JSON answer that may carry a list page: read whole (bounded in size and time), filtered,
-/// and sent with its own length. An answer that cannot be read is the request's 502.
-async fn respond_filtered(
-    response: Response<Incoming>,
+/// An upstream body read whole, bounded in size (`limit`) and time (`stream_idle`); the
+/// connection goes back to its pool once read. An answer that cannot be read is the request's
+/// 502 (or 504 when it does not arrive in time).
+async fn read_whole(
+    incoming: Incoming,
     lease: Lease,
+    limit: usize,
     ctx: &RespondContext<'_>,
-    filter: &ListFilter,
-) -> Response<GatewayBody> {
+) -> Result<Bytes, Response<GatewayBody>> {
     use http_body_util::BodyExt as _;
-    let (parts, incoming) = response.into_parts();
-    let limited = http_body_util::Limited::new(incoming, MAX_FILTERED_BODY_BYTES);
-    let body = match tokio::time::timeout(ctx.server.timeouts.stream_idle, limited.collect()).await {
+    let limited = http_body_util::Limited::new(incoming, limit);
+    match tokio::time::timeout(ctx.server.timeouts.stream_idle, limited.collect()).await {
         Ok(Ok(collected)) => {
             lease.release();
-            collected.to_bytes()
+            Ok(collected.to_bytes())
         }
         Ok(Err(error)) => {
-            tracing::warn!(upstream = %ctx.upstream.name, %error, "upstream list answer unreadable or too large");
-            return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
+            tracing::warn!(upstream = %ctx.upstream.name, %error, "upstream answer unreadable or too large");
+            Err(into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref()))
         }
         Err(_) => {
-            tracing::warn!(upstream = %ctx.upstream.name, "upstream list answer not received in time");
-            return into_response(Reject::UpstreamTimeout, ctx.request_id.as_ref());
+            tracing::warn!(upstream = %ctx.upstream.name, "upstream answer not received in time");
+            Err(into_response(Reject::UpstreamTimeout, ctx.request_id.as_ref()))
         }
-    };
-    let mut out = Response::new(GatewayBody::full(filter.json_answer(body, ctx.request_id.as_ref())));
-    *out.status_mut() = parts.status;
-    let mut headers = response_headers(&parts.headers, false, ctx.upstream.forward_cookies);
-    // The filtered page has its own length (hyper sets it from the body).
-    headers.remove(header::CONTENT_LENGTH);
-    if filter.restricted() {
-        per_caller(&mut headers);
     }
-    *out.headers_mut() = headers;
-    out
 }
 
-/// An answer that creates or lists tasks: read whole, its task ids bound or filtered (then
-/// list-filtered like any answer), sent with its own length.
-async fn respond_tasks(response: Response<Incoming>, lease: Lease, ctx: &RespondContext<'_>) -> Response<GatewayBody> {
-    let (parts, body, is_sse) = match tasks::respond_tasks(
-        response,
-        lease,
-        ctx.sessions,
-        ctx.upstream,
-        &ctx.owner,
-        ctx.tasks,
-        ctx.server.timeouts.stream_idle,
-        ctx.request_id.as_ref(),
-        &server_requests(ctx.audit, ctx.audit_id, ctx.upstream, &ctx.owner),
-    )
-    .await
-    {
-        Ok(read) => read,
-        Err(refused) => return refused,
-    };
-    let body = match &ctx.filter {
-        None => body,
-        Some(filter) if !is_sse => filter.json_answer(body, ctx.request_id.as_ref()),
-        Some(filter) => filter.sse_answer(&body, ctx.request_id.as_ref()),
-    };
+/// The client's response for an answer the gateway read and rewrote: the upstream's status and
+/// cleaned headers, the body's own length, per caller when the filter showed a view.
+fn rewritten(
+    parts: &http::response::Parts,
+    body: Bytes,
+    is_sse: bool,
+    ctx: &RespondContext<'_>,
+) -> Response<GatewayBody> {
     let mut out = Response::new(GatewayBody::full(body));
     *out.status_mut() = parts.status;
     let mut headers = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
+    // The rewritten body has its own length (hyper sets it from the body).
     headers.remove(header::CONTENT_LENGTH);
     if ctx.filter.as_ref().is_some_and(ListFilter::restricted) {
         per_caller(&mut headers);
     }
     *out.headers_mut() = headers;
     out
+}
+
+/// A JSON answer on a filtered route (a list page, or any answer that could smuggle one): read
+/// whole, filtered, and sent with its own length.
+async fn respond_filtered(
+    response: Response<Incoming>,
+    lease: Lease,
+    ctx: &RespondContext<'_>,
+) -> Response<GatewayBody> {
+    let (parts, incoming) = response.into_parts();
+    let body = match read_whole(incoming, lease, MAX_FILTERED_BODY_BYTES, ctx).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let body = match &ctx.filter {
+        Some(filter) => filter.json_answer(body, ctx.request_id.as_ref()),
+        None => body,
+    };
+    rewritten(&parts, body, false, ctx)
+}
+
+/// An answer that creates or lists tasks: read whole, its task ids bound or filtered, then
+/// list-filtered like any answer, and sent with its own length.
+async fn respond_tasks(
+    response: Response<Incoming>,
+    lease: Lease,
+    is_sse: bool,
+    ctx: &RespondContext<'_>,
+) -> Response<GatewayBody> {
+    let (parts, incoming) = response.into_parts();
+    let body = match read_whole(incoming, lease, tasks::MAX_TASK_ANSWER_BYTES, ctx).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let binder = tasks::Binder {
+        store: ctx.sessions,
+        route: &ctx.upstream.route,
+        owner: &ctx.owner,
+        tasks: ctx.tasks,
+        request_id: ctx.request_id.as_ref(),
+    };
+    let police = server_requests(ctx.audit, ctx.audit_id, ctx.upstream, &ctx.owner);
+    let Some(body) = binder.answer(body, is_sse, &police).await else {
+        return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
+    };
+    let body = match &ctx.filter {
+        None => body,
+        Some(filter) if !is_sse => filter.json_answer(body, ctx.request_id.as_ref()),
+        Some(filter) => filter.sse_answer(&body, ctx.request_id.as_ref()),
+    };
+    rewritten(&parts, body, is_sse, ctx)
 }

@@ -6,18 +6,14 @@
 //! answer keeps the caller's tasks only.
 
 use bytes::{Bytes, BytesMut};
-use http::{Response, header};
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::context::RequestContext;
-use super::reject::into_response;
 use crate::error::Reject;
 use crate::gateway::Gateway;
 use crate::mcp::{McpCall, Message, RequestId, sse};
-use crate::server::GatewayBody;
 use crate::state::{SessionCheck, SessionKey, SessionStore};
-use crate::upstream::{Lease, ServerRequests, Upstream};
+use crate::upstream::{ServerRequests, Upstream};
 
 /// What an answer does to task bindings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,18 +27,9 @@ pub(super) struct TaskAnswer {
 impl TaskAnswer {
     pub(super) fn of(parsed: Option<&[(Message<'_>, McpCall<'_>)]>) -> Self {
         let mut answer = Self::default();
-        for (message, call) in parsed.unwrap_or_default() {
+        for (_, call) in parsed.unwrap_or_default() {
             match call {
                 McpCall::ToolCall { task: true, .. } => answer.creates = true,
-                // 2026-07-28: the server decides to run a call as a task when the client
-                // declared the tasks extension.
-                McpCall::ToolCall { .. }
-                    if message
-                        .params
-                        .is_some_and(|p| p.get().contains("io.modelcontextprotocol/tasks")) =>
-                {
-                    answer.creates = true;
-                }
                 McpCall::TaskList => answer.lists = true,
                 _ => {}
             }
@@ -100,86 +87,39 @@ impl Gateway {
 }
 
 /// Largest answer read to bind or filter tasks.
-const MAX_TASK_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_TASK_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// The answer to a body that creates or lists tasks: read whole (bounded in size and time;
-/// such answers are one short message), task ids bound or filtered, then sent as read.
-#[expect(clippy::too_many_arguments, reason = "one value per thing the answer depends on")]
-pub(super) async fn respond_tasks(
-    response: Response<Incoming>,
-    lease: Lease,
-    store: &SessionStore,
-    upstream: &Upstream,
-    owner: &str,
-    tasks: TaskAnswer,
-    idle: std::time::Duration,
-    request_id: Option<&RequestId>,
-    police: &ServerRequests,
-) -> Result<(http::response::Parts, Bytes, bool), Response<GatewayBody>> {
-    use http_body_util::BodyExt as _;
-    let is_sse = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
-    let (parts, incoming) = response.into_parts();
-    let limited = http_body_util::Limited::new(incoming, MAX_TASK_ANSWER_BYTES);
-    let body = match tokio::time::timeout(idle, limited.collect()).await {
-        Ok(Ok(collected)) => {
-            lease.release();
-            collected.to_bytes()
+/// Binds and filters the task ids of one JSON body or SSE event's data.
+pub(super) struct Binder<'a> {
+    pub store: &'a SessionStore,
+    pub route: &'a str,
+    pub owner: &'a str,
+    pub tasks: TaskAnswer,
+    pub request_id: Option<&'a RequestId>,
+}
+
+impl Binder<'_> {
+    /// A whole answer (JSON, or SSE event by event, where the requests `police` refuses are
+    /// dropped) with its task ids bound or filtered; `None` when it is not UTF-8.
+    pub(super) async fn answer(&self, body: Bytes, is_sse: bool, police: &ServerRequests) -> Option<Bytes> {
+        let text = std::str::from_utf8(&body).ok()?;
+        if !is_sse {
+            return Some(self.message(text).await.map_or(body.clone(), Bytes::from));
         }
-        Ok(Err(error)) => {
-            tracing::warn!(upstream = %upstream.name, %error, "upstream task answer unreadable or too large");
-            return Err(into_response(Reject::UpstreamUnavailable, request_id));
-        }
-        Err(_) => {
-            tracing::warn!(upstream = %upstream.name, "upstream task answer not received in time");
-            return Err(into_response(Reject::UpstreamTimeout, request_id));
-        }
-    };
-    let binder = Binder {
-        store,
-        route: &upstream.route,
-        owner,
-        tasks,
-        request_id,
-    };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return Err(into_response(Reject::UpstreamUnavailable, request_id));
-    };
-    let out = if is_sse {
         let mut out = BytesMut::with_capacity(body.len());
         for raw in sse::split_events(text.as_bytes()) {
             match sse::parse_event(raw) {
                 Some(event) if event.has_data && police.refuses(&event.data) => {}
-                Some(event) if event.has_data => match binder.message(&event.data).await {
+                Some(event) if event.has_data => match self.message(&event.data).await {
                     Some(rewritten) => out.extend_from_slice(&sse::write_event(event.name, event.id, &rewritten)),
                     None => out.extend_from_slice(raw),
                 },
                 _ => out.extend_from_slice(raw),
             }
         }
-        out.freeze()
-    } else {
-        match binder.message(text).await {
-            Some(rewritten) => Bytes::from(rewritten),
-            None => body,
-        }
-    };
-    Ok((parts, out, is_sse))
-}
+        Some(out.freeze())
+    }
 
-/// Binds and filters the task ids of one JSON body or SSE event's data.
-struct Binder<'a> {
-    store: &'a SessionStore,
-    route: &'a str,
-    owner: &'a str,
-    tasks: TaskAnswer,
-    request_id: Option<&'a RequestId>,
-}
-
-impl Binder<'_> {
     /// The rewritten text when a `tasks/list` result lost tasks; `None` to keep the text.
     async fn message(&self, text: &str) -> Option<String> {
         // A list answer read one way here and another by the client (repeated members, bad

@@ -353,14 +353,7 @@ fn refused_request(data: &str, allowed: &[Box<str>]) -> Option<String> {
 
 /// A readable notification or request (a `method`, neither `result` nor `error`).
 fn is_message_from_server(data: &str) -> bool {
-    #[derive(Deserialize)]
-    struct MethodProbe {
-        method: Option<IgnoredAny>,
-        result: Option<IgnoredAny>,
-        error: Option<IgnoredAny>,
-    }
-    serde_json::from_str::<MethodProbe>(data)
-        .is_ok_and(|probe| probe.method.is_some() && probe.result.is_none() && probe.error.is_none())
+    serde_json::from_str::<MessageProbe>(data).is_ok_and(|probe| probe.method.is_some() && !probe.answer)
 }
 
 fn is_response_to(data: &str, id: &RequestId) -> bool {
