@@ -104,7 +104,26 @@ pub fn session_fingerprint(session_id: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
+/// 128 random bits as 32 lowercase hex digits (written directly: no formatting machinery on
+/// every request).
 fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let value: u128 = rand::random();
-    format!("{value:032x}")
+    (0..32)
+        .rev()
+        .map(|nibble| char::from(HEX[((value >> (nibble * 4)) & 0xf) as usize]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_32_lowercase_hex_digits_and_differ() {
+        let (a, b) = (super::new_request_id(), super::new_request_id());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{id}");
+        }
+        assert_ne!(a, b);
+    }
 }

@@ -2,8 +2,8 @@
 //! written (a `tools/call` may not be idempotent), within `upstream_response`.
 
 use bytes::Bytes;
-use http::request::Parts;
 use http::uri::PathAndQuery;
+use http::request::Parts;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 
@@ -37,18 +37,22 @@ pub(super) fn forwarded_for(
 }
 
 impl Gateway {
-    /// Sends the request and waits for the answer's head; a 1xx answer is refused (502).
+    /// Sends the request and waits for the answer's head; a 1xx answer is refused (502). The
+    /// client's headers move into the upstream request (`parts` keeps none).
     pub(super) async fn forward(
         &self,
         route: &Route,
-        parts: &Parts,
+        parts: &mut Parts,
         legacy_target: Option<PathAndQuery>,
         bytes: Bytes,
         forwarded: &ForwardedFor,
         ctx: &RequestContext,
     ) -> Result<(Response<Incoming>, Lease), Reject> {
         let upstream = &route.upstream;
-        let outgoing = upstream::build_request(parts, upstream, legacy_target, bytes, forwarded, &ctx.request_id)?;
+        let outgoing = upstream::build_request(
+            &parts.method,
+            std::mem::take(&mut parts.headers),
+            upstream, legacy_target, bytes, forwarded, &ctx.request_id)?;
         let sent = tokio::time::timeout(self.server.timeouts.upstream_response, route.pool.send(outgoing)).await;
         let (response, lease) = sent.map_err(|_| {
             tracing::warn!(upstream = %upstream.name, "upstream response timed out");

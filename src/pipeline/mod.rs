@@ -100,7 +100,7 @@ impl Gateway {
             .await?;
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
-        let (parts, bytes) = read_body::read_body(request, &self.server, ctx).await?;
+        let (mut parts, bytes) = read_body::read_body(request, &self.server, ctx).await?;
 
         // 5. Parse the body: the decision is made on it, never on headers. A legacy endpoint
         //    token is honoured only for the principal whose stream announced it.
@@ -130,10 +130,10 @@ impl Gateway {
         self.check_tasks(&upstream, &owner, parsed.as_deref(), ctx).await?;
 
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
-        //    the answer starts or ends.
+        //    the answer starts or ends. The client's headers move into the upstream request.
         let forwarded = forward::forwarded_for(&self.server, chain, ctx, &snapshot, &upstream);
         let (response, lease) = self
-            .forward(route, &parts, legacy_target, bytes, &forwarded, ctx)
+            .forward(route, &mut parts, legacy_target, bytes, &forwarded, ctx)
             .await?;
         self.after_response(
             &parts.method,

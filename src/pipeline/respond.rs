@@ -163,7 +163,8 @@ async fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext
         return into_response(Reject::UpstreamUnavailable, ctx.request_id.as_ref());
     }
     if ctx.tasks.any() {
-        return respond_tasks(response, lease, is_sse, &ctx).await;
+        // Boxed: rare, and its state-store calls would enlarge every request's future.
+        return Box::pin(respond_tasks(response, lease, is_sse, &ctx)).await;
     }
     if !is_sse && ctx.filter.is_some() {
         return respond_filtered(response, lease, &ctx).await;
@@ -222,7 +223,7 @@ async fn respond(response: Response<Incoming>, lease: Lease, ctx: RespondContext
     );
     let mut out = Response::new(GatewayBody::Proxy(Box::new(body)));
     *out.status_mut() = parts.status;
-    *out.headers_mut() = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
+    *out.headers_mut() = response_headers(parts.headers, is_sse, ctx.upstream.forward_cookies);
     if filtered {
         per_caller(out.headers_mut());
     }
@@ -268,14 +269,14 @@ async fn read_whole(
 /// The client's response for an answer the gateway read and rewrote: the upstream's status and
 /// cleaned headers, the body's own length, per caller when the filter showed a view.
 fn rewritten(
-    parts: &http::response::Parts,
+    parts: http::response::Parts,
     body: Bytes,
     is_sse: bool,
     ctx: &RespondContext<'_>,
 ) -> Response<GatewayBody> {
     let mut out = Response::new(GatewayBody::full(body));
     *out.status_mut() = parts.status;
-    let mut headers = response_headers(&parts.headers, is_sse, ctx.upstream.forward_cookies);
+    let mut headers = response_headers(parts.headers, is_sse, ctx.upstream.forward_cookies);
     // The rewritten body has its own length (hyper sets it from the body).
     headers.remove(header::CONTENT_LENGTH);
     if ctx.filter.as_ref().is_some_and(ListFilter::restricted) {
@@ -301,7 +302,7 @@ async fn respond_filtered(
         Some(filter) => filter.json_answer(body, ctx.request_id.as_ref()),
         None => body,
     };
-    rewritten(&parts, body, false, ctx)
+    rewritten(parts, body, false, ctx)
 }
 
 /// An answer that creates or lists tasks: read whole, its task ids bound or filtered, then
@@ -333,5 +334,5 @@ async fn respond_tasks(
         Some(filter) if !is_sse => filter.json_answer(body, ctx.request_id.as_ref()),
         Some(filter) => filter.sse_answer(&body, ctx.request_id.as_ref()),
     };
-    rewritten(&parts, body, is_sse, ctx)
+    rewritten(parts, body, is_sse, ctx)
 }

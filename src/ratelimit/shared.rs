@@ -107,6 +107,9 @@ impl Limiter {
         }
     }
 
+    // Redis calls are boxed (`Box::pin`): a fred call's future is ~14 KB, and inline it would
+    // make every request's future that large, embedded backend or not.
+
     /// After a refused or missing credential (stage 3): a refused one counts toward the IP's
     /// block; with Redis the failing request also takes its IP token here.
     pub async fn after_auth_failure(
@@ -124,9 +127,7 @@ impl Limiter {
         let block_key = redis.key(&format!("blk:{}", super::limiter::client_network(ip)));
         if let (true, Some(policy)) = (credential_sent, limits.auth_failures) {
             let counter = redis.key(&format!("fail:{}", super::limiter::client_network(ip)));
-            match redis
-                .auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)
-                .await
+            match Box::pin(redis.auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)).await
             {
                 Ok(0) => {}
                 Ok(ms) => self.remember_refusal(
@@ -146,9 +147,7 @@ impl Limiter {
         let Some(limit) = limits.ip else {
             return Ok(());
         };
-        let taken = self
-            .remote_take(redis, limits, ip, vec![(format!("ip:{ip}"), limit, 1, "ip")])
-            .await;
+        let taken = Box::pin(self.remote_take(redis, limits, ip, vec![(format!("ip:{ip}"), limit, 1, "ip")])).await;
         taken.or_else(|refusal| match refusal {
             Refusal::Limited(_) => Err(refusal),
             Refusal::Unavailable => self.unavailable(|| self.local_ip(limits, ip)),
@@ -197,7 +196,7 @@ impl Limiter {
         if buckets.is_empty() && limits.auth_failures.is_none() {
             return Ok(());
         }
-        self.remote_take(redis, limits, ip, buckets)
+        Box::pin(self.remote_take(redis, limits, ip, buckets))
             .await
             .or_else(|refusal| match refusal {
                 Refusal::Limited(_) => Err(refusal),

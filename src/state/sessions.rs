@@ -46,12 +46,15 @@ impl SessionStore {
         redis.key(&format!("s:{}", key.hex()))
     }
 
+    // Redis calls are boxed: a fred call's future is ~14 KB, and inline it would make every
+    // request's future (embedded backend too) that large, copied at each stage.
+
     /// Binds `key` to `owner`; `Ok(false)` when it cannot be bound (table full, or the id is
     /// live for another principal).
     pub async fn bind(&self, key: SessionKey, owner: &str) -> Result<bool, Unavailable> {
         match self {
             Self::Memory(m) => Ok(m.bind(key, owner, Instant::now())),
-            Self::Redis { redis, idle } => redis.bind(&Self::key_name(redis, key), owner, *idle).await,
+            Self::Redis { redis, idle } => Box::pin(redis.bind(&Self::key_name(redis, key), owner, *idle)).await,
         }
     }
 
@@ -59,7 +62,7 @@ impl SessionStore {
     pub async fn check(&self, key: SessionKey, owner: &str) -> Result<SessionCheck, Unavailable> {
         match self {
             Self::Memory(m) => Ok(m.check(key, owner, Instant::now())),
-            Self::Redis { redis, idle } => Ok(match redis.check(&Self::key_name(redis, key), owner, *idle).await? {
+            Self::Redis { redis, idle } => Ok(match Box::pin(redis.check(&Self::key_name(redis, key), owner, *idle)).await? {
                 1 => SessionCheck::Owner,
                 2 => SessionCheck::OtherPrincipal,
                 _ => SessionCheck::Unknown,
@@ -74,7 +77,7 @@ impl SessionStore {
                 m.unbind(key);
                 Ok(())
             }
-            Self::Redis { redis, .. } => redis.unbind(&Self::key_name(redis, key)).await,
+            Self::Redis { redis, .. } => Box::pin(redis.unbind(&Self::key_name(redis, key))).await,
         }
     }
 }

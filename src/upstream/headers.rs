@@ -113,32 +113,41 @@ fn header_text(text: &str) -> HeaderValue {
     HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
 }
 
-/// Builds the upstream request headers from the client's.
+/// Builds the upstream request headers from the client's (taken, so kept names and values
+/// move instead of being copied).
 pub fn request_headers(
-    client: &HeaderMap,
+    client: HeaderMap,
     upstream: &Upstream,
     forwarded: &ForwardedFor,
     body_len: usize,
 ) -> HeaderMap {
-    let nominated = connection_named(client);
+    let nominated = connection_named(&client);
+    let had_length = client.contains_key(header::CONTENT_LENGTH);
     let mut out = HeaderMap::with_capacity(client.len() + upstream.headers.len() + 4);
+    // `into_iter` names a header once, before all of its values.
+    let mut keep = false;
+    let mut current: Option<HeaderName> = None;
     for (name, value) in client {
-        let lower = name.as_str();
-        let dropped = is_hop_by_hop(name)
-            || CREDENTIALS.contains(&lower)
-            || forwarded.api_key_header.as_ref() == Some(name)
-            || is_gateway_owned(lower)
-            || upstream.strip_headers.iter().any(|h| h == name)
-            // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
-            || lower == "origin"
-            // The gateway reads every answer (SSE events, list pages): it must get them
-            // uncompressed.
-            || lower == "accept-encoding"
-            // `X_User` may be read as `X-User` by the upstream's framework.
-            || lower.contains('_')
-            || nominated.iter().any(|n| n == lower);
-        if !dropped {
-            out.append(name.clone(), value.clone());
+        if let Some(name) = name {
+            let lower = name.as_str();
+            let dropped = is_hop_by_hop(&name)
+                || CREDENTIALS.contains(&lower)
+                || forwarded.api_key_header.as_ref() == Some(&name)
+                || is_gateway_owned(lower)
+                || upstream.strip_headers.iter().any(|h| *h == name)
+                // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
+                || lower == "origin"
+                // The gateway reads every answer (SSE events, list pages): it must get them
+                // uncompressed.
+                || lower == "accept-encoding"
+                // `X_User` may be read as `X-User` by the upstream's framework.
+                || lower.contains('_')
+                || nominated.iter().any(|n| n == lower);
+            keep = !dropped;
+            current = Some(name);
+        }
+        if let (true, Some(name)) = (keep, &current) {
+            out.append(name.clone(), value);
         }
     }
     out.insert(header::HOST, upstream.host_header.clone());
@@ -150,7 +159,7 @@ pub fn request_headers(
     if let Some(host) = &forwarded.host {
         out.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
-    if body_len > 0 || client.contains_key(header::CONTENT_LENGTH) {
+    if body_len > 0 || had_length {
         out.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     }
     if let Some((subject, method, roles)) = &forwarded.identity {
@@ -167,20 +176,26 @@ pub fn request_headers(
     out
 }
 
-/// Builds the response headers for the client from the upstream's.
+/// Builds the response headers for the client from the upstream's (taken: kept headers move).
 /// `cookies`: the route lets the upstream set cookies (`forward_cookies`); otherwise
 /// `Set-Cookie` is dropped, as a credential for a caller the upstream never met.
-pub fn response_headers(upstream: &HeaderMap, streamed: bool, cookies: bool) -> HeaderMap {
-    let nominated = connection_named(upstream);
+pub fn response_headers(upstream: HeaderMap, streamed: bool, cookies: bool) -> HeaderMap {
+    let nominated = connection_named(&upstream);
     let mut out = HeaderMap::with_capacity(upstream.len() + 1);
+    let mut keep = false;
+    let mut current: Option<HeaderName> = None;
     for (name, value) in upstream {
-        let lower = name.as_str();
-        let dropped = is_hop_by_hop(name)
-            || nominated.iter().any(|n| n == lower)
-            || (streamed && name == header::CONTENT_LENGTH)
-            || (!cookies && name == header::SET_COOKIE);
-        if !dropped {
-            out.append(name.clone(), value.clone());
+        if let Some(name) = name {
+            let lower = name.as_str();
+            let dropped = is_hop_by_hop(&name)
+                || nominated.iter().any(|n| n == lower)
+                || (streamed && name == header::CONTENT_LENGTH)
+                || (!cookies && name == header::SET_COOKIE);
+            keep = !dropped;
+            current = Some(name);
+        }
+        if let (true, Some(name)) = (keep, &current) {
+            out.append(name.clone(), value);
         }
     }
     if streamed {

@@ -2,9 +2,8 @@
 //! origin-form target, the gateway's request id.
 
 use bytes::Bytes;
-use http::request::Parts;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::Full;
 
 use super::headers::{ForwardedFor, request_headers};
@@ -13,7 +12,8 @@ use crate::error::Reject;
 
 /// Builds the upstream request: the exact checked bytes, clean headers, `Host` rewritten.
 pub fn build_request(
-    parts: &Parts,
+    method: &Method,
+    client_headers: HeaderMap,
     upstream: &Upstream,
     target: Option<PathAndQuery>,
     body: Bytes,
@@ -30,12 +30,12 @@ pub fn build_request(
     };
     // Origin-form on the wire: the connection already goes to the upstream, and `Host` names it.
     let uri = Uri::from(path_and_query);
-    let mut headers = request_headers(&parts.headers, upstream, forwarded, body.len());
+    let mut headers = request_headers(client_headers, upstream, forwarded, body.len());
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", value);
     }
     let mut request = Request::new(Full::new(body));
-    *request.method_mut() = parts.method.clone();
+    *request.method_mut() = method.clone();
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;

@@ -46,19 +46,58 @@ impl Drop for OnClose {
 
 struct SseState {
     framer: sse::Framer,
-    keepalive: Pin<Box<Sleep>>,
-    keepalive_every: Duration,
+    keepalive: Deadline,
     saw_response: bool,
     /// An event carried an `id:`: the client can resume with `Last-Event-ID`.
     saw_event_id: bool,
     rewrite: Option<EndpointRewrite>,
 }
 
+/// A timer armed only when the body has to wait: a frame disarms it (no timer-wheel work or
+/// clock read per frame), the next wait arms it `after` from then. A small JSON answer that is
+/// complete at the first poll never touches a timer.
+struct Deadline {
+    after: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl Deadline {
+    fn new(after: Duration) -> Self {
+        Self {
+            after,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    /// Something happened: the next wait starts a fresh period.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Waiting: true once a whole period has passed since the wait began.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.armed {
+            let deadline = Instant::now() + self.after;
+            match self.sleep.as_mut() {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = true;
+        }
+        let expired = self.sleep.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if expired {
+            self.armed = false;
+        }
+        expired
+    }
+}
+
 /// A streamed upstream body with idle deadline, SSE framing and failure events.
 pub struct ProxyBody {
     upstream: Incoming,
-    idle: Pin<Box<Sleep>>,
-    idle_after: Duration,
+    idle: Deadline,
     sse: Option<SseState>,
     request_id: Option<RequestId>,
     done: bool,
@@ -128,8 +167,7 @@ impl ProxyBody {
     pub fn new(upstream: Incoming, options: StreamOptions) -> Self {
         let sse = options.sse.map(|(keepalive_every, max_event)| SseState {
             framer: sse::Framer::new(max_event),
-            keepalive: Box::pin(tokio::time::sleep(keepalive_every)),
-            keepalive_every,
+            keepalive: Deadline::new(keepalive_every),
             saw_response: false,
             saw_event_id: false,
             rewrite: options.rewrite,
@@ -138,8 +176,7 @@ impl ProxyBody {
             filter: options.filter,
             server_requests: options.server_requests,
             upstream,
-            idle: Box::pin(tokio::time::sleep(options.idle_after)),
-            idle_after: options.idle_after,
+            idle: Deadline::new(options.idle_after),
             sse,
             request_id: options.request_id,
             done: false,
@@ -374,8 +411,7 @@ impl Body for ProxyBody {
             }
             match Pin::new(&mut this.upstream).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
-                    let deadline = Instant::now() + this.idle_after;
-                    this.idle.as_mut().reset(deadline);
+                    this.idle.disarm();
                     let frame = match frame.into_data() {
                         Ok(data) if this.sse.is_some() => match this.on_sse_data(&data) {
                             Ok(Some(run)) => Frame::data(run),
@@ -388,8 +424,7 @@ impl Body for ProxyBody {
                         Err(_) => continue,
                     };
                     if let Some(state) = this.sse.as_mut() {
-                        let next = Instant::now() + state.keepalive_every;
-                        state.keepalive.as_mut().reset(next);
+                        state.keepalive.disarm();
                     }
                     return Poll::Ready(Some(Ok(frame)));
                 }
@@ -410,13 +445,11 @@ impl Body for ProxyBody {
                 }
                 Poll::Pending => {}
             }
-            if this.idle.as_mut().poll(cx).is_ready() {
+            if this.idle.poll_expired(cx) {
                 return this.fail("stream_idle");
             }
             if let Some(state) = this.sse.as_mut() {
-                if state.keepalive.as_mut().poll(cx).is_ready() {
-                    let next = Instant::now() + state.keepalive_every;
-                    state.keepalive.as_mut().reset(next);
+                if state.keepalive.poll_expired(cx) {
                     return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(sse::KEEPALIVE)))));
                 }
             }

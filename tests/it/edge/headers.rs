@@ -126,7 +126,7 @@ async fn upstream_hop_by_hop_response_headers_are_removed() {
     upstream_headers.insert("keep-alive", "timeout=5".parse().unwrap());
     upstream_headers.insert("content-length", "10".parse().unwrap());
     upstream_headers.insert("mcp-session-id", "s".parse().unwrap());
-    let cleaned = portcullis::upstream::response_headers(&upstream_headers, true, true);
+    let cleaned = portcullis::upstream::response_headers(upstream_headers.clone(), true, true);
     assert!(cleaned.get("x-internal").is_none() && cleaned.get("keep-alive").is_none());
     assert!(
         cleaned.get("content-length").is_none(),
