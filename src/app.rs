@@ -45,7 +45,15 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     if config.audit.sink == crate::telemetry::AuditSink::Off {
         tracing::warn!("audit is off");
     }
-    let listener = bind(config.server.listen, "server.listen").await?;
+    // `worker_threads = N > 1` (resolved by `portcullis run`): N shards, this runtime's listener
+    // plus N - 1 threads of their own, all on one address (`server::shards`).
+    let shard_count = config.server.worker_threads.max(1);
+    let listener = if shard_count > 1 {
+        crate::server::shards::shared_listener(config.server.listen)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {} (server.listen): {e}", config.server.listen)))?
+    } else {
+        bind(config.server.listen, "server.listen").await?
+    };
     let admin_listener = bind(config.admin.listen, "admin.listen").await?;
     let addr = listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
@@ -70,12 +78,17 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
         config.admin.token.clone(),
         wait_for(stopped.clone()),
     ));
+    let limits = crate::server::ConnectionLimits::new(config.server.max_connections, config.server.max_connections_per_ip);
+    let shards = crate::server::shards::spawn(shard_count, addr, &gateway, &limits, &stopped)?;
     let public = Arc::clone(&gateway);
     let task = tokio::spawn(async move {
-        crate::server::serve(listener, public, wait_for(stopped)).await;
+        crate::server::serve(listener, public, limits, wait_for(stopped)).await;
         let _ = admin.await;
+        for shard in shards {
+            let _ = shard.await;
+        }
     });
-    tracing::info!(%addr, %admin_addr, "portcullis listening");
+    tracing::info!(%addr, %admin_addr, shards = shard_count, "portcullis listening");
     Ok(Running {
         addr,
         admin_addr,

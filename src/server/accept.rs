@@ -34,10 +34,14 @@ fn builder(gateway: &Gateway) -> auto::Builder<TokioExecutor> {
 }
 
 /// Serves the public listener until `shutdown` resolves, then drains open connections for
-/// at most `shutdown_grace`.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
+/// at most `shutdown_grace`. `limits` are shared by every shard's listener.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    limits: Arc<ConnectionLimits>,
+    shutdown: impl Future<Output = ()>,
+) {
     let server = gateway.server_config().clone();
-    let limits = ConnectionLimits::new(server.max_connections, server.max_connections_per_ip);
     let builder = Arc::new(builder(&gateway));
     let graceful = GracefulShutdown::new();
     let open_connections = gateway.metrics().open_connections();

@@ -2,7 +2,9 @@
 //! connection (or opens one within `upstream_connect`), and the lease goes back to the pool
 //! when the response body has been read to its end; a body abandoned halfway takes its
 //! connection with it, so a half-read response can never desync the next request. No
-//! background task per request and no shared map on the hot path.
+//! background task per request and no shared map on the hot path. With several shards, a
+//! request takes a connection its own shard opened (the connection's task runs on that
+//! thread), and another shard's only when no new one may be opened.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -26,10 +28,12 @@ const MAX_IDLE: usize = 256;
 /// Largest response head accepted from an upstream (a hostile one is refused, not buffered).
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// A connection: its request sender and its share of the upstream's connection cap.
+/// A connection: its request sender, the shard whose thread runs it, and its share of the
+/// upstream's connection cap.
 #[derive(Debug)]
 struct Sender {
     send: SendRequest<Full<Bytes>>,
+    shard: usize,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -87,7 +91,9 @@ impl ConnPool {
         loop {
             let (mut sender, fresh) = match self.checkout().await {
                 Some(sender) => (sender, false),
-                None => (self.connect().await?, true),
+                // Boxed: connecting (TCP, TLS, handshake) is rare and its future large; inline
+                // it would weigh on every request's future.
+                None => (Box::pin(self.connect()).await?, true),
             };
             match sender.send.try_send_request(request).await {
                 Ok(response) => {
@@ -110,10 +116,19 @@ impl ConnPool {
         }
     }
 
-    /// The most recently used idle connection that is still open and ready.
+    /// The most recently used idle connection of this shard that is still open and ready;
+    /// another shard's when this one has none and the cap allows no new connection.
     async fn checkout(&self) -> Option<Sender> {
+        let shard = super::shard::current();
         loop {
-            let mut sender = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+            let mut sender = {
+                let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                match idle.iter().rposition(|s| s.shard == shard) {
+                    Some(at) => idle.remove(at),
+                    None if self.permits.available_permits() == 0 => idle.pop()?,
+                    None => return None,
+                }
+            };
             if sender.send.is_closed() {
                 continue;
             }
@@ -156,7 +171,11 @@ impl ConnPool {
                 self.handshake(stream).await?
             }
         };
-        Ok(Sender { send, _permit: permit })
+        Ok(Sender {
+            send,
+            shard: super::shard::current(),
+            _permit: permit,
+        })
     }
 
     /// One connection step within `left`: a failure (logged with `hint`) or a timeout is
