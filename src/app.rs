@@ -49,8 +49,12 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     // plus N - 1 threads of their own, all on one address (`server::shards`).
     let shard_count = config.server.worker_threads.max(1);
     let listener = if shard_count > 1 {
-        crate::server::shards::shared_listener(config.server.listen)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {} (server.listen): {e}", config.server.listen)))?
+        crate::server::shards::shared_listener(config.server.listen).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {} (server.listen): {e}", config.server.listen),
+            )
+        })?
     } else {
         bind(config.server.listen, "server.listen").await?
     };
@@ -78,7 +82,8 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
         config.admin.token.clone(),
         wait_for(stopped.clone()),
     ));
-    let limits = crate::server::ConnectionLimits::new(config.server.max_connections, config.server.max_connections_per_ip);
+    let limits =
+        crate::server::ConnectionLimits::new(config.server.max_connections, config.server.max_connections_per_ip);
     let shards = crate::server::shards::spawn(shard_count, addr, &gateway, &limits, &stopped)?;
     let public = Arc::clone(&gateway);
     let task = tokio::spawn(async move {

@@ -115,12 +115,7 @@ fn header_text(text: &str) -> HeaderValue {
 
 /// Builds the upstream request headers from the client's (taken, so kept names and values
 /// move instead of being copied).
-pub fn request_headers(
-    client: HeaderMap,
-    upstream: &Upstream,
-    forwarded: &ForwardedFor,
-    body_len: usize,
-) -> HeaderMap {
+pub fn request_headers(client: HeaderMap, upstream: &Upstream, forwarded: &ForwardedFor, body_len: usize) -> HeaderMap {
     let nominated = connection_named(&client);
     let had_length = client.contains_key(header::CONTENT_LENGTH);
     let mut out = HeaderMap::with_capacity(client.len() + upstream.headers.len() + 4);
@@ -134,7 +129,7 @@ pub fn request_headers(
                 || CREDENTIALS.contains(&lower)
                 || forwarded.api_key_header.as_ref() == Some(&name)
                 || is_gateway_owned(lower)
-                || upstream.strip_headers.iter().any(|h| *h == name)
+                || upstream.strip_headers.contains(&name)
                 // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
                 || lower == "origin"
                 // The gateway reads every answer (SSE events, list pages): it must get them
