@@ -84,8 +84,8 @@ impl Authenticator {
                         .find(|i| i.settings.issuer == iss)
                         .ok_or(AuthFailure::WrongIssuer)?;
                     // Boxed, like the introspection below: an issuer's calls hold an HTTP
-                        // client's ~5 KB future, which inline would weigh on every request.
-                        Box::pin(issuer.verify_jwt(token, peek.kid.as_deref(), peek.typ.as_deref())).await?
+                    // client's ~5 KB future, which inline would weigh on every request.
+                    Box::pin(issuer.verify_jwt(token, peek.kid.as_deref(), peek.typ.as_deref())).await?
                 }
                 (_, None) => return Err(AuthFailure::Malformed),
             }

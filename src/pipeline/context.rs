@@ -122,7 +122,10 @@ mod tests {
         let (a, b) = (super::new_request_id(), super::new_request_id());
         for id in [&a, &b] {
             assert_eq!(id.len(), 32, "{id}");
-            assert!(id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{id}");
+            assert!(
+                id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+                "{id}"
+            );
         }
         assert_ne!(a, b);
     }

@@ -2,8 +2,8 @@
 //! written (a `tools/call` may not be idempotent), within `upstream_response`.
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Response};
 use hyper::body::Incoming;
 
@@ -52,7 +52,12 @@ impl Gateway {
         let outgoing = upstream::build_request(
             &parts.method,
             std::mem::take(&mut parts.headers),
-            upstream, legacy_target, bytes, forwarded, &ctx.request_id)?;
+            upstream,
+            legacy_target,
+            bytes,
+            forwarded,
+            &ctx.request_id,
+        )?;
         let sent = tokio::time::timeout(self.server.timeouts.upstream_response, route.pool.send(outgoing)).await;
         let (response, lease) = sent.map_err(|_| {
             tracing::warn!(upstream = %upstream.name, "upstream response timed out");

@@ -127,8 +127,7 @@ impl Limiter {
         let block_key = redis.key(&format!("blk:{}", super::limiter::client_network(ip)));
         if let (true, Some(policy)) = (credential_sent, limits.auth_failures) {
             let counter = redis.key(&format!("fail:{}", super::limiter::client_network(ip)));
-            match Box::pin(redis.auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)).await
-            {
+            match Box::pin(redis.auth_failed(&block_key, &counter, policy.max, policy.window, policy.block)).await {
                 Ok(0) => {}
                 Ok(ms) => self.remember_refusal(
                     ip,

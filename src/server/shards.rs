@@ -17,7 +17,11 @@ use crate::gateway::Gateway;
 
 /// A listener on `address` that other shards can share (`SO_REUSEPORT`); needs a runtime.
 pub fn shared_listener(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.set_reuseport(true)?;
     socket.bind(address)?;

@@ -62,11 +62,13 @@ impl SessionStore {
     pub async fn check(&self, key: SessionKey, owner: &str) -> Result<SessionCheck, Unavailable> {
         match self {
             Self::Memory(m) => Ok(m.check(key, owner, Instant::now())),
-            Self::Redis { redis, idle } => Ok(match Box::pin(redis.check(&Self::key_name(redis, key), owner, *idle)).await? {
-                1 => SessionCheck::Owner,
-                2 => SessionCheck::OtherPrincipal,
-                _ => SessionCheck::Unknown,
-            }),
+            Self::Redis { redis, idle } => Ok(
+                match Box::pin(redis.check(&Self::key_name(redis, key), owner, *idle)).await? {
+                    1 => SessionCheck::Owner,
+                    2 => SessionCheck::OtherPrincipal,
+                    _ => SessionCheck::Unknown,
+                },
+            ),
         }
     }
 

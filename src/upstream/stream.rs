@@ -86,7 +86,10 @@ impl Deadline {
             }
             self.armed = true;
         }
-        let expired = self.sleep.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        let expired = self
+            .sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
         if expired {
             self.armed = false;
         }

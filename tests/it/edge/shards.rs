@@ -34,10 +34,7 @@ async fn every_connection_is_served_whichever_shard_takes_it() {
     gateway.running.shutdown().await;
     // Every shard stopped listening: nothing accepts on the address any more.
     let connected = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(address)).await;
-    assert!(
-        !matches!(connected, Ok(Ok(_))),
-        "a shard still accepts after shutdown"
-    );
+    assert!(!matches!(connected, Ok(Ok(_))), "a shard still accepts after shutdown");
 }
 
 #[tokio::test]
