@@ -49,7 +49,7 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     // plus N - 1 threads of their own, all on one address (`server::shards`).
     let shard_count = config.server.worker_threads.max(1);
     let listener = if shard_count > 1 {
-        crate::server::shards::shared_listener(config.server.listen).map_err(|e| {
+        crate::server::shards::first_listener(config.server.listen).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("cannot listen on {} (server.listen): {e}", config.server.listen),

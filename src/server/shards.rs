@@ -15,6 +15,16 @@ use tokio::sync::{oneshot, watch};
 use super::ConnectionLimits;
 use crate::gateway::Gateway;
 
+/// Shard 0's listener: first a plain bind as a probe, so a port another process (another
+/// gateway with shards) already holds is "address in use" as ever, not silently shared; then
+/// the shareable listener.
+pub fn first_listener(address: SocketAddr) -> std::io::Result<TcpListener> {
+    if address.port() != 0 {
+        drop(std::net::TcpListener::bind(address)?);
+    }
+    shared_listener(address)
+}
+
 /// A listener on `address` that other shards can share (`SO_REUSEPORT`); needs a runtime.
 pub fn shared_listener(address: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {

@@ -1,6 +1,7 @@
 //! `worker_threads = 2`: two shards (single-threaded runtimes) on one address. Every
 //! connection is served whichever shard the kernel hands it to, the connection caps are the
-//! gateway's (not one per shard), and shutdown stops every shard.
+//! gateway's (not one per shard), shutdown stops every shard, and a port another sharded
+//! gateway holds is refused at start rather than silently shared (SO_REUSEPORT).
 
 use std::time::Duration;
 
@@ -76,4 +77,27 @@ async fn connection_caps_are_shared_by_the_shards() {
     }
     assert_eq!(upstream.count(), 3, "nothing over the cap reached the upstream");
     drop(held);
+}
+
+#[tokio::test]
+async fn a_port_held_by_another_sharded_gateway_is_refused_not_shared() {
+    let upstream = mock::start(mock::ok_json).await;
+    let first = TestGateway::start_with(&upstream.url("/mcp"), "worker_threads = 2", "").await;
+    let port = first.addr().port();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nworker_threads = 2\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{}\"\nauth = \"none\"\ndefault = \"allow\"\n",
+        upstream.url("/mcp")
+    );
+    let config = portcullis::config::load_str(&text, &|_| None).expect("config");
+    let error = portcullis::app::start(config, None)
+        .await
+        .expect_err("a second gateway on a held port must not start");
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "{error}");
+    assert!(error.to_string().contains("server.listen"), "{error}");
+    // The first gateway still answers every request: nothing was split off to a second one.
+    for _ in 0..10 {
+        assert_eq!(status_of(&first.raw(&request(true)).await), "200");
+    }
+    assert_eq!(upstream.count(), 10);
 }
