@@ -89,9 +89,7 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     let task = tokio::spawn(async move {
         crate::server::serve(listener, public, limits, wait_for(stopped)).await;
         let _ = admin.await;
-        for shard in shards {
-            let _ = shard.await;
-        }
+        shards.finish().await;
     });
     tracing::info!(%addr, %admin_addr, shards = shard_count, "portcullis listening");
     Ok(Running {

@@ -10,6 +10,7 @@ pub(super) fn run(path: &Path) -> ExitCode {
     // streams each connection's partly used buffers then hold whole 2 MB pages (724 MB against
     // about 300 MB for 10 000 SSE streams, bench/memory.sh). Best effort: a kernel without THP
     // refuses, and that is fine.
+    #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let mut config = match load(path) {
         Ok(config) => config,

@@ -38,8 +38,34 @@ pub fn shared_listener(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// A running extra shard: resolves once its thread has drained and stopped.
-pub type Done = oneshot::Receiver<()>;
+/// The extra shards, running.
+#[derive(Debug)]
+pub struct Shards {
+    /// Resolves once a shard has drained its connections.
+    drained: Vec<oneshot::Receiver<()>>,
+    /// Lets the shards drop their runtimes: only once every shard has drained, since a
+    /// connection a shard opened to an upstream may still serve another shard's request.
+    release: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Shards {
+    /// Waits until every shard has drained (call after shard 0 has), then lets them stop and
+    /// joins their threads.
+    pub async fn finish(self) {
+        for drained in self.drained {
+            let _ = drained.await;
+        }
+        let _ = self.release.send(true);
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+}
 
 /// Starts shards 1..count on `address` (already bound by shard 0, so a port 0 is resolved),
 /// each serving until `stopped` turns true. Fails, with every started shard stopped, when one
@@ -50,13 +76,19 @@ pub fn spawn(
     gateway: &Arc<Gateway>,
     limits: &Arc<ConnectionLimits>,
     stopped: &watch::Receiver<bool>,
-) -> std::io::Result<Vec<Done>> {
-    let mut done = Vec::with_capacity(count.saturating_sub(1));
+) -> std::io::Result<Shards> {
+    let (release, released) = watch::channel(false);
+    let mut shards = Shards {
+        drained: Vec::with_capacity(count.saturating_sub(1)),
+        release,
+        threads: Vec::with_capacity(count.saturating_sub(1)),
+    };
     for shard in 1..count {
         let (gateway, limits, stopped) = (Arc::clone(gateway), Arc::clone(limits), stopped.clone());
+        let mut released = released.clone();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let (done_tx, done_rx) = oneshot::channel::<()>();
-        std::thread::Builder::new()
+        let (drained_tx, drained_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
             .name(format!("portcullis-shard-{shard}"))
             .spawn(move || {
                 crate::upstream::shard::enter(shard);
@@ -75,15 +107,19 @@ pub fn spawn(
                         let _ = stopped.wait_for(|stop| *stop).await;
                     };
                     super::serve(listener, gateway, limits, stop).await;
+                    let _ = drained_tx.send(());
+                    // Keep this runtime (and the upstream connections it drives) alive until
+                    // every shard has drained; a dropped sender (start failed) also releases.
+                    let _ = released.wait_for(|release| *release).await;
                 });
-                drop(done_tx);
             })?;
+        shards.threads.push(thread);
         // Dropped without a word: the thread died before binding.
         bound_rx
             .recv()
             .unwrap_or_else(|_| Err(std::io::Error::other("shard thread ended before binding")))
             .map_err(|e| std::io::Error::new(e.kind(), format!("shard {shard} cannot listen on {address}: {e}")))?;
-        done.push(done_rx);
+        shards.drained.push(drained_rx);
     }
-    Ok(done)
+    Ok(shards)
 }
