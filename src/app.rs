@@ -48,17 +48,8 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     // `worker_threads = N > 1` (resolved by `portcullis run`): N shards, this runtime's listener
     // plus N - 1 threads of their own, all on one address (`server::shards`).
     let shard_count = config.server.worker_threads.max(1);
-    let listener = if shard_count > 1 {
-        crate::server::shards::first_listener(config.server.listen).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot listen on {} (server.listen): {e}", config.server.listen),
-            )
-        })?
-    } else {
-        bind(config.server.listen, "server.listen").await?
-    };
-    let admin_listener = bind(config.admin.listen, "admin.listen").await?;
+    let listener = bind(config.server.listen, "server.listen", shard_count > 1).await?;
+    let admin_listener = bind(config.admin.listen, "admin.listen", false).await?;
     let addr = listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     // Listening on port 0 (tests): the default public URL names the port actually bound.
@@ -111,10 +102,14 @@ async fn watch_certificates(gateway: Arc<Gateway>, every: std::time::Duration, m
     }
 }
 
-async fn bind(address: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {address} ({key}): {e}")))
+/// The listener for `key`; `shared` for shard 0's public listener (`server::shards`).
+async fn bind(address: SocketAddr, key: &str, shared: bool) -> std::io::Result<TcpListener> {
+    let bound = if shared {
+        crate::server::shards::first_listener(address)
+    } else {
+        TcpListener::bind(address).await
+    };
+    bound.map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {address} ({key}): {e}")))
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

@@ -18,8 +18,8 @@ pub(super) fn run(path: &Path) -> ExitCode {
     };
     // Every worker is a single-threaded runtime of its own (a shard, `server::shards`): this
     // thread is the first, `0` means one per CPU core. Without the work-stealing scheduler's
-    // cross-thread bookkeeping a hop costs ~7 % less CPU on one worker and serves ~25 % more
-    // requests on two (bench/README.md).
+    // cross-thread bookkeeping a hop costs ~7 % less CPU on one worker and serves 1.28× the
+    // requests on two (README.md, Benchmark).
     if config.server.worker_threads == 0 {
         config.server.worker_threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     }

@@ -113,38 +113,43 @@ fn header_text(text: &str) -> HeaderValue {
     HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("-"))
 }
 
+/// The headers of `map` that `dropped` does not name, moved (not copied) into a map with room
+/// for `extra` more. `into_iter` names a header once, before all of its values.
+fn kept(map: HeaderMap, extra: usize, dropped: impl Fn(&HeaderName) -> bool) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(map.len() + extra);
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in map {
+        if let Some(name) = name {
+            current = (!dropped(&name)).then_some(name);
+        }
+        if let Some(name) = &current {
+            out.append(name.clone(), value);
+        }
+    }
+    out
+}
+
 /// Builds the upstream request headers from the client's (taken, so kept names and values
 /// move instead of being copied).
 pub fn request_headers(client: HeaderMap, upstream: &Upstream, forwarded: &ForwardedFor, body_len: usize) -> HeaderMap {
     let nominated = connection_named(&client);
     let had_length = client.contains_key(header::CONTENT_LENGTH);
-    let mut out = HeaderMap::with_capacity(client.len() + upstream.headers.len() + 4);
-    // `into_iter` names a header once, before all of its values.
-    let mut keep = false;
-    let mut current: Option<HeaderName> = None;
-    for (name, value) in client {
-        if let Some(name) = name {
-            let lower = name.as_str();
-            let dropped = is_hop_by_hop(&name)
-                || CREDENTIALS.contains(&lower)
-                || forwarded.api_key_header.as_ref() == Some(&name)
-                || is_gateway_owned(lower)
-                || upstream.strip_headers.contains(&name)
-                // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
-                || lower == "origin"
-                // The gateway reads every answer (SSE events, list pages): it must get them
-                // uncompressed.
-                || lower == "accept-encoding"
-                // `X_User` may be read as `X-User` by the upstream's framework.
-                || lower.contains('_')
-                || nominated.iter().any(|n| n == lower);
-            keep = !dropped;
-            current = Some(name);
-        }
-        if let (true, Some(name)) = (keep, &current) {
-            out.append(name.clone(), value);
-        }
-    }
+    let mut out = kept(client, upstream.headers.len() + 4, |name| {
+        let lower = name.as_str();
+        is_hop_by_hop(name)
+            || CREDENTIALS.contains(&lower)
+            || forwarded.api_key_header.as_ref() == Some(name)
+            || is_gateway_owned(lower)
+            || upstream.strip_headers.contains(name)
+            // The gateway enforced Origin itself; a browser Origin makes local upstreams refuse.
+            || lower == "origin"
+            // The gateway reads every answer (SSE events, list pages): it must get them
+            // uncompressed.
+            || lower == "accept-encoding"
+            // `X_User` may be read as `X-User` by the upstream's framework.
+            || lower.contains('_')
+            || nominated.iter().any(|n| n == lower)
+    });
     out.insert(header::HOST, upstream.host_header.clone());
     out.insert(HeaderName::from_static("x-forwarded-for"), forwarded.chain.clone());
     out.insert(
@@ -176,23 +181,12 @@ pub fn request_headers(client: HeaderMap, upstream: &Upstream, forwarded: &Forwa
 /// `Set-Cookie` is dropped, as a credential for a caller the upstream never met.
 pub fn response_headers(upstream: HeaderMap, streamed: bool, cookies: bool) -> HeaderMap {
     let nominated = connection_named(&upstream);
-    let mut out = HeaderMap::with_capacity(upstream.len() + 1);
-    let mut keep = false;
-    let mut current: Option<HeaderName> = None;
-    for (name, value) in upstream {
-        if let Some(name) = name {
-            let lower = name.as_str();
-            let dropped = is_hop_by_hop(&name)
-                || nominated.iter().any(|n| n == lower)
-                || (streamed && name == header::CONTENT_LENGTH)
-                || (!cookies && name == header::SET_COOKIE);
-            keep = !dropped;
-            current = Some(name);
-        }
-        if let (true, Some(name)) = (keep, &current) {
-            out.append(name.clone(), value);
-        }
-    }
+    let mut out = kept(upstream, 1, |name| {
+        is_hop_by_hop(name)
+            || nominated.iter().any(|n| n == name.as_str())
+            || (streamed && name == header::CONTENT_LENGTH)
+            || (!cookies && name == header::SET_COOKIE)
+    });
     if streamed {
         out.insert(
             HeaderName::from_static("x-accel-buffering"),
