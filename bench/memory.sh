@@ -89,7 +89,8 @@ FD_MARGIN=16
 # cleanup: kill exactly what we started (and nginx workers of masters we started)
 TMP=""
 STARTED_PIDS=()
-child_pids() { pgrep -P "$1" 2>/dev/null || true; }
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"   # free_ports, child_pids
 
 cleanup() {
     local rc=$?
@@ -122,17 +123,6 @@ trap 'exit 143' TERM
 TMP="$(mktemp -d /tmp/portcullis-memory.XXXXXX)"
 chmod 755 "$TMP"   # nginx workers may run as nobody
 
-# N free loopback ports at once (all bound simultaneously, so they are distinct)
-free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
-}
 
 # wait until GET URL answers EXPECT (http code), at most SECS seconds, while PID lives
 wait_http() {

@@ -54,7 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"   # free_ports
 wait_200() {   # URL
     for _ in $(seq 1 100); do
         [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" == 200 ]] && return 0
@@ -64,7 +65,7 @@ wait_200() {   # URL
 }
 
 REPLY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
-UP_PORT="$(free_port)"
+UP_PORT="$(free_ports 1)"
 mkdir -p "$TMP/up"
 cat >"$TMP/up/nginx.conf" <<EOF
 worker_processes 1;
@@ -156,7 +157,7 @@ REPORT="$TMP/report.md"
 
 for route in $ROUTES; do
     dir="$TMP/$route"; mkdir -p "$dir"
-    port="$(free_port)"; admin="$(free_port)"
+    read -r port admin <<<"$(free_ports 2)"
     config "$route" "$port" "$admin" "$dir" >"$dir/gateway.toml"
     "$PC_BIN" run --config "$dir/gateway.toml" >"$dir/gateway.log" 2>&1 &
     pid=$!

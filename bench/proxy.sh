@@ -194,7 +194,8 @@ STARTED_PIDS=()
 POLICY_RC_CREATED=0
 WRK_PID=""
 
-child_pids() { pgrep -P "$1" 2>/dev/null || true; }
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"   # free_ports, child_pids
 
 cleanup() {
     local rc=$?
@@ -295,17 +296,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 TMP="$(mktemp -d /tmp/portcullis-bench.XXXXXX)"
 chmod 755 "$TMP"   # nginx workers may run as nobody
 
-# N free loopback ports at once (all bound simultaneously, so they are distinct)
-free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
-}
 
 # sum of utime+stime (clock ticks) over the given PIDs; whole process incl. all threads
 cpu_ticks() {
