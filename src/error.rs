@@ -97,6 +97,16 @@ pub enum Reject {
     /// answers one request, else 400.
     #[error("Invalid params: unknown task")]
     TaskNotFound { mismatch: bool, single_request: bool },
+    /// `POST /oauth/token` refused (RFC 6749 §5.2): 400 with `error` = `code`
+    /// (`invalid_request`, `invalid_grant`, `unsupported_grant_type`), or 503
+    /// `temporarily_unavailable` when the store cannot decide (`unavailable`).
+    #[error("{description}")]
+    TokenRequest {
+        code: &'static str,
+        description: &'static str,
+        reason: &'static str,
+        unavailable: bool,
+    },
     /// 401 with the RFC 9728 challenge (`WWW-Authenticate` value in `challenge`).
     #[error("{description}")]
     Unauthorized {
@@ -122,6 +132,8 @@ impl Reject {
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::RateLimited { single_request, .. } => answered_or(*single_request, StatusCode::TOO_MANY_REQUESTS),
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::TokenRequest { unavailable: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TokenRequest { unavailable: false, .. } => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) | Self::Envelope { .. } | Self::HeaderMismatch(_) => StatusCode::BAD_REQUEST,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -147,6 +159,7 @@ impl Reject {
             | Self::MethodNotAllowed
             | Self::UnknownSession
             | Self::Unauthorized { .. }
+            | Self::TokenRequest { .. }
             | Self::InsufficientScope { .. } => None,
             Self::PolicyDenied { code, .. } => Some(*code),
             Self::InvalidArguments { .. } => Some(-32602),
@@ -186,7 +199,7 @@ impl Reject {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::AuthUnavailable => "auth_unavailable",
             Self::StateUnavailable => "state_unavailable",
-            Self::Unauthorized { reason, .. } => reason,
+            Self::Unauthorized { reason, .. } | Self::TokenRequest { reason, .. } => reason,
             Self::PolicyDenied { .. } => "policy_denied",
             Self::RateLimited { limited, .. } => match limited.scope {
                 "ip" => "rate_limited_ip",

@@ -5,17 +5,19 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Reloader, ServerConfig};
+use crate::credentials::{self, Credentials, Location};
 use crate::state::{Backend, Durable, RedisState, SessionStore};
 use crate::telemetry::{AuditLog, Metrics};
 use crate::tls::{MtlsSettings, TlsServer};
 use crate::upstream::LegacyEndpoints;
 
-/// The state backend of `[state]`: session bindings and the limiter's buckets.
+/// The state backend of `[state]`: session bindings, the limiter's buckets and the
+/// credential store.
 fn state(
     config: &Config,
     metrics: &Arc<Metrics>,
     audit: &AuditLog,
-) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter)> {
+) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter, Credentials)> {
     let idle = config.server.timeouts.session_idle;
     let clock = Arc::new(crate::ratelimit::MonotonicClock::default());
     let mut limiter = crate::ratelimit::Limiter::new(config.rate_limits.max_buckets, clock);
@@ -27,9 +29,14 @@ fn state(
                 .transpose()
                 .map_err(std::io::Error::other)?;
             if durable.is_none() {
-                tracing::info!("state.path unset: session bindings live in memory and end with the process");
+                tracing::info!(
+                    "state.path unset: session bindings, API keys, revocations and refresh families live in memory and end with the process"
+                );
             }
-            SessionStore::memory(idle, MAX_SESSIONS, durable)
+            let location = Location::Embedded(path.as_deref());
+            let credentials = credentials::open(location, config.credentials.clone(), audit.clone())
+                .map_err(|e| std::io::Error::other(format!("credential store: {e}")))?;
+            (SessionStore::memory(idle, MAX_SESSIONS, durable), credentials)
         }
         Backend::Redis {
             url,
@@ -45,10 +52,13 @@ fn state(
                 Arc::clone(metrics),
                 audit.clone(),
             );
-            SessionStore::Redis { redis, idle }
+            let location = Location::Redis(Arc::clone(&redis));
+            let credentials = credentials::open(location, config.credentials.clone(), audit.clone())
+                .map_err(|e| std::io::Error::other(format!("credential store: {e}")))?;
+            (SessionStore::Redis { redis, idle }, credentials)
         }
     };
-    Ok((sessions, limiter))
+    Ok((sessions.0, limiter, sessions.1))
 }
 
 /// Most live sessions bound at once (each binding is about 100 bytes).
@@ -68,6 +78,8 @@ pub struct Gateway {
     pub(crate) sessions: SessionStore,
     /// Token buckets and auth-failure counts (kept across reloads).
     pub(crate) limiter: crate::ratelimit::Limiter,
+    /// Issued tokens, refresh families, dynamic keys, revocations (kept across reloads).
+    pub(crate) credentials: Arc<Credentials>,
     /// Minute of the last certificate-expiry refresh.
     expiry_minute: std::sync::atomic::AtomicU64,
 }
@@ -81,7 +93,7 @@ impl Gateway {
         };
         let metrics = Arc::new(Metrics::new());
         let audit = AuditLog::start(&config.audit.sink)?;
-        let (sessions, limiter) = state(config, &metrics, &audit)?;
+        let (sessions, limiter, credentials) = state(config, &metrics, &audit)?;
         Ok(Self {
             tls,
             mtls: config.mtls.clone(),
@@ -93,6 +105,7 @@ impl Gateway {
             legacy: Arc::new(LegacyEndpoints::default()),
             sessions,
             limiter,
+            credentials: Arc::new(credentials),
         })
     }
 
@@ -104,6 +117,11 @@ impl Gateway {
     /// The config holder (shared with the admin listener and SIGHUP).
     pub fn reloader(&self) -> &Arc<Reloader> {
         &self.reloader
+    }
+
+    /// The credential lifecycle (admin API, token endpoint, sync).
+    pub fn credentials(&self) -> &Arc<Credentials> {
+        &self.credentials
     }
 
     /// The audit writer.

@@ -17,6 +17,7 @@
 //! authz/        policy: roles, rules, argument constraints, list filtering (no enforcement)
 //! error.rs      `Reject`: every refusal, with its status, JSON-RPC code and reason
 //! ratelimit/    token buckets (embedded or through the state store)
+//! credentials/  issued tokens, refresh families, dynamic API keys, revocations: store + sync
 //! auth/         principals: JWTs, API keys, external issuers, certificate identities
 //! mcp/ tls/ state/ telemetry/
 //!               leaves: JSON-RPC/SSE on the wire; TLS files and listener config; the state
@@ -50,6 +51,7 @@ pub mod auth;
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod gateway;
 pub mod mcp;

@@ -1,7 +1,10 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics` and `POST /admin/reload`. Health is
-//! open; metrics and admin calls need `[admin].token` as a bearer token when one is set, and
-//! admin calls are refused outright when none is set.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `POST /admin/reload` (`routes.rs`)
+//! and the credential lifecycle API (`credentials_api.rs`). Health is open; metrics and admin
+//! calls need `[admin].token` as a bearer token when one is set (the credential API also takes
+//! a credential holding `admin:*` or the call's scoped permission), and admin calls are refused
+//! outright when neither is possible.
 
+mod credentials_api;
 mod routes;
 
 pub use routes::serve;

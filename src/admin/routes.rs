@@ -49,6 +49,9 @@ pub async fn serve(
                     });
                     return Ok::<_, std::convert::Infallible>(response);
                 }
+                if super::credentials_api::handles(request.uri().path()) {
+                    return Ok(super::credentials_api::handle(gateway, token, request).await);
+                }
                 Ok::<_, std::convert::Infallible>(route(&gateway, token.as_ref().as_ref(), &request))
             }
         });
@@ -87,7 +90,28 @@ fn ready(gateway: &Gateway) -> Response<GatewayBody> {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "ready": upstreams > 0, "generation": snapshot.generation, "upstreams": upstreams });
+    let credentials = gateway.credentials();
+    let live = credentials.live();
+    let mut warnings: Vec<String> = Vec::new();
+    if credentials.shared() && credentials.persistent() == Some(false) {
+        warnings.push(
+            "Redis persistence (AOF) is off: keys, revocations and refresh families are lost if Redis restarts".into(),
+        );
+    }
+    if !live.fresh() {
+        warnings.push("revocations cannot be confirmed current: gateway-issued tokens are refused (503)".into());
+    }
+    let body = serde_json::json!({
+        "ready": upstreams > 0,
+        "generation": snapshot.generation,
+        "upstreams": upstreams,
+        "state": {
+            "backend": if credentials.shared() { "redis" } else { "embedded" },
+            "credentials_fresh": live.fresh(),
+            "last_sync_age_ms": live.age_ms(),
+            "warnings": warnings,
+        },
+    });
     json_response(status, Bytes::from(body.to_string()))
 }
 

@@ -7,6 +7,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::AuthFailure;
+use super::key_record::HashAlg;
 
 /// Prefix of every key (also how `Authorization: Bearer mcp_...` is told from a JWT).
 pub const PREFIX: &str = "mcp_";
@@ -21,6 +22,26 @@ pub struct StoredKey {
     pub permissions: Vec<String>,
     /// Unix seconds after which the key is refused.
     pub expires: Option<u64>,
+}
+
+/// `[auth.api_keys] pepper`: the HMAC key of dynamic key digests (never printed).
+#[derive(Clone)]
+pub struct Pepper(Vec<u8>);
+
+impl Pepper {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pepper(..)")
+    }
 }
 
 /// A new random key.
@@ -51,17 +72,40 @@ pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Finds the key matching `presented`. Malformed keys are refused before any lookup; every
-/// stored hash is compared, in constant time, so timing says nothing about which one matched.
-pub fn find<'k>(keys: &'k [StoredKey], presented: &str, now: u64) -> Result<&'k StoredKey, AuthFailure> {
+/// Refuses anything but `mcp_` + 43 base64url characters, before any lookup.
+pub fn well_formed(presented: &str) -> Result<(), AuthFailure> {
     let body = presented.strip_prefix(PREFIX).ok_or(AuthFailure::Malformed)?;
-    let well_formed = body.len() == 43
+    let ok = body.len() == 43
         && body
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
-        return Err(AuthFailure::Malformed);
+    if ok { Ok(()) } else { Err(AuthFailure::Malformed) }
+}
+
+/// The digest a dynamic key is stored under: HMAC-SHA256 keyed with the pepper when one is
+/// configured (a stolen store then cannot be checked against guesses offline), else SHA-256.
+pub fn digest(key: &str, pepper: Option<&[u8]>) -> ([u8; 32], HashAlg) {
+    match pepper {
+        Some(pepper) => {
+            use hmac::Mac as _;
+            let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(pepper)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(key.as_bytes());
+            (mac.finalize().into_bytes().into(), HashAlg::HmacSha256)
+        }
+        None => (Sha256::digest(key.as_bytes()).into(), HashAlg::Sha256),
     }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Finds the key matching `presented`. Malformed keys are refused before any lookup; every
+/// stored hash is compared, in constant time, so timing says nothing about which one matched.
+pub fn find<'k>(keys: &'k [StoredKey], presented: &str, now: u64) -> Result<&'k StoredKey, AuthFailure> {
+    well_formed(presented)?;
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let mut found = None;
     for key in keys {

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use super::{AuthFailure, AuthMethod, Principal, TokenCache, api_key, issuer, jwt, now};
+use super::{AuthFailure, AuthMethod, LiveCredentials, Principal, TokenCache, api_key, issuer, jwt, now};
 
-/// Everything needed to check credentials; rebuilt on reload.
+/// Everything needed to check credentials; rebuilt on reload. Revocations and dynamic keys,
+/// which outlive a reload, come from the replica's [`LiveCredentials`] on every call.
 #[derive(Debug, Default)]
 pub struct Authenticator {
     pub jwt: Option<jwt::JwtSettings>,
@@ -14,6 +15,11 @@ pub struct Authenticator {
     pub api_key_header: Option<http::HeaderName>,
     pub issuers: Vec<Arc<issuer::Issuer>>,
     pub cache: TokenCache,
+    /// `[auth.api_keys] pepper`: dynamic keys are stored as HMAC-SHA256 under it.
+    pub pepper: Option<api_key::Pepper>,
+    /// Whether dynamic keys known to this replica stay accepted while the store cannot
+    /// confirm them current (`[auth.api_keys] when_state_stale = "accept"`).
+    pub keys_when_stale: bool,
 }
 
 impl Authenticator {
@@ -22,8 +28,14 @@ impl Authenticator {
         self.jwt.is_some() || !self.api_keys.is_empty() || !self.issuers.is_empty()
     }
 
-    /// Authenticates the request's credential. `Err(Missing)` when none was sent.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, AuthFailure> {
+    /// Authenticates the request's credential against this replica's revocations and dynamic
+    /// keys (`live`). `Err(Missing)` when none was sent.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        live: &LiveCredentials,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<Arc<Principal>, AuthFailure> {
         let mut bearer = headers.get_all(http::header::AUTHORIZATION).iter();
         let authorization = bearer.next();
         if bearer.next().is_some() {
@@ -40,18 +52,28 @@ impl Authenticator {
             if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
                 return Err(AuthFailure::Malformed);
             }
-            return self.bearer(token).await;
+            if token.starts_with(api_key::PREFIX) {
+                return self.api_key(token, live, client_ip);
+            }
+            let principal = self.bearer(token).await?;
+            // After the cache too: a token verified a minute ago may be revoked since.
+            if principal.method == AuthMethod::Jwt {
+                if !live.fresh() {
+                    return Err(AuthFailure::StateStale);
+                }
+                if live.revoked(&principal) {
+                    return Err(AuthFailure::Revoked);
+                }
+            }
+            return Ok(principal);
         }
         match header_key {
-            Some(value) => self.api_key(value.to_str().map_err(|_| AuthFailure::Malformed)?),
+            Some(value) => self.api_key(value.to_str().map_err(|_| AuthFailure::Malformed)?, live, client_ip),
             None => Err(AuthFailure::Missing),
         }
     }
 
     async fn bearer(&self, token: &str) -> Result<Arc<Principal>, AuthFailure> {
-        if token.starts_with(api_key::PREFIX) {
-            return self.api_key(token);
-        }
         let max = self.jwt.as_ref().map_or(8192, |j| j.max_token_bytes);
         if token.len() > max {
             return Err(AuthFailure::TooLarge);
@@ -74,6 +96,8 @@ impl Authenticator {
                         scopes: Vec::new(),
                         token_id: Some(claims.jti),
                         issuer: None,
+                        issued_at: claims.iat,
+                        family: claims.fam,
                     };
                     (principal, exp)
                 }
@@ -105,17 +129,49 @@ impl Authenticator {
         Ok(principal)
     }
 
-    fn api_key(&self, key: &str) -> Result<Arc<Principal>, AuthFailure> {
-        let found = api_key::find(&self.api_keys, key, now())?;
+    /// A static key from the config, else a dynamic key from the store (its use noted for
+    /// the batched usage statistics).
+    fn api_key(
+        &self,
+        key: &str,
+        live: &LiveCredentials,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<Arc<Principal>, AuthFailure> {
+        api_key::well_formed(key)?;
+        let now = now();
+        match api_key::find(&self.api_keys, key, now) {
+            Ok(found) => {
+                return Ok(Arc::new(Principal {
+                    subject: found.subject.clone(),
+                    method: AuthMethod::ApiKey,
+                    roles: found.roles.clone(),
+                    permissions: found.permissions.clone(),
+                    token_id: Some(found.id.clone()),
+                    ..Principal::anonymous()
+                }));
+            }
+            Err(AuthFailure::UnknownKey) => {}
+            Err(other) => return Err(other),
+        }
+        let (digest, _) = api_key::digest(key, self.pepper.as_ref().map(api_key::Pepper::expose));
+        let record = live.key_by_digest(&digest).ok_or(AuthFailure::UnknownKey)?;
+        if !live.fresh() && !self.keys_when_stale {
+            return Err(AuthFailure::StateStale);
+        }
+        if record.revoked.is_some() {
+            return Err(AuthFailure::Revoked);
+        }
+        if !record.valid_at(now) {
+            return Err(AuthFailure::Expired);
+        }
+        live.note_use(&record.id, now, client_ip);
         Ok(Arc::new(Principal {
-            subject: found.subject.clone(),
+            subject: record.subject.clone(),
             method: AuthMethod::ApiKey,
-            roles: found.roles.clone(),
-            username: None,
-            permissions: found.permissions.clone(),
-            scopes: Vec::new(),
-            token_id: Some(found.id.clone()),
-            issuer: None,
+            roles: record.roles.clone(),
+            permissions: record.permissions.clone(),
+            token_id: Some(record.id.clone()),
+            ..Principal::anonymous()
         }))
     }
 }

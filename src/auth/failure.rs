@@ -18,6 +18,11 @@ pub enum AuthFailure {
     UnknownKey,
     /// The issuer needed to check the token could not be reached (fails closed: 503).
     IssuerUnavailable,
+    /// Withdrawn: a revoked token, family or subject, or a revoked API key.
+    Revoked,
+    /// The credential store could not confirm this replica's revocations are current for
+    /// longer than `revocation_max_staleness` (fails closed: 503).
+    StateStale,
 }
 
 impl AuthFailure {
@@ -37,6 +42,8 @@ impl AuthFailure {
             Self::Crit => "unsupported_crit",
             Self::UnknownKey => "unknown_key",
             Self::IssuerUnavailable => "issuer_unavailable",
+            Self::Revoked => "revoked",
+            Self::StateStale => "revocations_stale",
         }
     }
 
@@ -56,6 +63,8 @@ impl AuthFailure {
             Self::Crit => "The token uses unsupported critical extensions",
             Self::UnknownKey => "Unknown or inactive credential",
             Self::IssuerUnavailable => "The token issuer could not be reached",
+            Self::Revoked => "The credential has been revoked",
+            Self::StateStale => "Revocations cannot be confirmed current",
         }
     }
 }

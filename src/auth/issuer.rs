@@ -276,6 +276,8 @@ impl Issuer {
             scopes,
             token_id: token_id.map(str::to_owned),
             issuer: Some(self.settings.issuer.clone()),
+            issued_at: 0,
+            family: None,
         }
     }
 

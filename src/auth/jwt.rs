@@ -70,6 +70,9 @@ pub struct Claims {
     pub roles: Vec<String>,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// The refresh family the token descends from (revoked with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 /// `aud`: one string or an array of strings (RFC 7519).
@@ -165,15 +168,9 @@ impl JwtSettings {
         }
     }
 
-    /// Mints an access + refresh pair with the first key that can sign.
-    pub fn issue(
-        &self,
-        subject: &str,
-        username: Option<&str>,
-        roles: &[String],
-        permissions: &[String],
-        ttl: Option<Duration>,
-    ) -> Result<(String, String, u64), String> {
+    /// Signs an access token for `grant` in refresh family `family`, valid for `ttl`
+    /// (default `access_ttl`). Returns the token, its `jti` and its lifetime in seconds.
+    pub fn issue_access(&self, grant: &Grant, family: Option<&str>, ttl: Option<Duration>) -> Result<Issued, String> {
         let key = self
             .keys
             .iter()
@@ -181,30 +178,61 @@ impl JwtSettings {
             .ok_or("no configured key can sign (private_key or secret missing)")?;
         let encoding = key.encoding.as_ref().ok_or("no signing key")?;
         let issued = now();
-        let access_ttl = ttl.unwrap_or(self.access_ttl).as_secs();
-        let mut claims = Claims {
-            sub: subject.to_string(),
+        let expires_in = ttl.unwrap_or(self.access_ttl).as_secs();
+        let claims = Claims {
+            sub: grant.subject.clone(),
             iss: self.issuer.clone(),
             aud: Audience::One(self.audience.clone()),
-            exp: issued + access_ttl,
+            exp: issued + expires_in,
             nbf: None,
             iat: issued,
             jti: random_id(),
             kind: "access".into(),
-            username: username.map(str::to_owned),
-            roles: roles.to_vec(),
-            permissions: permissions.to_vec(),
+            username: grant.username.clone(),
+            roles: grant.roles.clone(),
+            permissions: grant.permissions.clone(),
+            fam: family.map(str::to_owned),
         };
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some(ACCESS_TYP.into());
-        let access = jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())?;
-        claims.kind = "refresh".into();
-        claims.jti = random_id();
-        claims.exp = issued + self.refresh_ttl.as_secs();
-        header.typ = Some(REFRESH_TYP.into());
-        let refresh = jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())?;
-        Ok((access, refresh, access_ttl))
+        let token = jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())?;
+        Ok(Issued {
+            token,
+            jti: claims.jti,
+            expires_in,
+            exp: claims.exp,
+        })
+    }
+
+    /// Signs a token of another type with the access token's claims (tests and `token decode`
+    /// use it to prove such tokens are refused as access tokens).
+    pub fn issue_typed(&self, grant: &Grant, typ: &str, kind: &str) -> Result<String, String> {
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.encoding.is_some())
+            .ok_or("no configured key can sign")?;
+        let encoding = key.encoding.as_ref().ok_or("no signing key")?;
+        let issued = now();
+        let claims = Claims {
+            sub: grant.subject.clone(),
+            iss: self.issuer.clone(),
+            aud: Audience::One(self.audience.clone()),
+            exp: issued + self.access_ttl.as_secs(),
+            nbf: None,
+            iat: issued,
+            jti: random_id(),
+            kind: kind.into(),
+            username: grant.username.clone(),
+            roles: grant.roles.clone(),
+            permissions: grant.permissions.clone(),
+            fam: None,
+        };
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())
     }
 
     /// Whether `token`'s signature verifies with a configured key (for `token decode`).
@@ -219,6 +247,28 @@ impl JwtSettings {
         validation.validate_aud = false;
         jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation).is_ok()
     }
+}
+
+/// Who a token is for and what it grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// A signed access token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub jti: String,
+    pub expires_in: u64,
+    /// Unix seconds.
+    pub exp: u64,
 }
 
 /// What can be read of a JWT before choosing how to verify it: `iss` (which issuer) and

@@ -11,10 +11,14 @@ mod failure;
 pub(crate) mod fetch;
 pub mod issuer;
 pub mod jwt;
+pub mod key_record;
+mod live;
 mod principal;
+pub mod revocation;
 
 pub use authenticator::Authenticator;
 pub use cache::TokenCache;
 pub(crate) use clock::now;
 pub use failure::AuthFailure;
+pub use live::{LiveCredentials, Usage};
 pub use principal::{AuthMethod, Principal};

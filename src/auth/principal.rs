@@ -48,6 +48,10 @@ pub struct Principal {
     pub token_id: Option<String>,
     /// The external issuer (`iss`) of an OAuth principal.
     pub issuer: Option<String>,
+    /// `iat` of a gateway-issued token (for subject-wide revocations); 0 otherwise.
+    pub issued_at: u64,
+    /// The refresh family a gateway-issued access token descends from.
+    pub family: Option<String>,
 }
 
 impl Principal {
@@ -62,6 +66,8 @@ impl Principal {
             scopes: Vec::new(),
             token_id: None,
             issuer: None,
+            issued_at: 0,
+            family: None,
         }
     }
 
@@ -82,6 +88,8 @@ impl Principal {
             scopes: Vec::new(),
             token_id: None,
             issuer: None,
+            issued_at: 0,
+            family: None,
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
         AuditSink::Stdout => "stdout".to_string(),
         AuditSink::File(path) => format!("file {}", path.display()),
         AuditSink::Off => "off".to_string(),
+        AuditSink::Stderr => "stderr".to_string(),
     };
     out.push_str(&format!("audit: {audit}\n"));
     out.push_str(&tls_summary(config));

@@ -78,7 +78,7 @@ pub async fn principal(config: &Config, subject: &Subject) -> Result<Principal, 
             headers.insert(name, value);
             let verified = config
                 .auth
-                .authenticate(&headers)
+                .authenticate(&headers, &crate::auth::LiveCredentials::always_fresh(), None)
                 .await
                 .map_err(|failure| format!("credential refused: {}", failure.description()))?;
             (*verified).clone()

@@ -1,31 +1,123 @@
-//! `portcullis hash-key [KEY]` and `portcullis gen-secret`.
+//! `portcullis keys create / list / show / revoke / rotate`: dynamic API keys, through the
+//! store or a running gateway's admin API. `create` and `rotate` print the new key once.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use super::{write_err, write_out};
-use crate::auth::api_key;
+use super::KeysCommand;
+use super::access::{self, Failure};
+use crate::config;
+use crate::credentials::NewKey;
 
-/// The `sha256:` form of `key`; without one, a new key and its hash.
-pub(super) fn hash_key(key: Option<String>) -> ExitCode {
-    match key {
-        Some(key) if key.is_empty() => {
-            write_err("hash-key: the key is empty");
-            return ExitCode::from(1);
-        }
-        Some(key) => write_out(&api_key::hash(&key)),
-        None => {
-            let key = api_key::generate();
-            write_out(&format!("key:  {key}\nhash: {}", api_key::hash(&key)));
-        }
-    }
-    ExitCode::SUCCESS
+fn duration(text: Option<&str>, flag: &str) -> Result<Option<std::time::Duration>, Failure> {
+    text.map(|t| config::parse_duration(t).map_err(|e| Failure(format!("{flag}: {e}"), 1)))
+        .transpose()
 }
 
-/// 64 random bytes, URL-safe base64.
-pub(super) fn gen_secret() -> ExitCode {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 64];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    write_out(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
-    ExitCode::SUCCESS
+fn text(value: &serde_json::Value, field: &str) -> String {
+    value[field].as_str().unwrap_or("-").to_string()
+}
+
+/// A new key, as a human reads it.
+fn created(value: &serde_json::Value) -> String {
+    let mut out = format!(
+        "id:       {}\nkey:      {}\nsubject:  {}\nroles:    {}\nexpires:  {}\n",
+        text(value, "id"),
+        text(value, "key"),
+        text(value, "subject"),
+        value["roles"],
+        text(value, "expires_at"),
+    );
+    if let Some(old) = value["replaces"].as_str() {
+        out.push_str(&format!("replaces: {old}\n"));
+    }
+    out.push_str("The key is shown this once: store it now.");
+    out
+}
+
+/// The key table (`keys list`).
+fn table(value: &serde_json::Value) -> String {
+    let mut out = format!(
+        "{:<21} {:<12} {:<16} {:<16} {:<9} {:<20} {:<20} {:>6}  {}\n",
+        "ID", "NAME", "SUBJECT", "ROLES", "STATUS", "CREATED", "EXPIRES", "USES", "LAST USED"
+    );
+    let mut expiring = 0;
+    for key in value.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let roles: Vec<&str> = key["roles"]
+            .as_array()
+            .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        if key["status"] == "expiring" {
+            expiring += 1;
+        }
+        out.push_str(&format!(
+            "{:<21} {:<12} {:<16} {:<16} {:<9} {:<20} {:<20} {:>6}  {}\n",
+            text(key, "id"),
+            text(key, "name"),
+            text(key, "subject"),
+            roles.join(","),
+            text(key, "status"),
+            text(key, "created_at"),
+            text(key, "expires_at"),
+            key["use_count"].as_u64().unwrap_or(0),
+            text(key, "last_used_at"),
+        ));
+    }
+    if expiring > 0 {
+        out.push_str(&format!("WARNING: {expiring} key(s) expire within 14 days\n"));
+    }
+    out
+}
+
+pub(super) fn run(command: KeysCommand, path: &Path) -> ExitCode {
+    match command {
+        KeysCommand::Create {
+            subject,
+            roles,
+            permissions,
+            name,
+            ttl,
+            json,
+            admin,
+        } => access::run(path, &admin, async |config, access| {
+            for role in &roles {
+                if !config.roles.contains(role) {
+                    return Err(Failure(format!("--role: `{role}` is not defined in [roles]"), 1));
+                }
+            }
+            let new = NewKey {
+                subject: subject.clone(),
+                roles: roles.clone(),
+                permissions: permissions.clone(),
+                name: name.clone(),
+                ttl: duration(ttl.as_deref(), "--ttl")?,
+            };
+            let value = access.create_key(new, ttl.as_deref()).await?;
+            access::print(&value, json, created);
+            Ok(())
+        }),
+        KeysCommand::List { json, admin } => access::run(path, &admin, async |_, access| {
+            let value = access.list_keys().await?;
+            access::print(&value, json, table);
+            Ok(())
+        }),
+        KeysCommand::Show { id, json, admin } => access::run(path, &admin, async |_, access| {
+            let value = access.show_key(&id).await?;
+            access::print(&value, json, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+            Ok(())
+        }),
+        KeysCommand::Revoke { id, json, admin } => access::run(path, &admin, async |_, access| {
+            let value = access.revoke_key(&id).await?;
+            access::print(&value, json, |v| {
+                format!("revoked {} (subject {})", text(v, "id"), text(v, "subject"))
+            });
+            Ok(())
+        }),
+        KeysCommand::Rotate { id, grace, json, admin } => access::run(path, &admin, async |_, access| {
+            let grace_value = duration(grace.as_deref(), "--grace")?.unwrap_or_default();
+            let value = access.rotate_key(&id, grace_value, grace.as_deref()).await?;
+            access::print(&value, json, created);
+            Ok(())
+        }),
+    }
 }

@@ -1,14 +1,19 @@
-//! The command line, one file per command: `run`, `check`, `config schema`, `token`,
-//! `hash-key` / `gen-secret` (`keys`), `explain` (+ `explain_live`), `dev`. The library never
-//! imports this folder; each command builds what it needs from `config` and `app`.
+//! The command line, one file per command: `run`, `check`, `config schema`, `token`, `keys`,
+//! `revoke`, `state`, `hash-key` / `gen-secret` (`secrets`), `explain` (+ `explain_live`),
+//! `dev`; `access.rs` is how the lifecycle commands reach the credential store (directly or
+//! through a running gateway's admin API). The library never imports this folder.
 
+mod access;
 mod check;
 mod config_schema;
 mod dev;
 mod explain;
 mod explain_live;
 mod keys;
+mod revoke;
 mod run;
+mod secrets;
+mod state;
 mod token;
 
 use std::path::PathBuf;
@@ -49,6 +54,27 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Dynamic API keys: create, list, show, revoke, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Revoke gateway-issued tokens on every replica: one (`--jti`), a subject's (`--sub`), a
+    /// refresh family (`--family`); `--list` shows the revocations in force.
+    Revoke {
+        #[command(flatten)]
+        target: revoke::Target,
+        /// One JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+    /// Backups of the credential store (JSON lines; keys stay hashed).
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
     },
     /// The `sha256:` form of an API key for `[[auth.api_keys.static]]`; without KEY, a new
     /// random key is generated and printed once with its hash.
@@ -101,13 +127,90 @@ pub enum TokenCommand {
         permissions: Vec<String>,
         #[arg(long)]
         username: Option<String>,
-        /// Access-token lifetime, e.g. 30m (default: auth.jwt.access_ttl).
+        /// Access-token lifetime, e.g. 30m (default: auth.jwt.access_ttl; at most auth.jwt.max_ttl).
         #[arg(long)]
         ttl: Option<String>,
+        /// One JSON line (an RFC 6749 token response plus `family_id`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
     },
     /// Print a token's header and claims without trusting them, and whether the signature
     /// verifies with the configured keys.
     Decode { token: String },
+}
+
+/// `portcullis keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; it is printed once (`mcp_...`), only its digest is stored.
+    Create {
+        #[arg(long)]
+        subject: String,
+        /// Role (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Extra permission (repeat for several).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// A name to tell keys apart.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 90d (default: auth.api_keys.default_ttl; at most max_ttl).
+        #[arg(long)]
+        ttl: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+    /// Every key: id, name, subject, roles, status, created, expires, uses, last use.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+    /// One key.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+    /// Revoke a key at once, on every replica.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+    /// Replace a key: the new one works at once, the old one until the grace ends.
+    Rotate {
+        id: String,
+        /// How long the old key stays valid, e.g. 1h (default 0s: ends now).
+        #[arg(long)]
+        grace: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+}
+
+/// `portcullis state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every key, revocation and refresh family as JSON lines (stdout, or --out FILE).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load a backup; every line is checked before any is written.
+    Import { file: PathBuf },
 }
 
 /// `portcullis config ...`
@@ -126,6 +229,14 @@ pub fn execute(cli: Cli) -> ExitCode {
             command: ConfigCommand::Schema,
         } => config_schema::run(),
         Command::Token { command } => token::run(command, &path),
+        Command::Keys { command } => keys::run(command, &path),
+        Command::Revoke { target, json, admin } => revoke::run(target, json, &admin, &path),
+        Command::State {
+            command: StateCommand::Export { out },
+        } => state::export(out, &path),
+        Command::State {
+            command: StateCommand::Import { file },
+        } => state::import(file, &path),
         Command::Explain {
             upstream,
             roles,
@@ -143,8 +254,8 @@ pub fn execute(cli: Cli) -> ExitCode {
             explain::run(&path, upstream.as_deref(), &subject, live)
         }
         Command::Dev { listen, admin } => dev::command(listen, admin),
-        Command::HashKey { key } => keys::hash_key(key),
-        Command::GenSecret => keys::gen_secret(),
+        Command::HashKey { key } => secrets::hash_key(key),
+        Command::GenSecret => secrets::gen_secret(),
         Command::Check => check::run(&path),
         Command::Run => run::run(&path),
     }

@@ -1,20 +1,15 @@
-//! `portcullis token issue` and `portcullis token decode`.
+//! `portcullis token issue` (an access token and a refresh family, through the store or a
+//! running gateway's admin API) and `portcullis token decode`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use super::access::{self, Failure};
 use super::{TokenCommand, load, write_err, write_out};
+use crate::auth::jwt::Grant;
 use crate::config;
 
 pub(super) fn run(command: TokenCommand, path: &Path) -> ExitCode {
-    let config = match load(path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let Some(jwt) = config.auth.jwt.as_ref() else {
-        write_err(&format!("{}: `auth.jwt`: no keys configured", path.display()));
-        return ExitCode::from(1);
-    };
     match command {
         TokenCommand::Issue {
             sub,
@@ -22,32 +17,42 @@ pub(super) fn run(command: TokenCommand, path: &Path) -> ExitCode {
             permissions,
             username,
             ttl,
+            json,
+            admin,
         } => {
-            let ttl = match ttl.as_deref().map(config::parse_duration).transpose() {
+            let ttl_value = match ttl.as_deref().map(config::parse_duration).transpose() {
                 Ok(ttl) => ttl,
                 Err(error) => {
                     write_err(&format!("--ttl: {error}"));
                     return ExitCode::from(1);
                 }
             };
-            match jwt.issue(&sub, username.as_deref(), &roles, &permissions, ttl) {
-                Ok((access, refresh, expires_in)) => {
-                    let out = serde_json::json!({
-                        "access_token": access,
-                        "refresh_token": refresh,
-                        "token_type": "Bearer",
-                        "expires_in": expires_in,
-                    });
-                    write_out(&serde_json::to_string_pretty(&out).unwrap_or_default());
-                    ExitCode::SUCCESS
+            access::run(path, &admin, async |config, access| {
+                for role in &roles {
+                    if !config.roles.contains(role) {
+                        return Err(Failure(format!("--role: `{role}` is not defined in [roles]"), 1));
+                    }
                 }
-                Err(error) => {
-                    write_err(&format!("cannot issue: {error}"));
-                    ExitCode::from(1)
-                }
-            }
+                let grant = Grant {
+                    subject: sub.clone(),
+                    username: username.clone(),
+                    roles: roles.clone(),
+                    permissions: permissions.clone(),
+                };
+                let issued = access.issue(config, grant, ttl_value, ttl.as_deref()).await?;
+                access::print(&issued, json, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+                Ok(())
+            })
         }
         TokenCommand::Decode { token } => {
+            let config = match load(path) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let Some(jwt) = config.auth.jwt.as_ref() else {
+                write_err(&format!("{}: `auth.jwt`: no keys configured", path.display()));
+                return ExitCode::from(1);
+            };
             use base64::Engine as _;
             let decode = |part: Option<&str>| {
                 part.and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())

@@ -38,6 +38,8 @@ pub fn authenticator(raw: &RawAuth, public_url: &str) -> Result<Authenticator, C
         api_key_header,
         issuers,
         cache: TokenCache::default(),
+        pepper: None,
+        keys_when_stale: true,
     })
 }
 

@@ -2,6 +2,7 @@
 //! (validated, typed). Errors always name the TOML key path. Reload lives in `reload.rs`.
 
 mod auth;
+mod credentials;
 mod duration;
 mod env;
 mod error;

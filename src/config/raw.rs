@@ -57,6 +57,9 @@ pub struct RawState {
     pub redis_pool_size: u32,
     /// Rate limits while Redis is unreachable: `"local"`, `"deny"` or `"allow"`.
     pub on_unavailable: String,
+    /// How long a replica may go without confirming its revocations current (Redis down)
+    /// before requests with gateway-issued tokens fail closed (503).
+    pub revocation_max_staleness: String,
 }
 
 impl Default for RawState {
@@ -69,6 +72,7 @@ impl Default for RawState {
             redis_timeout: "50ms".into(),
             redis_pool_size: 1,
             on_unavailable: "local".into(),
+            revocation_max_staleness: "30s".into(),
         }
     }
 }
@@ -231,6 +235,9 @@ pub struct RawJwt {
     /// Longer bearer tokens are refused before any decoding.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: u32,
+    /// Longest access-token lifetime `token issue --ttl` / `POST /admin/tokens` may ask for.
+    #[serde(default = "default_max_access_ttl")]
+    pub max_ttl: String,
     /// Signing / verification keys, chosen by the token's `kid`; the first one signs.
     pub keys: Vec<RawJwtKey>,
 }
@@ -243,6 +250,9 @@ fn default_access_ttl() -> String {
 }
 fn default_refresh_ttl() -> String {
     "7d".into()
+}
+fn default_max_access_ttl() -> String {
+    "24h".into()
 }
 fn default_leeway() -> String {
     "30s".into()
@@ -276,6 +286,30 @@ pub struct RawApiKeys {
     /// Keys from the config; only their SHA-256 is stored.
     #[serde(default, rename = "static")]
     pub static_keys: Vec<RawStaticKey>,
+    /// HMAC key (at least 32 bytes) under which dynamic keys are stored; unset, they are
+    /// stored as plain SHA-256 (`check` warns).
+    pub pepper: Option<String>,
+    /// Lifetime of a dynamic key created without `--ttl`.
+    #[serde(default = "default_key_ttl")]
+    pub default_ttl: String,
+    /// Longest lifetime a dynamic key may be given.
+    #[serde(default = "default_key_max_ttl")]
+    pub max_ttl: String,
+    /// Dynamic keys while the shared store cannot confirm them current for longer than
+    /// `state.revocation_max_staleness`: `"accept"` the ones this replica knows (default) or
+    /// `"refuse"` them (503). Static keys always work.
+    #[serde(default = "default_when_stale")]
+    pub when_state_stale: String,
+}
+
+fn default_key_ttl() -> String {
+    "90d".into()
+}
+fn default_key_max_ttl() -> String {
+    "365d".into()
+}
+fn default_when_stale() -> String {
+    "accept".into()
 }
 
 fn default_api_key_header() -> String {

@@ -42,6 +42,8 @@ pub struct Config {
     pub rate_limits: Arc<crate::ratelimit::RateLimits>,
     /// `[state]` (static).
     pub state: crate::state::StateSettings,
+    /// Lifetimes and bounds of issued credentials (static).
+    pub credentials: crate::credentials::CredentialSettings,
 }
 
 /// `[server]`, validated.
@@ -121,12 +123,16 @@ impl TryFrom<RawConfig> for Config {
         check_role_references(&raw, &roles)?;
         let rate_limits = super::limits::rate_limits(&raw.rate_limits)?;
         let state = super::state::state(&raw.state)?;
+        let (credentials, keys_when_stale) = super::credentials::credentials(&raw)?;
         let server = server(raw.server)?;
         let admin = admin(raw.admin)?;
         if admin.listen == server.listen && server.listen.port() != 0 {
             return Err(ConfigError::at("admin.listen", "must differ from server.listen"));
         }
-        let auth = Arc::new(super::auth::authenticator(&raw.auth, &server.public_url)?);
+        let mut auth = super::auth::authenticator(&raw.auth, &server.public_url)?;
+        auth.pepper = credentials.pepper.clone();
+        auth.keys_when_stale = keys_when_stale;
+        let auth = Arc::new(auth);
         let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         let auth_available = auth.configured() || (has_client_ca && raw.auth.mtls.is_some());
         let mut upstreams: Vec<Arc<Upstream>> = Vec::with_capacity(raw.upstreams.len());
@@ -159,6 +165,7 @@ impl TryFrom<RawConfig> for Config {
             roles: Arc::new(roles),
             rate_limits: Arc::new(rate_limits),
             state,
+            credentials,
         })
     }
 }

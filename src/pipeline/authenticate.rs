@@ -24,7 +24,7 @@ impl Gateway {
         client_ip: IpAddr,
         ctx: &mut RequestContext,
     ) -> Result<Arc<Principal>, Reject> {
-        let authenticated = self.identify(snapshot, upstream, headers, ctx).await;
+        let authenticated = self.identify(snapshot, upstream, headers, client_ip, ctx).await;
         if let Err(Reject::Unauthorized { reason, .. }) = &authenticated {
             let refused = *reason != AuthFailure::Missing.reason();
             self.count_auth_failure(&snapshot.rate_limits, client_ip, refused)
@@ -42,6 +42,7 @@ impl Gateway {
         snapshot: &Snapshot,
         upstream: &Upstream,
         headers: &http::HeaderMap,
+        client_ip: IpAddr,
         ctx: &RequestContext,
     ) -> Result<Arc<Principal>, Reject> {
         if let Some(principal) = self.certificate_principal(ctx.conn.client_identity.as_deref()) {
@@ -63,17 +64,25 @@ impl Gateway {
         }
         match upstream.auth {
             RouteAuth::None => Ok(Arc::new(Principal::anonymous())),
-            RouteAuth::Required => snapshot.auth.authenticate(headers).await.map_err(|failure| {
-                if failure == AuthFailure::IssuerUnavailable {
-                    return Reject::AuthUnavailable;
-                }
-                let sent = failure != AuthFailure::Missing;
-                Reject::Unauthorized {
-                    reason: failure.reason(),
-                    description: failure.description(),
-                    challenge: challenge(&self.server.public_url, &upstream.route, sent),
-                }
-            }),
+            RouteAuth::Required => snapshot
+                .auth
+                .authenticate(headers, self.credentials.live(), Some(client_ip))
+                .await
+                .map_err(|failure| {
+                    if failure == AuthFailure::IssuerUnavailable {
+                        return Reject::AuthUnavailable;
+                    }
+                    // Revocations that cannot be confirmed current fail closed, as a dead store does.
+                    if failure == AuthFailure::StateStale {
+                        return Reject::StateUnavailable;
+                    }
+                    let sent = failure != AuthFailure::Missing;
+                    Reject::Unauthorized {
+                        reason: failure.reason(),
+                        description: failure.description(),
+                        challenge: challenge(&self.server.public_url, &upstream.route, sent),
+                    }
+                }),
         }
     }
 }

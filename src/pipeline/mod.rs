@@ -5,6 +5,7 @@
 //! | stage | file | refuses with |
 //! |---|---|---|
 //! | 0. the gateway's own documents | `metadata.rs` | (serves RFC 9728 metadata) |
+//! | 0b. the token endpoint | `token_endpoint.rs` | 400 / 503 (RFC 6749 errors), 429 |
 //! | 1. route | `mod.rs` | 404 |
 //! | 2. edge checks, the IP's bucket | `edge.rs`, `limit.rs` | 405 / 400 / 403, 429 |
 //! | 3. authenticate | `authenticate.rs` | 401 / 503 |
@@ -32,6 +33,7 @@ mod reject;
 mod respond;
 mod session;
 mod tasks;
+mod token_endpoint;
 
 use std::sync::Arc;
 
@@ -79,6 +81,10 @@ impl Gateway {
         // 0. The gateway's own documents (RFC 9728 metadata) are public and never forwarded.
         if let Some(response) = self.metadata(&snapshot, &request) {
             return Ok(response);
+        }
+        //    `POST /oauth/token` rotates refresh tokens the gateway issued.
+        if request.uri().path() == token_endpoint::PATH {
+            return Box::pin(self.token_endpoint(&snapshot, request, ctx)).await;
         }
 
         // 1. Route on the exact raw path: `/mcp/../x`, `//mcp` or `%2F` forms match nothing,

@@ -13,6 +13,7 @@ pub fn into_response(reject: Reject, id: Option<&RequestId>) -> Response<Gateway
     let status = reject.status();
     let body = match (&reject, reject.jsonrpc_code()) {
         (Reject::Unauthorized { description, .. }, _) => plain_error("invalid_token", description),
+        (Reject::TokenRequest { code, description, .. }, _) => plain_error(code, description),
         (Reject::PolicyDenied { data, .. }, Some(code)) => jsonrpc_error(id, code, &reject.to_string(), data.as_ref()),
         (Reject::UnsupportedVersion { requested }, Some(code)) => {
             // Only the revision negotiated by header: earlier ones are negotiated by
@@ -38,6 +39,7 @@ pub fn into_response(reject: Reject, id: Option<&RequestId>) -> Response<Gateway
                 .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
         }
         Reject::RateLimited { limited, .. } => rate_limit_headers(response.headers_mut(), limited),
+        Reject::TokenRequest { .. } => crate::server::no_store(response.headers_mut()),
         Reject::Unauthorized { challenge, .. } | Reject::InsufficientScope { challenge, .. } => {
             if let Ok(value) = HeaderValue::from_str(challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);

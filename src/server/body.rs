@@ -67,3 +67,10 @@ pub fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`: answers that carry credentials (RFC 6749
+/// §5.1) are never stored by a cache on the way.
+pub fn no_store(headers: &mut http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}

@@ -8,5 +8,5 @@ mod limits;
 pub mod shards;
 
 pub use accept::{ConnInfo, serve};
-pub use body::{GatewayBody, json_response};
+pub use body::{GatewayBody, json_response, no_store};
 pub use limits::{ConnectionLimits, Refused};

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fred::clients::Pool;
+use fred::clients::{Pool, SubscriberClient};
 use fred::interfaces::{ClientLike as _, KeysInterface as _};
 use fred::types::Builder;
 use fred::types::config::{Config, ReconnectPolicy};
@@ -115,6 +115,8 @@ return 1
 /// The connection and scripts.
 pub struct RedisState {
     pool: Pool,
+    /// The parsed URL, for clients of their own (the credentials' pub/sub subscriber).
+    config: Config,
     prefix: String,
     timeout: Duration,
     take: Script,
@@ -143,7 +145,7 @@ impl RedisState {
     pub fn connect(url: &str, prefix: &str, timeout: Duration, pool_size: usize) -> Result<Self, String> {
         let mut config = Config::from_url(url).map_err(|e| e.details().to_string())?;
         config.fail_fast = true;
-        let mut builder = Builder::from_config(config);
+        let mut builder = Builder::from_config(config.clone());
         builder
             .with_performance_config(|p| p.default_command_timeout = timeout)
             .with_connection_config(|c| {
@@ -156,6 +158,7 @@ impl RedisState {
         drop(pool.connect());
         Ok(Self {
             pool,
+            config,
             prefix: prefix.to_string(),
             timeout,
             take: Script::from_lua(TAKE),
@@ -177,8 +180,39 @@ impl RedisState {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// The connection pool (for subsystems with scripts of their own, e.g. `credentials/`).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A pub/sub client on the same server, reconnecting and resubscribing by itself.
+    pub fn subscriber(&self) -> Result<SubscriberClient, String> {
+        let mut builder = Builder::from_config(self.config.clone());
+        builder
+            .with_connection_config(|c| {
+                c.connection_timeout = self.timeout.max(Duration::from_millis(500));
+                c.internal_command_timeout = self.timeout.max(Duration::from_millis(500));
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+        builder.build_subscriber_client().map_err(|e| e.details().to_string())
+    }
+
+    /// Whether the server keeps writes across its own restart (AOF on). `Err` when it cannot
+    /// be asked.
+    pub async fn persistent(&self) -> Result<bool, Unavailable> {
+        let info: String = self
+            .call(
+                "info",
+                self.pool
+                    .next()
+                    .info::<String>(Some(fred::types::InfoKind::Persistence)),
+            )
+            .await?;
+        Ok(info.lines().any(|line| line.trim() == "aof_enabled:1"))
+    }
+
     /// Runs one call under the timeout and the circuit breaker.
-    async fn call<T>(
+    pub async fn call<T>(
         &self,
         what: &'static str,
         call: impl Future<Output = Result<T, fred::error::Error>>,

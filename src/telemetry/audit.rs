@@ -21,6 +21,9 @@ pub enum AuditSink {
     File(PathBuf),
     /// No audit events (benchmarks only; warned at startup).
     Off,
+    /// JSON lines on standard error: a command whose standard output is its answer
+    /// (`keys create --json`) audits here when the config says `stdout`.
+    Stderr,
 }
 
 /// One audit event. Never holds a credential: only subject, method and key/token ids.
@@ -120,6 +123,7 @@ impl AuditLog {
         let writer: Box<dyn Write + Send> = match sink {
             AuditSink::Off => return Ok(Self { shared: None }),
             AuditSink::Stdout => Box::new(std::io::stdout()),
+            AuditSink::Stderr => Box::new(std::io::stderr()),
             AuditSink::File(path) => Box::new(open_append(path)?),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Arc<Shared>>();

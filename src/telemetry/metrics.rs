@@ -36,6 +36,8 @@ struct ReasonLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    api_keys_expiring: Gauge,
+    credentials_stale: Gauge,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     active_streams: Gauge,
@@ -124,7 +126,21 @@ impl Metrics {
             "Rate-limit decisions made while the state backend was unreachable, by on_unavailable mode",
             state_fallbacks.clone(),
         );
+        let api_keys_expiring = Gauge::default();
+        registry.register(
+            "api_key_expiring",
+            "Dynamic API keys that expire within 14 days",
+            api_keys_expiring.clone(),
+        );
+        let credentials_stale = Gauge::default();
+        registry.register(
+            "credentials_stale",
+            "1 while this replica cannot confirm its revocations current (gateway-issued tokens fail closed)",
+            credentials_stale.clone(),
+        );
         Self {
+            api_keys_expiring,
+            credentials_stale,
             state_fallbacks,
             registry,
             requests,
@@ -193,6 +209,16 @@ impl Metrics {
     /// Counts a rate-limit decision made without the state backend (`local`, `deny`, `allow`).
     pub fn state_fallback(&self, mode: &'static str) {
         self.state_fallbacks.get_or_create(&ModeLabels { mode }).inc();
+    }
+
+    /// Sets the number of dynamic keys expiring within 14 days.
+    pub fn api_keys_expiring(&self, count: i64) {
+        self.api_keys_expiring.set(count);
+    }
+
+    /// Whether this replica's revocations are past `revocation_max_staleness`.
+    pub fn credentials_stale(&self, stale: bool) {
+        self.credentials_stale.set(i64::from(stale));
     }
 
     /// Prometheus text exposition.

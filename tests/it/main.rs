@@ -13,6 +13,7 @@ mod harness;
 mod auth;
 mod authz;
 mod cli;
+mod credentials;
 mod edge;
 mod hardening;
 mod proxy;

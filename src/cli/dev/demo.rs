@@ -19,7 +19,13 @@ fn random_text(bytes: usize) -> String {
 }
 
 /// The demo's config text.
-fn config_text(listen: SocketAddr, admin: SocketAddr, sample: SocketAddr, key_hash: &str) -> String {
+fn config_text(
+    listen: SocketAddr,
+    admin: SocketAddr,
+    sample: SocketAddr,
+    key_hash: &str,
+    state: &std::path::Path,
+) -> String {
     format!(
         r#"# Written by `portcullis dev`: a throwaway demo config with fresh secrets.
 [server]
@@ -29,6 +35,10 @@ public_url = "http://{listen}"
 [admin]
 listen = "{admin}"
 token = "{admin_token}"
+
+[state]
+backend = "embedded"
+path = "{state}"
 
 [auth.jwt]
 access_ttl = "12h"
@@ -79,6 +89,7 @@ sink = "stdout"
 "#,
         admin_token = random_text(24),
         secret = random_text(48),
+        state = state.display(),
     )
 }
 
@@ -97,23 +108,11 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
             .create_new(true)
             .mode(0o600)
             .open(dir.join("gateway.toml"))?;
-        file.write_all(config_text(listen, admin, sample, &api_key::hash(&key)).as_bytes())?;
+        file.write_all(config_text(listen, admin, sample, &api_key::hash(&key), &dir.join("state")).as_bytes())?;
     }
     let _cleanup = RemoveOnDrop(dir.clone());
     let path = dir.join("gateway.toml");
     let config = crate::config::load_file(&path).map_err(std::io::Error::other)?;
-    let jwt = config
-        .auth
-        .jwt
-        .as_ref()
-        .ok_or_else(|| std::io::Error::other("dev config has no JWT key"))?;
-    let mut tokens = Vec::new();
-    for role in ROLES {
-        let (access, _, _) = jwt
-            .issue(role, Some(role), &[role.to_string()], &[], None)
-            .map_err(std::io::Error::other)?;
-        tokens.push((role, access));
-    }
     let url = format!("{}/mcp", config.server.public_url);
     let admin_token = config
         .admin
@@ -121,6 +120,35 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
         .as_ref()
         .map(|t| String::from_utf8_lossy(t.expose()).into_owned())
         .unwrap_or_default();
+    let running = crate::app::start(config, Some(path.clone())).await?;
+    // Each role's token opens a refresh family in the store, so the refresh and revocation
+    // walkthrough (README.md) works on these.
+    let snapshot = running.gateway.reloader().snapshot();
+    let jwt = snapshot
+        .auth
+        .jwt
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("dev config has no JWT key"))?;
+    let mut tokens = Vec::new();
+    let mut refresh = String::new();
+    for role in ROLES {
+        let grant = crate::auth::jwt::Grant {
+            subject: role.to_string(),
+            username: Some(role.to_string()),
+            roles: vec![role.to_string()],
+            permissions: Vec::new(),
+        };
+        let issued = running
+            .gateway
+            .credentials()
+            .issue(jwt, grant, None, "dev")
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if role == "user" {
+            refresh = issued.refresh_token.clone();
+        }
+        tokens.push((role, issued.access_token));
+    }
     let mut banner = format!(
         "\nPortcullis dev mode: a sample MCP server (weather and file tools, in memory) behind the gateway.\n\
          \n  MCP endpoint:  {url}\n  config:        {}\n  metrics:       curl -s http://{admin}/metrics -H 'authorization: Bearer {admin_token}'\n\nAccess tokens (12 h, this demo's access_ttl):\n",
@@ -129,6 +157,10 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
     for (role, token) in &tokens {
         banner.push_str(&format!("  {role:<8} {token}\n"));
     }
+    banner.push_str(&format!(
+        "Refresh token of user (POST {public}/oauth/token, grant_type=refresh_token):\n  {refresh}\nAdmin token (admin API, keys/tokens/revocations):\n  {admin_token}\n",
+        public = running.gateway.server_config().public_url
+    ));
     banner.push_str(&format!("API key (role user):\n  {key}\n\nTry it:\n"));
     let user = &tokens[1].1;
     banner.push_str(&format!(
@@ -140,7 +172,6 @@ pub async fn run(listen: SocketAddr, admin: SocketAddr) -> std::io::Result<()> {
          MCP client config:\n  {}\n\nAudit events follow, one JSON line per request. Ctrl-C stops.\n\n",
         serde_json::json!({ "mcpServers": { "portcullis-dev": { "type": "http", "url": url, "headers": { "Authorization": format!("Bearer {user}") } } } })
     ));
-    let running = crate::app::start(config, Some(path)).await?;
     {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes());

@@ -7,6 +7,7 @@
 pub mod caller;
 pub mod certs;
 pub mod go_decode;
+pub mod lifecycle;
 pub mod mock;
 pub mod process;
 pub mod redis;

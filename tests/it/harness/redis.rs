@@ -12,21 +12,38 @@ pub struct Redis {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// AOF on (`appendfsync always`): a restart keeps every acknowledged write.
+    persistent: bool,
 }
 
 impl Redis {
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// A server with AOF persistence: what it acknowledged survives its restart.
+    pub async fn start_persistent() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(persistent: bool) -> Self {
         let mut redis = Self {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            persistent,
         };
         redis.restart().await;
         redis
     }
 
-    /// (Re)starts the server on the same port, empty (nothing is saved).
+    /// (Re)starts the server on the same port: empty, or (persistent) with its AOF.
     pub async fn restart(&mut self) {
+        let (aof, fsync) = if self.persistent {
+            ("yes", "always")
+        } else {
+            ("no", "everysec")
+        };
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -36,7 +53,9 @@ impl Redis {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                aof,
+                "--appendfsync",
+                fsync,
             ])
             .arg("--dir")
             .arg(self.dir.path())

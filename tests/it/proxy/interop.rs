@@ -109,9 +109,17 @@ async fn real_clients_with_bearer_tokens_and_api_keys() {
         .jwt
         .as_ref()
         .unwrap()
-        .issue("alice", None, &["user".into()], &[], None)
+        .issue_access(
+            &portcullis::auth::jwt::Grant {
+                subject: "alice".into(),
+                roles: vec!["user".into()],
+                ..Default::default()
+            },
+            None,
+            None,
+        )
         .unwrap()
-        .0;
+        .token;
     let url = gateway.url("/mcp");
     let bearer = |token: &str| {
         (

@@ -1,0 +1,610 @@
+//! `Credentials`: the lifecycle of credentials the gateway issues — tokens and their refresh
+//! families, dynamic API keys, revocations — over the [`Store`], keeping this replica's
+//! [`LiveCredentials`] in step with every change it makes. The admin API and the CLI call the
+//! same operations; each is audited with who asked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::family::{self, Family, RefreshRecord, Rotation};
+use super::settings::CredentialSettings;
+use super::store::{Store, StoreError};
+use crate::auth::api_key;
+use crate::auth::jwt::{Grant, JwtSettings};
+use crate::auth::key_record::KeyRecord;
+use crate::auth::revocation::{Revocation, RevocationKind};
+use crate::auth::{LiveCredentials, now};
+use crate::telemetry::{AuditEvent, AuditLog};
+
+/// Why a lifecycle call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredError {
+    /// Bad input: the field and what is wrong (400).
+    Invalid { field: &'static str, message: String },
+    /// No such key (404).
+    NotFound,
+    /// The store could not be reached or written (503): nothing was changed.
+    Store(StoreError),
+    /// Signing failed (no signing key): a configuration matter.
+    Signing(String),
+}
+
+impl std::fmt::Display for CredError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid { field, message } => write!(f, "{field}: {message}"),
+            Self::NotFound => f.write_str("not found"),
+            Self::Store(error) => error.fmt(f),
+            Self::Signing(error) => write!(f, "cannot sign: {error}"),
+        }
+    }
+}
+
+impl From<StoreError> for CredError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Why a refresh was refused (RFC 6749 §5.2 codes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshError {
+    /// `invalid_grant`: unknown, used, expired or revoked; the audit reason says which.
+    InvalidGrant(&'static str),
+    /// The store could not decide (503): the token stays as it was.
+    Unavailable,
+    /// Signing failed.
+    Signing(String),
+}
+
+/// An RFC 6749 token response (plus the family id).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub refresh_expires_in: u64,
+    pub family_id: String,
+}
+
+/// A key as shown: everything but the key itself, with its usage.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: Option<String>,
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub grace_until: Option<String>,
+    pub replaced_by: Option<String>,
+    pub status: &'static str,
+    pub use_count: u64,
+    pub last_used_at: Option<String>,
+    pub last_ip: Option<String>,
+    /// The new key: only in the answer that creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The key a rotation replaced: only in the rotation's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// A revocation as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevocationView {
+    pub id: String,
+    pub kind: &'static str,
+    pub value: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// RFC 3339 of unix seconds.
+pub fn rfc3339(secs: u64) -> String {
+    crate::telemetry::audit::format_rfc3339(secs, 0)
+}
+
+impl From<&Revocation> for RevocationView {
+    fn from(r: &Revocation) -> Self {
+        Self {
+            id: r.id.clone(),
+            kind: r.kind.label(),
+            value: r.value.clone(),
+            created_at: rfc3339(r.created),
+            expires_at: rfc3339(r.expires),
+        }
+    }
+}
+
+/// What a new key is for.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub name: Option<String>,
+    pub ttl: Option<Duration>,
+}
+
+/// The credential lifecycle of one gateway (or one CLI call).
+#[derive(Debug)]
+pub struct Credentials {
+    pub(crate) store: Store,
+    live: Arc<LiveCredentials>,
+    pub(crate) settings: CredentialSettings,
+    audit: AuditLog,
+    /// Whether the shared store keeps writes across its own restart: 0 unknown, 1 yes, 2 no.
+    persistent: std::sync::atomic::AtomicU8,
+}
+
+fn check_names(field: &'static str, values: &[String]) -> Result<(), CredError> {
+    for value in values {
+        if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+            return Err(CredError::Invalid {
+                field,
+                message: "entries must be 1 to 256 printable characters".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_subject(field: &'static str, subject: &str) -> Result<(), CredError> {
+    if subject.is_empty() || subject.len() > 256 || subject.chars().any(char::is_control) {
+        return Err(CredError::Invalid {
+            field,
+            message: "must be 1 to 256 printable characters".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Credentials {
+    /// The lifecycle over `store`, feeding `live`.
+    pub fn new(store: Store, live: Arc<LiveCredentials>, settings: CredentialSettings, audit: AuditLog) -> Self {
+        Self {
+            store,
+            live,
+            settings,
+            audit,
+            persistent: std::sync::atomic::AtomicU8::new(0),
+        }
+    }
+
+    /// Whether Redis keeps credentials across its own restart (AOF on); `None`: embedded, or
+    /// not known yet.
+    pub fn persistent(&self) -> Option<bool> {
+        match self.persistent.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Asks Redis whether its persistence is on (warned by `/readyz` and `check` when off).
+    pub async fn probe_persistence(&self) -> Option<bool> {
+        let super::store::Store::Redis(redis) = &self.store else {
+            return None;
+        };
+        let on = Box::pin(redis.redis.persistent()).await.ok()?;
+        self.persistent
+            .store(if on { 1 } else { 2 }, std::sync::atomic::Ordering::Relaxed);
+        if !on {
+            tracing::warn!(
+                "Redis persistence (AOF) is off: API keys, revocations and refresh families are lost if Redis restarts"
+            );
+        }
+        Some(on)
+    }
+
+    /// This replica's copy (what the request path reads).
+    pub fn live(&self) -> &Arc<LiveCredentials> {
+        &self.live
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &CredentialSettings {
+        &self.settings
+    }
+
+    /// Writes every audit event recorded so far (a command about to exit).
+    pub fn flush_audit(&self) {
+        self.audit.flush();
+    }
+
+    /// Whether replicas share the store.
+    pub fn shared(&self) -> bool {
+        self.store.shared()
+    }
+
+    fn audit(
+        &self,
+        event: &'static str,
+        reason: &'static str,
+        subject: Option<&str>,
+        key_id: Option<&str>,
+        actor: &str,
+    ) {
+        let mut record = AuditEvent::new(event, "allow", reason);
+        record.subject = subject;
+        record.key_id = key_id;
+        let detail = format!("by {actor}");
+        record.detail = Some(&detail);
+        self.audit.record(&record);
+    }
+
+    /// Fills this replica's copy from the store (at start, and each full resync).
+    pub async fn load(&self) -> Result<(), StoreError> {
+        let keys = self.store.keys().await?;
+        let revocations = self.store.revocations().await?;
+        self.live.replace_keys(keys);
+        self.live.replace_revocations(revocations);
+        self.live.confirm();
+        Ok(())
+    }
+
+    /// Mints an access token and a new refresh family for `grant` (`token issue`,
+    /// `POST /admin/tokens`).
+    pub async fn issue(
+        &self,
+        jwt: &JwtSettings,
+        grant: Grant,
+        ttl: Option<Duration>,
+        actor: &str,
+    ) -> Result<TokenResponse, CredError> {
+        check_subject("sub", &grant.subject)?;
+        check_names("roles", &grant.roles)?;
+        check_names("permissions", &grant.permissions)?;
+        if let Some(ttl) = ttl {
+            if ttl > self.settings.access_max_ttl || ttl.is_zero() {
+                return Err(CredError::Invalid {
+                    field: "ttl",
+                    message: format!(
+                        "must be greater than 0 and at most {}s (auth.jwt.max_ttl)",
+                        self.settings.access_max_ttl.as_secs()
+                    ),
+                });
+            }
+        }
+        let issued = now();
+        let family = Family {
+            id: crate::auth::jwt::random_id(),
+            grant,
+            created: issued,
+            expires: issued + self.settings.refresh_ttl.as_secs(),
+            revoked: None,
+        };
+        let access = jwt
+            .issue_access(&family.grant, Some(&family.id), ttl)
+            .map_err(CredError::Signing)?;
+        let (refresh, hash) = family::new_refresh_token();
+        let first = RefreshRecord {
+            hash,
+            family: family.id.clone(),
+            used: 0,
+            expires: family.expires,
+        };
+        self.store.create_family(&family, &first).await?;
+        self.audit(
+            "token_issued",
+            "ok",
+            Some(&family.grant.subject),
+            Some(&access.jti),
+            actor,
+        );
+        Ok(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token: refresh,
+            refresh_expires_in: family.expires.saturating_sub(issued),
+            family_id: family.id,
+        })
+    }
+
+    /// Rotates a refresh token (RFC 6749 §6 with RFC 9700 §4.14 reuse detection): the old
+    /// token retires, a new one and a new access token come back; a used token presented
+    /// again revokes its whole family on every replica.
+    pub async fn refresh(
+        &self,
+        jwt: &JwtSettings,
+        token: &str,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<TokenResponse, RefreshError> {
+        if !token.starts_with(family::REFRESH_PREFIX) || token.len() != 46 {
+            return Err(RefreshError::InvalidGrant("refresh_unknown"));
+        }
+        if self.store.shared() && !self.live.fresh() {
+            return Err(RefreshError::Unavailable);
+        }
+        let old = family::digest(token);
+        let (next, next_hash) = family::new_refresh_token();
+        let issued = now();
+        let rotation = self
+            .store
+            .rotate(&old, &next_hash, issued)
+            .await
+            .map_err(|_| RefreshError::Unavailable)?;
+        let ip = client_ip.map(|ip| ip.to_string());
+        let family_id = match rotation {
+            Rotation::Rotated(id) => id,
+            Rotation::Invalid => return Err(RefreshError::InvalidGrant("refresh_unknown")),
+            Rotation::FamilyRevoked(_) => return Err(RefreshError::InvalidGrant("refresh_family_revoked")),
+            Rotation::Reused(id) => {
+                let expires = self
+                    .store
+                    .family(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(issued + self.settings.refresh_ttl.as_secs(), |f| f.expires);
+                let revocation = Revocation::new(RevocationKind::Family, &id, issued, expires);
+                if let Err(error) = self.store.put_revocation(&revocation).await {
+                    tracing::error!(%error, family = %id, "refresh token reuse: the family is dead for refreshes but its access tokens could not be revoked");
+                }
+                self.live.revoke(revocation);
+                let mut event = AuditEvent::new("refresh_reuse", "deny", "refresh_reused");
+                event.key_id = Some(&id);
+                event.detail = Some("a retired refresh token was presented again: the whole family is revoked");
+                event.client_ip = client_ip;
+                self.audit.record(&event);
+                tracing::warn!(family = %id, ip = ?ip, "refresh token reuse: family revoked");
+                return Err(RefreshError::InvalidGrant("refresh_reused"));
+            }
+        };
+        let family = match self.store.family(&family_id).await {
+            Ok(Some(family)) => family,
+            Ok(None) => return Err(RefreshError::InvalidGrant("refresh_unknown")),
+            Err(_) => return Err(RefreshError::Unavailable),
+        };
+        if self
+            .live
+            .family_revoked(&family.id, &family.grant.subject, family.created)
+        {
+            return Err(RefreshError::InvalidGrant("refresh_family_revoked"));
+        }
+        let access = jwt
+            .issue_access(&family.grant, Some(&family.id), None)
+            .map_err(RefreshError::Signing)?;
+        let mut event = AuditEvent::new("token_refreshed", "allow", "ok");
+        event.subject = Some(&family.grant.subject);
+        event.key_id = Some(&access.jti);
+        event.client_ip = client_ip;
+        self.audit.record(&event);
+        Ok(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token: next,
+            refresh_expires_in: family.expires.saturating_sub(issued),
+            family_id: family.id,
+        })
+    }
+
+    fn ttl_of(&self, ttl: Option<Duration>) -> Result<Duration, CredError> {
+        let ttl = ttl.unwrap_or(self.settings.key_default_ttl);
+        if ttl.is_zero() || ttl > self.settings.key_max_ttl {
+            return Err(CredError::Invalid {
+                field: "ttl",
+                message: format!(
+                    "must be greater than 0 and at most {}s (auth.api_keys.max_ttl)",
+                    self.settings.key_max_ttl.as_secs()
+                ),
+            });
+        }
+        Ok(ttl)
+    }
+
+    /// Creates a dynamic key; the key itself is in the answer and nowhere else.
+    pub async fn create_key(&self, new: NewKey, actor: &str) -> Result<KeyView, CredError> {
+        check_subject("subject", &new.subject)?;
+        check_names("roles", &new.roles)?;
+        check_names("permissions", &new.permissions)?;
+        if let Some(name) = &new.name {
+            check_subject("name", name)?;
+        }
+        let ttl = self.ttl_of(new.ttl)?;
+        let (record, key) = self.mint(new.subject, new.roles, new.permissions, new.name, ttl);
+        self.store.put_key(&record).await?;
+        self.live.put_key(record.clone());
+        self.audit("api_key_created", "ok", Some(&record.subject), Some(&record.id), actor);
+        Ok(self.view(&record, None, Some(key)))
+    }
+
+    fn mint(
+        &self,
+        subject: String,
+        roles: Vec<String>,
+        permissions: Vec<String>,
+        name: Option<String>,
+        ttl: Duration,
+    ) -> (KeyRecord, String) {
+        let key = api_key::generate();
+        let (digest, hash_alg) = api_key::digest(&key, self.settings.pepper.as_ref().map(api_key::Pepper::expose));
+        let created = now();
+        let id: String = format!("key_{}", &crate::auth::jwt::random_id()[..16]);
+        let record = KeyRecord {
+            id,
+            name,
+            subject,
+            roles,
+            permissions,
+            hash: api_key::hex(&digest),
+            hash_alg,
+            created,
+            expires: Some(created + ttl.as_secs()),
+            revoked: None,
+            grace_until: None,
+            replaced_by: None,
+        };
+        (record, key)
+    }
+
+    /// The key `id` as stored (the store's word, not this replica's copy).
+    async fn stored_key(&self, id: &str) -> Result<KeyRecord, CredError> {
+        self.store
+            .keys()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or(CredError::NotFound)
+    }
+
+    /// Revokes key `id` at once, on every replica.
+    pub async fn revoke_key(&self, id: &str, actor: &str) -> Result<KeyView, CredError> {
+        let mut record = self.stored_key(id).await?;
+        record.revoked.get_or_insert(now());
+        self.store.put_key(&record).await?;
+        self.live.put_key(record.clone());
+        self.audit("api_key_revoked", "ok", Some(&record.subject), Some(&record.id), actor);
+        Ok(self.view(&record, None, None))
+    }
+
+    /// Rotates key `id`: a new key with the same grant and lifetime, valid at once; the old
+    /// one stays valid for `grace` (0: ends now).
+    pub async fn rotate_key(&self, id: &str, grace: Duration, actor: &str) -> Result<KeyView, CredError> {
+        let mut old = self.stored_key(id).await?;
+        let at = now();
+        if !old.valid_at(at) {
+            return Err(CredError::Invalid {
+                field: "id",
+                message: "the key is revoked, expired or already rotated out".into(),
+            });
+        }
+        if grace > self.settings.key_max_ttl {
+            return Err(CredError::Invalid {
+                field: "grace",
+                message: "longer than auth.api_keys.max_ttl".into(),
+            });
+        }
+        let ttl = old
+            .expires
+            .map_or(self.settings.key_default_ttl, |e| {
+                Duration::from_secs(e.saturating_sub(old.created))
+            })
+            .clamp(Duration::from_secs(1), self.settings.key_max_ttl);
+        let (record, key) = self.mint(
+            old.subject.clone(),
+            old.roles.clone(),
+            old.permissions.clone(),
+            old.name.clone(),
+            ttl,
+        );
+        self.store.put_key(&record).await?;
+        old.replaced_by = Some(record.id.clone());
+        let until = at + grace.as_secs();
+        old.grace_until = Some(old.expires.map_or(until, |e| e.min(until)));
+        if let Err(error) = self.store.put_key(&old).await {
+            // The new key exists; the old one keeps its full lifetime until a retry.
+            tracing::error!(%error, key = %old.id, "rotation: the new key was stored, the old one's grace was not");
+            return Err(error.into());
+        }
+        self.live.put_key(record.clone());
+        self.live.put_key(old.clone());
+        self.audit("api_key_rotated", "ok", Some(&record.subject), Some(&record.id), actor);
+        self.audit("api_key_rotated_out", "ok", Some(&old.subject), Some(&old.id), actor);
+        Ok(self.view(&record, None, Some(key)).replacing(&old.id))
+    }
+
+    /// Every key, with its stored usage and this replica's uses not yet written.
+    pub async fn list_keys(&self) -> Result<Vec<KeyView>, CredError> {
+        let keys = self.store.keys().await?;
+        let usage = self.store.usage().await.unwrap_or_default();
+        let mut views: Vec<KeyView> = keys
+            .iter()
+            .map(|k| self.view(k, usage.get(&k.id).cloned(), None))
+            .collect();
+        views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(views)
+    }
+
+    /// One key.
+    pub async fn key(&self, id: &str) -> Result<KeyView, CredError> {
+        let record = self.stored_key(id).await?;
+        let usage = self.store.usage().await.unwrap_or_default();
+        Ok(self.view(&record, usage.get(id).cloned(), None))
+    }
+
+    fn view(&self, k: &KeyRecord, usage: Option<(u64, u64, Option<String>)>, key: Option<String>) -> KeyView {
+        let (use_count, last, last_ip) = usage.unwrap_or_default();
+        KeyView {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            subject: k.subject.clone(),
+            roles: k.roles.clone(),
+            permissions: k.permissions.clone(),
+            created_at: rfc3339(k.created),
+            expires_at: k.expires.map(rfc3339),
+            revoked_at: k.revoked.map(rfc3339),
+            grace_until: k.grace_until.map(rfc3339),
+            replaced_by: k.replaced_by.clone(),
+            status: k.status(now()),
+            use_count,
+            last_used_at: (last > 0).then(|| rfc3339(last)),
+            last_ip,
+            key,
+            replaces: None,
+        }
+    }
+
+    /// Revokes a token id, a subject's tokens issued before now, or a family — on every
+    /// replica, kept until nothing it names can still be valid.
+    pub async fn revoke(&self, kind: RevocationKind, value: &str, actor: &str) -> Result<Revocation, CredError> {
+        let field = match kind {
+            RevocationKind::Jti => "jti",
+            RevocationKind::Sub => "sub",
+            RevocationKind::Family => "family_id",
+        };
+        check_subject(field, value)?;
+        let at = now();
+        let longest = self.settings.access_max_ttl.max(self.settings.refresh_ttl).as_secs();
+        let expires = match kind {
+            RevocationKind::Jti => at + self.settings.access_max_ttl.as_secs() + 60,
+            RevocationKind::Sub | RevocationKind::Family => at + longest + 60,
+        };
+        let revocation = Revocation::new(kind, value, at, expires);
+        self.store.put_revocation(&revocation).await?;
+        if kind == RevocationKind::Family {
+            self.store.kill_family(value, at).await?;
+        }
+        self.live.revoke(revocation.clone());
+        let event = match kind {
+            RevocationKind::Jti => "token_revoked",
+            RevocationKind::Sub => "subject_revoked",
+            RevocationKind::Family => "family_revoked",
+        };
+        let subject = (kind == RevocationKind::Sub).then_some(value);
+        let key_id = (kind != RevocationKind::Sub).then_some(value);
+        self.audit(event, "ok", subject, key_id, actor);
+        Ok(revocation)
+    }
+
+    /// Every revocation in the store.
+    pub async fn revocations(&self) -> Result<Vec<Revocation>, CredError> {
+        let mut all = self.store.revocations().await?;
+        all.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    /// Deletes expired revocations (and refresh records), here and in the store.
+    pub async fn purge_expired(&self, actor: &str) -> Result<usize, CredError> {
+        let at = now();
+        let removed = self.store.purge_expired(at).await?;
+        self.live.drop_expired(at);
+        self.audit("revocations_purged", "ok", None, None, actor);
+        Ok(removed)
+    }
+}
+
+impl KeyView {
+    fn replacing(mut self, old: &str) -> Self {
+        self.replaces = Some(old.to_string());
+        self
+    }
+}
