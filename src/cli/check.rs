@@ -12,11 +12,80 @@ use crate::upstream::RouteAuth;
 pub(super) fn run(path: &Path) -> ExitCode {
     match load(path) {
         Ok(config) => {
-            write_out(&summary(&config, path));
+            let mut out = summary(&config, path);
+            out.push_str(&credentials_summary(&config));
+            write_out(&out);
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// The credential store: where it is, how many keys it holds, and warnings — no pepper, no
+/// durable store, Redis persistence off, keys expiring within 14 days. Never fails `check`:
+/// a store it cannot reach is said so.
+fn credentials_summary(config: &Config) -> String {
+    use crate::state::Backend;
+    let mut out = String::new();
+    if config.auth.api_key_header.is_some() && config.credentials.pepper.is_none() {
+        out.push_str(
+            "WARNING: auth.api_keys.pepper is unset: dynamic API keys are stored as plain SHA-256 (set a 32-byte pepper; `portcullis gen-secret` makes one)\n",
+        );
+    }
+    match &config.state.backend {
+        Backend::Embedded { path: None } => {
+            out.push_str(
+                "WARNING: state.path is unset: API keys, revocations and refresh families end with the process\n",
+            );
+            return out;
+        }
+        // `check` creates nothing: a store not made yet is only named.
+        Backend::Embedded { path: Some(path) } if !path.join("credentials.redb").exists() => {
+            out.push_str(&format!("credential store: {} (not created yet)\n", path.display()));
+            return out;
+        }
+        _ => {}
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return out;
+    };
+    let report = runtime.block_on(async {
+        let access = match super::access::Access::open(config, &super::access::AdminArgs::default()).await {
+            Ok(access) => access,
+            Err(super::access::Failure(message, _)) => return format!("credential store: {message}\n"),
+        };
+        let Ok(credentials) = access.direct() else {
+            return "credential store: in use by a running gateway (`keys list` reaches it through the admin API)\n".into();
+        };
+        let mut report = String::new();
+        if credentials.shared() {
+            match tokio::time::timeout(std::time::Duration::from_secs(3), credentials.probe_persistence()).await {
+                Ok(Some(true)) => report.push_str("credential store: Redis, persistence (AOF) on\n"),
+                Ok(Some(false)) => report.push_str(
+                    "WARNING: Redis persistence (AOF) is off: API keys, revocations and refresh families are lost if Redis restarts\n",
+                ),
+                _ => return "credential store: Redis unreachable\n".into(),
+            }
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(3), credentials.list_keys()).await {
+            Ok(Ok(keys)) => {
+                let active = keys.iter().filter(|k| matches!(k.status, "active" | "expiring" | "rotated")).count();
+                report.push_str(&format!("dynamic API keys: {} ({active} valid)\n", keys.len()));
+                for key in keys.iter().filter(|k| k.status == "expiring") {
+                    report.push_str(&format!(
+                        "WARNING: API key {} ({}) expires {}\n",
+                        key.id,
+                        key.subject,
+                        key.expires_at.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+            _ => report.push_str("credential store: keys not readable\n"),
+        }
+        report
+    });
+    out.push_str(&report);
+    out
 }
 
 /// The `check` summary.

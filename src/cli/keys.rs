@@ -18,6 +18,15 @@ fn text(value: &serde_json::Value, field: &str) -> String {
     value[field].as_str().unwrap_or("-").to_string()
 }
 
+/// The roles of a key record, comma-separated.
+fn roles(value: &serde_json::Value) -> String {
+    let roles: Vec<&str> = value["roles"]
+        .as_array()
+        .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    roles.join(",")
+}
+
 /// A new key, as a human reads it.
 fn created(value: &serde_json::Value) -> String {
     let mut out = format!(
@@ -25,7 +34,7 @@ fn created(value: &serde_json::Value) -> String {
         text(value, "id"),
         text(value, "key"),
         text(value, "subject"),
-        value["roles"],
+        roles(value),
         text(value, "expires_at"),
     );
     if let Some(old) = value["replaces"].as_str() {
@@ -38,24 +47,20 @@ fn created(value: &serde_json::Value) -> String {
 /// The key table (`keys list`).
 fn table(value: &serde_json::Value) -> String {
     let mut out = format!(
-        "{:<21} {:<12} {:<16} {:<16} {:<9} {:<20} {:<20} {:>6}  {}\n",
+        "{:<21} {:<12} {:<16} {:<16} {:<9} {:<24} {:<24} {:>6}  {}\n",
         "ID", "NAME", "SUBJECT", "ROLES", "STATUS", "CREATED", "EXPIRES", "USES", "LAST USED"
     );
     let mut expiring = 0;
     for key in value.as_array().map(Vec::as_slice).unwrap_or_default() {
-        let roles: Vec<&str> = key["roles"]
-            .as_array()
-            .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
-            .unwrap_or_default();
         if key["status"] == "expiring" {
             expiring += 1;
         }
         out.push_str(&format!(
-            "{:<21} {:<12} {:<16} {:<16} {:<9} {:<20} {:<20} {:>6}  {}\n",
+            "{:<21} {:<12} {:<16} {:<16} {:<9} {:<24} {:<24} {:>6}  {}\n",
             text(key, "id"),
             text(key, "name"),
             text(key, "subject"),
-            roles.join(","),
+            roles(key),
             text(key, "status"),
             text(key, "created_at"),
             text(key, "expires_at"),

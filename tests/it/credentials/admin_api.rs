@@ -47,6 +47,21 @@ async fn keys_are_created_used_rotated_with_grace_and_revoked() {
         listed.get("key").is_none() && !listed.to_string().contains(key),
         "never shown again"
     );
+    // Expiring within 14 days: counted in the metrics and audited once.
+    let mut metrics = String::new();
+    for _ in 0..40 {
+        let request = http::Request::builder()
+            .uri(gateway.admin_url("/metrics"))
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        metrics = gateway.call(request).await.text();
+        if metrics.contains("portcullis_api_key_expiring 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains("portcullis_api_key_expiring 1"), "{metrics}");
     // Rotation: the new key works at once, the old one during the grace only.
     let (status, rotated) = admin(
         &gateway,
