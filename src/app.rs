@@ -63,6 +63,7 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     // cannot be read now leaves the copy stale (gateway-issued tokens fail closed) until the
     // sync loop reaches it.
     let credentials = Arc::clone(gateway.credentials());
+    credentials.wait_connected(std::time::Duration::from_secs(2)).await;
     match tokio::time::timeout(std::time::Duration::from_secs(2), credentials.load()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "credential store not loaded at start; retrying in the background"),

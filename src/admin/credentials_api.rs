@@ -266,6 +266,11 @@ pub async fn handle(
         return json_response(StatusCode::OK, Bytes::from_static(OPENAPI.as_bytes()));
     }
     let mut response = json_response(answer.status, Bytes::from(answer.body.to_string()));
+    if answer.status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    }
     if path == "/admin/tokens" {
         crate::server::no_store(response.headers_mut());
     }

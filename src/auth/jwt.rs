@@ -171,32 +171,10 @@ impl JwtSettings {
     /// Signs an access token for `grant` in refresh family `family`, valid for `ttl`
     /// (default `access_ttl`). Returns the token, its `jti` and its lifetime in seconds.
     pub fn issue_access(&self, grant: &Grant, family: Option<&str>, ttl: Option<Duration>) -> Result<Issued, String> {
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.encoding.is_some())
-            .ok_or("no configured key can sign (private_key or secret missing)")?;
-        let encoding = key.encoding.as_ref().ok_or("no signing key")?;
-        let issued = now();
         let expires_in = ttl.unwrap_or(self.access_ttl).as_secs();
-        let claims = Claims {
-            sub: grant.subject.clone(),
-            iss: self.issuer.clone(),
-            aud: Audience::One(self.audience.clone()),
-            exp: issued + expires_in,
-            nbf: None,
-            iat: issued,
-            jti: random_id(),
-            kind: "access".into(),
-            username: grant.username.clone(),
-            roles: grant.roles.clone(),
-            permissions: grant.permissions.clone(),
-            fam: family.map(str::to_owned),
-        };
-        let mut header = Header::new(key.alg);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some(ACCESS_TYP.into());
-        let token = jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())?;
+        let mut claims = self.claims(grant, "access", expires_in);
+        claims.fam = family.map(str::to_owned);
+        let token = self.sign(&claims, ACCESS_TYP)?;
         Ok(Issued {
             token,
             jti: claims.jti,
@@ -205,21 +183,14 @@ impl JwtSettings {
         })
     }
 
-    /// Signs a token of another type with the access token's claims (tests and `token decode`
-    /// use it to prove such tokens are refused as access tokens).
-    pub fn issue_typed(&self, grant: &Grant, typ: &str, kind: &str) -> Result<String, String> {
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.encoding.is_some())
-            .ok_or("no configured key can sign")?;
-        let encoding = key.encoding.as_ref().ok_or("no signing key")?;
+    /// The claims of a new token for `grant`, issued now for `lifetime` seconds.
+    fn claims(&self, grant: &Grant, kind: &str, lifetime: u64) -> Claims {
         let issued = now();
-        let claims = Claims {
+        Claims {
             sub: grant.subject.clone(),
             iss: self.issuer.clone(),
             aud: Audience::One(self.audience.clone()),
-            exp: issued + self.access_ttl.as_secs(),
+            exp: issued + lifetime,
             nbf: None,
             iat: issued,
             jti: random_id(),
@@ -228,11 +199,21 @@ impl JwtSettings {
             roles: grant.roles.clone(),
             permissions: grant.permissions.clone(),
             fam: None,
-        };
+        }
+    }
+
+    /// Signs `claims` with the first key that can, under the `typ` header.
+    fn sign(&self, claims: &Claims, typ: &str) -> Result<String, String> {
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.encoding.is_some())
+            .ok_or("no configured key can sign (private_key or secret missing)")?;
+        let encoding = key.encoding.as_ref().ok_or("no signing key")?;
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.into());
-        jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&header, claims, encoding).map_err(|e| e.to_string())
     }
 
     /// Whether `token`'s signature verifies with a configured key (for `token decode`).

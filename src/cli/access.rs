@@ -94,7 +94,12 @@ impl Access {
             }
         };
         match credentials::open(location, config.credentials.clone(), audit) {
-            Ok(credentials) => Ok(Access::Direct(Box::new(credentials))),
+            Ok(credentials) => {
+                if credentials.shared() && !credentials.wait_connected(Duration::from_secs(3)).await {
+                    return Err(Failure("state.redis_url: Redis did not answer within 3 s".into(), 2));
+                }
+                Ok(Access::Direct(Box::new(credentials)))
+            }
             Err(Unopened::Locked) => Ok(via_admin(local_admin)),
             Err(Unopened::Failed(error)) => Err(Failure(format!("credential store: {error}"), 2)),
         }
@@ -305,12 +310,8 @@ pub fn run<F>(path: &std::path::Path, admin: &AdminArgs, command: F) -> std::pro
 where
     F: AsyncFnOnce(&Config, &Access) -> Result<(), Failure>,
 {
-    let config = match super::load(path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime(tokio::runtime::Builder::new_current_thread()) {
-        Ok(runtime) => runtime,
+    let (config, runtime) = match super::load_on_runtime(path) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let outcome = runtime.block_on(async {

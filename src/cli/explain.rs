@@ -27,12 +27,8 @@ pub struct Subject {
 /// Runs the command: exit 1 for no subject, an unknown role or a refused credential; 2 when
 /// `--live` cannot reach the upstream.
 pub(super) fn run(path: &std::path::Path, name: Option<&str>, subject: &Subject, live: bool) -> ExitCode {
-    let config = match super::load(path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime(tokio::runtime::Builder::new_current_thread()) {
-        Ok(runtime) => runtime,
+    let (config, runtime) = match super::load_on_runtime(path) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let outcome = runtime.block_on(async {

@@ -269,6 +269,14 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The config at `path` and a single-threaded runtime to run a command on, or the exit code
+/// (1: the config; 2: the runtime).
+fn load_on_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), ExitCode> {
+    let config = load(path)?;
+    let runtime = runtime(tokio::runtime::Builder::new_current_thread())?;
+    Ok((config, runtime))
+}
+
 /// A runtime for a command, or the printed error and exit code 2.
 fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
     builder.enable_all().build().map_err(|error| {

@@ -107,7 +107,7 @@ pub struct RevocationView {
 
 /// RFC 3339 of unix seconds.
 pub fn rfc3339(secs: u64) -> String {
-    crate::telemetry::audit::format_rfc3339(secs, 0)
+    crate::telemetry::audit::format_rfc3339(secs, 0).replace(".000Z", "Z")
 }
 
 impl From<&Revocation> for RevocationView {
@@ -237,6 +237,14 @@ impl Credentials {
         let detail = format!("by {actor}");
         record.detail = Some(&detail);
         self.audit.record(&record);
+    }
+
+    /// Waits up to `limit` for a shared store's first connection (no-op when embedded).
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        match &self.store {
+            Store::Redis(redis) => redis.redis.wait_connected(limit).await,
+            Store::Embedded(_) => true,
+        }
     }
 
     /// Fills this replica's copy from the store (at start, and each full resync).

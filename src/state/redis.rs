@@ -180,6 +180,15 @@ impl RedisState {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Waits up to `limit` for the first connection (a command run at once, or a gateway's
+    /// first load, would otherwise fail fast while it is still being made).
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(limit, self.pool.wait_for_connect()).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// The connection pool (for subsystems with scripts of their own, e.g. `credentials/`).
     pub fn pool(&self) -> &Pool {
         &self.pool

@@ -124,6 +124,31 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
         assert_eq!(ping(replica, new_key).await.status, 200);
     }
 
+    // The CLI writes Redis directly (no gateway in between): both replicas hear of it.
+    let config = Some(a.config_path.as_path());
+    let out = crate::harness::process::output(
+        &["keys", "create", "--subject", "svc:cli", "--role", "user", "--json"],
+        config,
+    )
+    .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli_key: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for replica in [&a, &b] {
+        assert!(
+            until_status(replica, str_of(&cli_key, "key"), 200, Duration::from_secs(1))
+                .await
+                .is_some()
+        );
+    }
+    let out =
+        crate::harness::process::output(&["token", "issue", "--sub", "cli", "--role", "user", "--json"], config).await;
+    let cli_token: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        refresh(&b, str_of(&cli_token, "refresh_token")).await.status,
+        200,
+        "its family is in Redis"
+    );
+
     // Redis down past revocation_max_staleness: gateway-issued tokens fail closed on both;
     // the dynamic key is accepted on A (`accept`) and refused on B (`refuse`).
     let live = issue(&a, "carol", &["user"]).await;
@@ -133,7 +158,6 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
     for replica in [&a, &b] {
         let took = until_status(replica, live_access, 503, Duration::from_secs(6)).await;
         assert!(took.is_some(), "503 once revocations go stale");
-        assert_unavailable(&ping(replica, live_access).await);
     }
     println!(
         "Redis down: gateway-issued tokens refused (503) after {:?}",
@@ -144,8 +168,13 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
         start.elapsed() >= Duration::from_millis(1_200),
         "not before the staleness bound"
     );
-    assert_eq!(ping(&a, new_key).await.status, 200, "A accepts known keys while stale");
+    let before = upstream.count();
+    for replica in [&a, &b] {
+        assert_unavailable(&ping(replica, live_access).await);
+    }
     assert_unavailable(&ping(&b, new_key).await);
+    assert_eq!(upstream.count(), before, "nothing refused reached the upstream");
+    assert_eq!(ping(&a, new_key).await.status, 200, "A accepts known keys while stale");
     let (status, ready) = admin(&a, "GET", "/readyz", None, ADMIN_TOKEN).await;
     assert_eq!(
         (status, &ready["state"]["credentials_fresh"]),
@@ -175,7 +204,7 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
     let resumed = refresh(&b, str_of(&live, "refresh_token")).await;
     assert_eq!(resumed.status, 200, "the family survived: {}", resumed.text());
     let (_, keys) = admin(&b, "GET", "/admin/keys", None, ADMIN_TOKEN).await;
-    assert_eq!(keys.as_array().map(Vec::len), Some(2), "both keys survived: {keys}");
+    assert_eq!(keys.as_array().map(Vec::len), Some(3), "every key survived: {keys}");
     let (_, revocations) = admin(&b, "GET", "/admin/revocations", None, ADMIN_TOKEN).await;
     assert_eq!(
         revocations.as_array().map(Vec::len),
