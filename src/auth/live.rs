@@ -19,13 +19,27 @@ use super::{AuthMethod, Principal};
 /// Use of one key since the last batch: (count, last use in unix seconds, last IP).
 pub type Usage = (u64, u64, Option<IpAddr>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Revoked {
     jti: HashMap<String, u64>,
     /// Subject → (tokens issued at or before this are refused, entry expiry).
     sub: HashMap<String, (u64, u64)>,
     family: HashMap<String, u64>,
     all: HashMap<String, Revocation>,
+    /// The earliest expiry held: nothing to drop before it (`u64::MAX` when empty).
+    earliest: u64,
+}
+
+impl Default for Revoked {
+    fn default() -> Self {
+        Self {
+            jti: HashMap::new(),
+            sub: HashMap::new(),
+            family: HashMap::new(),
+            all: HashMap::new(),
+            earliest: u64::MAX,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -120,10 +134,11 @@ impl LiveCredentials {
                 .is_some_and(|(before, _)| principal.issued_at <= *before)
     }
 
-    /// Whether a refresh family (or its subject's tokens issued at `issued_at`) is revoked.
-    pub fn family_revoked(&self, family: &str, subject: &str, issued_at: u64) -> bool {
+    /// Whether every token `subject` was issued at `issued_at` is revoked (a subject-wide
+    /// revocation made since).
+    pub fn subject_revoked(&self, subject: &str, issued_at: u64) -> bool {
         let revoked = self.revoked.read().unwrap_or_else(PoisonError::into_inner);
-        revoked.family.contains_key(family) || revoked.sub.get(subject).is_some_and(|(before, _)| issued_at <= *before)
+        revoked.sub.get(subject).is_some_and(|(before, _)| issued_at <= *before)
     }
 
     /// Applies one revocation.
@@ -148,13 +163,19 @@ impl LiveCredentials {
     }
 
     /// Forgets revocations that expired before `now` (unix seconds); returns how many.
+    /// Cheap when nothing has expired: the sets are walked (under the write lock) only once
+    /// the earliest expiry has passed.
     pub fn drop_expired(&self, now: u64) -> usize {
+        if self.revoked.read().unwrap_or_else(PoisonError::into_inner).earliest > now {
+            return 0;
+        }
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
         let before = revoked.all.len();
         revoked.all.retain(|_, r| r.expires > now);
         revoked.jti.retain(|_, exp| *exp > now);
         revoked.sub.retain(|_, (_, exp)| *exp > now);
         revoked.family.retain(|_, exp| *exp > now);
+        revoked.earliest = revoked.all.values().map(|r| r.expires).min().unwrap_or(u64::MAX);
         before - revoked.all.len()
     }
 
@@ -213,6 +234,7 @@ impl LiveCredentials {
 }
 
 fn insert(revoked: &mut Revoked, revocation: Revocation) {
+    revoked.earliest = revoked.earliest.min(revocation.expires);
     match revocation.kind {
         RevocationKind::Jti => {
             revoked.jti.insert(revocation.value.clone(), revocation.expires);

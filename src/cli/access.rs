@@ -24,6 +24,11 @@ pub struct AdminArgs {
     /// Bearer token for --admin-url (default: $PORTCULLIS_ADMIN_TOKEN, else [admin].token).
     #[arg(long, env = "PORTCULLIS_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Set by a command whose answer stands without the store (`token issue`: the access token
+    /// is valid wherever the signing key is): with `state.path` unset it then works in its own
+    /// memory instead of asking a running gateway.
+    #[arg(skip)]
+    pub memory_ok: bool,
 }
 
 /// A failed command: its message and exit code (1 refused input, 2 the store or gateway).
@@ -67,19 +72,14 @@ impl Access {
         let audit = AuditLog::start(&sink).map_err(|e| Failure(format!("audit sink: {e}"), 2))?;
         let local_admin = format!("http://{}", config.admin.listen);
         let location = match &config.state.backend {
-            Backend::Embedded { path: None } => {
-                // The store lives only in the gateway's memory: its admin API is the way in,
-                // when a gateway answers there; else this command's memory, said so.
-                let probe = tokio::net::TcpStream::connect(config.admin.listen);
-                if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(300), probe).await {
-                    return Ok(via_admin(local_admin));
-                }
+            Backend::Embedded { path: None } if admin.memory_ok => {
                 super::write_err(
-                    "note: state.path is unset and no gateway answers on admin.listen: what this command stores \
-                     (refresh families, keys, revocations) lives only in its own memory and no gateway will know it",
+                    "note: state.path is unset: the refresh token is only known to this command (no gateway will accept it); the access token works",
                 );
                 Location::Embedded(None)
             }
+            // The store lives only in the gateway's memory: its admin API is the way in.
+            Backend::Embedded { path: None } => return Ok(via_admin(local_admin)),
             Backend::Embedded { path: Some(path) } => Location::Embedded(Some(path.as_path())),
             Backend::Redis {
                 url,

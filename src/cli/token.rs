@@ -18,8 +18,9 @@ pub(super) fn run(command: TokenCommand, path: &Path) -> ExitCode {
             username,
             ttl,
             json,
-            admin,
+            mut admin,
         } => {
+            admin.memory_ok = true;
             let ttl_value = match ttl.as_deref().map(config::parse_duration).transpose() {
                 Ok(ttl) => ttl,
                 Err(error) => {

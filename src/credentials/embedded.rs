@@ -113,8 +113,18 @@ impl EmbeddedStore {
         Ok(out)
     }
 
-    pub fn put_key(&self, record: &KeyRecord) -> Result<(), String> {
-        self.put(KEYS, &record.id, &encode(record)?)
+    /// Stores keys in one transaction (a rotation's new and old key together).
+    pub fn put_keys(&self, records: &[KeyRecord]) -> Result<(), String> {
+        let txn = self.db.begin_write().map_err(failed)?;
+        {
+            let mut table = txn.open_table(KEYS).map_err(failed)?;
+            for record in records {
+                table
+                    .insert(record.id.as_str(), encode(record)?.as_str())
+                    .map_err(failed)?;
+            }
+        }
+        txn.commit().map_err(failed)
     }
 
     pub fn keys(&self) -> Result<Vec<KeyRecord>, String> {

@@ -371,10 +371,10 @@ impl Credentials {
             Ok(None) => return Err(RefreshError::InvalidGrant("refresh_unknown")),
             Err(_) => return Err(RefreshError::Unavailable),
         };
-        if self
-            .live
-            .family_revoked(&family.id, &family.grant.subject, family.created)
-        {
+        // A family's own revocation (reuse, an operator) is decided by the rotation itself,
+        // atomically; a subject-wide one lives in the revocation set. A reuse racing this
+        // rotation revokes the new tokens after the fact, never the rotation that came first.
+        if self.live.subject_revoked(&family.grant.subject, family.created) {
             return Err(RefreshError::InvalidGrant("refresh_family_revoked"));
         }
         let access = jwt
@@ -504,15 +504,11 @@ impl Credentials {
             old.name.clone(),
             ttl,
         );
-        self.store.put_key(&record).await?;
         old.replaced_by = Some(record.id.clone());
         let until = at + grace.as_secs();
         old.grace_until = Some(old.expires.map_or(until, |e| e.min(until)));
-        if let Err(error) = self.store.put_key(&old).await {
-            // The new key exists; the old one keeps its full lifetime until a retry.
-            tracing::error!(%error, key = %old.id, "rotation: the new key was stored, the old one's grace was not");
-            return Err(error.into());
-        }
+        // Both or neither: a new key nobody was told of, or an old one without its end.
+        self.store.put_keys(&[record.clone(), old.clone()]).await?;
         self.live.put_key(record.clone());
         self.live.put_key(old.clone());
         self.audit("api_key_rotated", "ok", Some(&record.subject), Some(&record.id), actor);

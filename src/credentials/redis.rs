@@ -45,10 +45,12 @@ redis.call('HSET', KEYS[1], ARGV[2], fam .. '|0|' .. expires)
 return {1, fam}
 ";
 
-/// `KEYS` = record hash, version key; `ARGV` = field, JSON. Stores, bumps the version,
-/// returns it (the publish carries it).
+/// `KEYS` = record hash, version key; `ARGV` = field, JSON, field, JSON, … Stores them all at
+/// once (a rotation's two keys), bumps the version once, returns it (the publish carries it).
 const PUT: &str = r"
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
 return redis.call('INCR', KEYS[2])
 ";
 
@@ -57,8 +59,8 @@ return redis.call('INCR', KEYS[2])
 pub struct Change {
     /// The version this change made.
     pub v: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<KeyRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<Revocation>,
 }
@@ -94,14 +96,13 @@ impl RedisStore {
         self.k("changes")
     }
 
-    async fn put_and_publish(&self, hash: &str, field: &str, json: String, change: Change) -> Result<u64, Unavailable> {
+    async fn put_and_publish(&self, hash: &str, fields: Vec<String>, change: Change) -> Result<u64, Unavailable> {
         let keys = vec![self.k(hash), self.k("version")];
         let version: u64 = self
             .redis
             .call(
                 "credentials_put",
-                self.put
-                    .evalsha_with_reload(self.redis.pool().next(), keys, vec![field.to_string(), json]),
+                self.put.evalsha_with_reload(self.redis.pool().next(), keys, fields),
             )
             .await?;
         let message = serde_json::to_string(&Change { v: version, ..change }).map_err(damaged)?;
@@ -116,24 +117,30 @@ impl RedisStore {
         Ok(version)
     }
 
-    pub async fn put_key(&self, record: &KeyRecord) -> Result<u64, Unavailable> {
-        let json = serde_json::to_string(record).map_err(damaged)?;
+    /// Stores keys in one step (a rotation's new and old key together).
+    pub async fn put_keys(&self, records: &[KeyRecord]) -> Result<u64, Unavailable> {
+        let mut fields = Vec::with_capacity(records.len() * 2);
+        for record in records {
+            fields.push(record.id.clone());
+            fields.push(serde_json::to_string(record).map_err(damaged)?);
+        }
         let change = Change {
             v: 0,
-            key: Some(record.clone()),
+            keys: records.to_vec(),
             revocation: None,
         };
-        self.put_and_publish("keys", &record.id, json, change).await
+        self.put_and_publish("keys", fields, change).await
     }
 
     pub async fn put_revocation(&self, revocation: &Revocation) -> Result<u64, Unavailable> {
         let json = serde_json::to_string(revocation).map_err(damaged)?;
         let change = Change {
             v: 0,
-            key: None,
+            keys: Vec::new(),
             revocation: Some(revocation.clone()),
         };
-        self.put_and_publish("revocations", &revocation.id, json, change).await
+        self.put_and_publish("revocations", vec![revocation.id.clone(), json], change)
+            .await
     }
 
     /// The current version (0 before any change).

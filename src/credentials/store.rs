@@ -64,12 +64,17 @@ impl Store {
     }
 
     pub async fn put_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        self.put_keys(std::slice::from_ref(record)).await
+    }
+
+    /// Stores keys all at once or none (a rotation's new and old key).
+    pub async fn put_keys(&self, records: &[KeyRecord]) -> Result<(), StoreError> {
         match self {
             Self::Embedded(s) => {
-                let record = record.clone();
-                blocking(s, move |s| s.put_key(&record)).await
+                let records = records.to_vec();
+                blocking(s, move |s| s.put_keys(&records)).await
             }
-            Self::Redis(s) => Ok(Box::pin(s.put_key(record)).await.map(drop)?),
+            Self::Redis(s) => Ok(Box::pin(s.put_keys(records)).await.map(drop)?),
         }
     }
 
@@ -183,7 +188,7 @@ impl Store {
             Self::Redis(s) => {
                 for record in &records {
                     match record {
-                        Record::Key(k) => drop(Box::pin(s.put_key(k)).await?),
+                        Record::Key(k) => drop(Box::pin(s.put_keys(std::slice::from_ref(k))).await?),
                         Record::Revocation(r) => drop(Box::pin(s.put_revocation(r)).await?),
                         Record::Family(f) => Box::pin(s.put_family(f)).await?,
                         Record::Refresh(r) => Box::pin(s.put_refresh(r)).await?,

@@ -194,7 +194,7 @@ async fn subscribe(
             if change.v <= seen.get() {
                 continue;
             }
-            if let Some(key) = change.key {
+            for key in change.keys {
                 credentials.live().put_key(key);
             }
             if let Some(revocation) = change.revocation {

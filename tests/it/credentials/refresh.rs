@@ -1,5 +1,5 @@
 //! `POST /oauth/token`: rotation, reuse detection revoking the whole family, RFC 6749 error
-//! bodies, `Cache-Control: no-store`, and 50 concurrent refreshes of one token.
+//! bodies, `Cache-Control: no-store`, and 50 concurrent refreshes of one token (embedded and Redis).
 
 use std::sync::Arc;
 
@@ -121,7 +121,27 @@ async fn malformed_token_requests_get_rfc6749_errors() {
 #[tokio::test]
 async fn fifty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let upstream = mock::start(mock::ok_json).await;
-    let gateway = Arc::new(gateway(&upstream).await);
+    race(Arc::new(gateway(&upstream).await), "embedded").await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_through_redis_have_exactly_one_winner() {
+    let redis = crate::harness::redis::Redis::start().await;
+    let upstream = mock::start(mock::ok_json).await;
+    let state = format!(
+        "[state]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"500ms\"\n",
+        redis.url()
+    );
+    let gateway = GatewayConfig::new(&upstream.url("/mcp"))
+        .with_jwt()
+        .with_tables(&state)
+        .start()
+        .await;
+    race(Arc::new(gateway), "redis").await;
+}
+
+/// 50 refreshes of one token at once: one rotation, 49 reuses that kill the family.
+async fn race(gateway: Arc<TestGateway>, backend: &str) {
     let pair = issue(&gateway, "carol", &["user"]).await;
     let rt = pair["refresh_token"].as_str().unwrap().to_string();
     let mut tasks = tokio::task::JoinSet::new();
@@ -142,7 +162,7 @@ async fn fifty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
         }
     }
     println!(
-        "50 concurrent refreshes: {} succeeded, {refused} got invalid_grant",
+        "{backend}: 50 concurrent refreshes: {} succeeded, {refused} got invalid_grant",
         won.len()
     );
     assert_eq!((won.len(), refused), (1, 49));
