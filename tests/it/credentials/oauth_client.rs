@@ -31,7 +31,7 @@ async fn authlib_refreshes_against_the_token_endpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    println!("{result}");
+    eprintln!("{result}");
     assert!(result["library"].as_str().unwrap().starts_with("authlib "));
     assert_eq!(result["refreshes"], 2);
     assert_eq!(result["mcp_status"], 200, "the refreshed access token works");

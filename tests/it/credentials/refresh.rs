@@ -161,7 +161,7 @@ async fn race(gateway: Arc<TestGateway>, backend: &str) {
             other => panic!("unexpected {other}: {}", answer.text()),
         }
     }
-    println!(
+    eprintln!(
         "{backend}: 50 concurrent refreshes: {} succeeded, {refused} got invalid_grant",
         won.len()
     );

@@ -78,7 +78,7 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
     .await;
     assert_eq!(status, 201);
     let took = until_status(&b, doomed_access, 401, Duration::from_secs(1)).await;
-    println!("revoked on A, refused on B after {took:?}");
+    eprintln!("revoked on A, refused on B after {took:?}");
     assert!(took.is_some(), "B refuses A's revocation within 1 s");
 
     // A family reused on A is dead on B, access and refresh tokens alike.
@@ -89,7 +89,7 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
     assert_eq!(ping(&b, str_of(&rotated, "access_token")).await.status, 200);
     assert_eq!(refresh(&a, str_of(&login, "refresh_token")).await.status, 400, "reuse");
     let took = until_status(&b, str_of(&rotated, "access_token"), 401, Duration::from_secs(1)).await;
-    println!("family reused on A, its access token refused on B after {took:?}");
+    eprintln!("family reused on A, its access token refused on B after {took:?}");
     assert!(took.is_some());
     let on_b = refresh(&b, str_of(&rotated, "refresh_token")).await;
     assert_eq!(
@@ -102,7 +102,7 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
     let created = create_key(&a, "svc:shared", &["user"]).await;
     let key = str_of(&created, "key");
     let took = until_status(&b, key, 200, Duration::from_secs(1)).await;
-    println!("key created on A, accepted on B after {took:?}");
+    eprintln!("key created on A, accepted on B after {took:?}");
     assert!(took.is_some());
     let (status, rotation) = admin(
         &b,
@@ -159,7 +159,7 @@ async fn two_replicas_share_revocations_families_and_keys_through_redis() {
         let took = until_status(replica, live_access, 503, Duration::from_secs(6)).await;
         assert!(took.is_some(), "503 once revocations go stale");
     }
-    println!(
+    eprintln!(
         "Redis down: gateway-issued tokens refused (503) after {:?}",
         start.elapsed()
     );
