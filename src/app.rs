@@ -66,7 +66,14 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     credentials.wait_connected(std::time::Duration::from_secs(2)).await;
     match tokio::time::timeout(std::time::Duration::from_secs(2), credentials.load()).await {
         Ok(Ok(())) => {}
+        // The embedded copy is never stale: serving without it would accept revoked tokens.
+        Ok(Err(error)) if !credentials.shared() => {
+            return Err(std::io::Error::other(format!("credential store: {error}")));
+        }
         Ok(Err(error)) => tracing::error!(%error, "credential store not loaded at start; retrying in the background"),
+        Err(_) if !credentials.shared() => {
+            return Err(std::io::Error::other("credential store: not loaded within 2 s"));
+        }
         Err(_) => tracing::error!("credential store not loaded at start (timed out); retrying in the background"),
     }
     tokio::spawn(crate::credentials::sync::run(

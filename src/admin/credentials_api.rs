@@ -71,6 +71,7 @@ fn from_cred(error: &CredError) -> Answer {
             refusal(StatusCode::BAD_REQUEST, "invalid_request", message, Some(field))
         }
         CredError::NotFound => refusal(StatusCode::NOT_FOUND, "not_found", "no such key", None),
+        CredError::Conflict => refusal(StatusCode::CONFLICT, "conflict", &error.to_string(), None),
         CredError::Store(error) => refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             "state_unavailable",
@@ -158,13 +159,21 @@ struct RevocationRequest {
     family_id: Option<String>,
 }
 
+/// Who calls: the name the audit records and, for a caller holding only the call's scoped
+/// permission, the principal whose grant bounds what it may hand out (`None`: the admin token
+/// or `admin:*`, unbounded).
+struct Caller {
+    actor: String,
+    bounded_by: Option<Arc<crate::auth::Principal>>,
+}
+
 /// Who is calling, or the refusal. `permission`: the scoped permission of the call.
 async fn caller(
     gateway: &Gateway,
     token: Option<&Secret>,
     headers: &HeaderMap,
     permission: &str,
-) -> Result<String, Answer> {
+) -> Result<Caller, Answer> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -173,7 +182,10 @@ async fn caller(
         .map(|(_, t)| t.trim_start());
     if let (Some(token), Some(presented)) = (token, presented) {
         if bool::from(presented.as_bytes().ct_eq(token.expose())) {
-            return Ok("admin-token".into());
+            return Ok(Caller {
+                actor: "admin-token".into(),
+                bounded_by: None,
+            });
         }
     }
     let snapshot = gateway.reloader().snapshot();
@@ -196,8 +208,18 @@ async fn caller(
         .authenticate(headers, gateway.credentials().live(), None)
         .await
         .map_err(|failure| refusal(StatusCode::UNAUTHORIZED, "invalid_token", failure.description(), None))?;
-    if snapshot.roles.grants(&principal, "admin:all") || snapshot.roles.grants(&principal, permission) {
-        return Ok(format!("{}:{}", principal.method.label(), principal.subject));
+    let actor = format!("{}:{}", principal.method.label(), principal.subject);
+    if snapshot.roles.grants(&principal, "admin:all") {
+        return Ok(Caller {
+            actor,
+            bounded_by: None,
+        });
+    }
+    if snapshot.roles.grants(&principal, permission) {
+        return Ok(Caller {
+            actor,
+            bounded_by: Some(principal),
+        });
     }
     Err(refusal(
         StatusCode::FORBIDDEN,
@@ -224,7 +246,7 @@ pub async fn handle(
     };
     let (answer, actor) = match caller(&gateway, token.as_ref().as_ref(), request.headers(), permission).await {
         Err(refused) => (refused, None),
-        Ok(actor) => {
+        Ok(caller) => {
             let bytes = match tokio::time::timeout(
                 Duration::from_secs(10),
                 Limited::new(request.into_body(), MAX_BODY).collect(),
@@ -246,10 +268,10 @@ pub async fn handle(
                 )),
             };
             let answer = match bytes {
-                Ok(bytes) => route(&gateway, &method, &path, &bytes, &actor).await,
+                Ok(bytes) => route(&gateway, &method, &path, &bytes, &caller).await,
                 Err(refused) => refused,
             };
-            (answer, Some(actor))
+            (answer, Some(caller.actor))
         }
     };
     let mut event = AuditEvent::new(
@@ -266,19 +288,19 @@ pub async fn handle(
         return json_response(StatusCode::OK, Bytes::from_static(OPENAPI.as_bytes()));
     }
     let mut response = json_response(answer.status, Bytes::from(answer.body.to_string()));
+    // New tokens and keys are in these answers: no cache on the way may keep them.
+    crate::server::no_store(response.headers_mut());
     if answer.status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
     }
-    if path == "/admin/tokens" {
-        crate::server::no_store(response.headers_mut());
-    }
     response
 }
 
-async fn route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], actor: &str) -> Answer {
+async fn route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], caller: &Caller) -> Answer {
     let credentials = gateway.credentials();
+    let actor = caller.actor.as_str();
     match (method, path) {
         (&Method::GET, "/admin/openapi.json") => ok(StatusCode::OK, serde_json::Value::Null),
         (&Method::POST, "/admin/tokens") => {
@@ -302,6 +324,9 @@ async fn route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], acto
             if let Err(refused) = known_roles(gateway, &request.roles) {
                 return refused;
             }
+            if let Err(refused) = may_grant(gateway, caller, &request.roles, &request.permissions) {
+                return refused;
+            }
             let grant = Grant {
                 subject: request.sub,
                 username: request.username,
@@ -323,6 +348,9 @@ async fn route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], acto
                 Err(refused) => return refused,
             };
             if let Err(refused) = known_roles(gateway, &request.roles) {
+                return refused;
+            }
+            if let Err(refused) = may_grant(gateway, caller, &request.roles, &request.permissions) {
                 return refused;
             }
             let new = NewKey {
@@ -372,13 +400,14 @@ async fn route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], acto
                 Err(error) => from_cred(&error),
             }
         }
-        (method, path) => key_route(gateway, method, path, body, actor).await,
+        (method, path) => key_route(gateway, method, path, body, caller).await,
     }
 }
 
 /// `/admin/keys/{id}` and `/admin/keys/{id}/rotate`.
-async fn key_route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], actor: &str) -> Answer {
+async fn key_route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], caller: &Caller) -> Answer {
     let credentials = gateway.credentials();
+    let actor = caller.actor.as_str();
     let rest = path.strip_prefix("/admin/keys/").unwrap_or_default();
     let (id, rotate) = match rest.strip_suffix("/rotate") {
         Some(id) => (id, true),
@@ -399,6 +428,15 @@ async fn key_route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], 
                 Ok(grace) => grace.unwrap_or_default(),
                 Err(refused) => return refused,
             };
+            // The new key carries the old one's grant: the caller must be able to give it.
+            match credentials.key(id).await {
+                Ok(old) => {
+                    if let Err(refused) = may_grant(gateway, caller, &old.roles, &old.permissions) {
+                        return refused;
+                    }
+                }
+                Err(error) => return from_cred(&error),
+            }
             credentials
                 .rotate_key(id, grace, actor)
                 .await
@@ -417,6 +455,36 @@ async fn key_route(gateway: &Gateway, method: &Method, path: &str, body: &[u8], 
         Ok((status, view)) => ok(status, view),
         Err(error) => from_cred(&error),
     }
+}
+
+/// A caller holding only a scoped permission (`tokens:issue`, `keys:manage`) may hand out no
+/// more than it holds itself: every requested permission, and every permission of every
+/// requested role, must be covered by its own grant. Else 403 naming the field.
+fn may_grant(gateway: &Gateway, caller: &Caller, roles: &[String], permissions: &[String]) -> Result<(), Answer> {
+    let Some(principal) = &caller.bounded_by else {
+        return Ok(());
+    };
+    let snapshot = gateway.reloader().snapshot();
+    let refuse = |field: String, what: &str| {
+        refusal(
+            StatusCode::FORBIDDEN,
+            "insufficient_permission",
+            &format!("the caller cannot grant {what} it does not hold itself"),
+            Some(&field),
+        )
+    };
+    for (i, permission) in permissions.iter().enumerate() {
+        if !snapshot.roles.grants(principal, permission) {
+            return Err(refuse(format!("permissions[{i}]"), &format!("`{permission}`")));
+        }
+    }
+    for (i, role) in roles.iter().enumerate() {
+        let granted = snapshot.roles.permissions_of(role).unwrap_or_default();
+        if !granted.iter().all(|p| snapshot.roles.grants(principal, p)) {
+            return Err(refuse(format!("roles[{i}]"), &format!("role `{role}`")));
+        }
+    }
+    Ok(())
 }
 
 /// Every role must be defined in `[roles]`: a typo would grant nothing, silently.

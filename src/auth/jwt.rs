@@ -183,6 +183,11 @@ impl JwtSettings {
         })
     }
 
+    /// Whether a configured key can sign (an asymmetric key may be verify-only).
+    pub fn can_sign(&self) -> bool {
+        self.keys.iter().any(|k| k.encoding.is_some())
+    }
+
     /// The claims of a new token for `grant`, issued now for `lifetime` seconds.
     fn claims(&self, grant: &Grant, kind: &str, lifetime: u64) -> Claims {
         let issued = now();

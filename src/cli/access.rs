@@ -42,7 +42,7 @@ pub enum Access {
 
 fn from_cred(error: CredError) -> Failure {
     let code = match error {
-        CredError::Invalid { .. } | CredError::NotFound => 1,
+        CredError::Invalid { .. } | CredError::NotFound | CredError::Conflict => 1,
         CredError::Store(_) | CredError::Signing(_) => 2,
     };
     Failure(error.to_string(), code)

@@ -1,6 +1,8 @@
 //! `portcullis state export` / `import`: every key, revocation, refresh family and refresh
 //! record as JSON lines (keys stay hashed: a backup never holds a usable credential). Import
-//! checks every line before writing any, so a bad file changes nothing.
+//! checks every line before writing any, so a bad file changes nothing; the embedded store
+//! then writes all in one transaction, Redis record by record (the same ids: a rerun after a
+//! failure completes it).
 
 use serde::Serialize;
 

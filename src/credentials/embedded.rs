@@ -113,6 +113,38 @@ impl EmbeddedStore {
         Ok(out)
     }
 
+    /// Writes `records` only while the stored `expected` is unchanged (one transaction);
+    /// `false` when it changed.
+    pub fn swap_keys(&self, expected: &KeyRecord, records: &[KeyRecord]) -> Result<bool, String> {
+        let want = encode(expected)?;
+        let txn = self.db.begin_write().map_err(failed)?;
+        {
+            let mut table = txn.open_table(KEYS).map_err(failed)?;
+            let stored = table
+                .get(expected.id.as_str())
+                .map_err(failed)?
+                .map(|v| v.value().to_string());
+            if stored.as_deref() != Some(want.as_str()) {
+                return Ok(false);
+            }
+            for record in records {
+                table
+                    .insert(record.id.as_str(), encode(record)?.as_str())
+                    .map_err(failed)?;
+            }
+        }
+        txn.commit().map_err(failed)?;
+        Ok(true)
+    }
+
+    /// The refresh record stored under `hash`.
+    pub fn refresh_record(&self, hash: &str) -> Result<Option<RefreshRecord>, String> {
+        let txn = self.db.begin_read().map_err(failed)?;
+        let table = txn.open_table(REFRESH).map_err(failed)?;
+        let value = table.get(hash).map_err(failed)?;
+        Ok(value.and_then(|v| RefreshRecord::parse(hash, v.value())))
+    }
+
     /// Stores keys in one transaction (a rotation's new and old key together).
     pub fn put_keys(&self, records: &[KeyRecord]) -> Result<(), String> {
         let txn = self.db.begin_write().map_err(failed)?;
@@ -139,28 +171,45 @@ impl EmbeddedStore {
         self.all(REVOCATIONS)?.iter().map(|(_, v)| decode(v)).collect()
     }
 
-    /// Deletes revocations, families and refresh tokens that expired before `now`.
+    /// Deletes revocations, families and refresh tokens that expired before `now`, judged
+    /// inside the one write transaction (a revocation made again meanwhile stays).
     pub fn purge_expired(&self, now: u64) -> Result<usize, String> {
-        let revocations: Vec<Revocation> = self.revocations()?;
-        let families: Vec<Family> = self.families()?;
-        let refresh = self.all(REFRESH)?;
         let txn = self.db.begin_write().map_err(failed)?;
         let mut removed = 0;
         {
             let mut table = txn.open_table(REVOCATIONS).map_err(failed)?;
-            for r in revocations.iter().filter(|r| r.expires <= now) {
-                table.remove(r.id.as_str()).map_err(failed)?;
-                removed += 1;
+            let mut gone = Vec::new();
+            for entry in table.iter().map_err(failed)? {
+                let (id, value) = entry.map_err(failed)?;
+                if decode::<Revocation>(value.value()).is_ok_and(|r| r.expires <= now) {
+                    gone.push(id.value().to_string());
+                }
             }
+            for id in &gone {
+                table.remove(id.as_str()).map_err(failed)?;
+            }
+            removed += gone.len();
             let mut table = txn.open_table(FAMILIES).map_err(failed)?;
-            for f in families.iter().filter(|f| f.expires <= now) {
-                table.remove(f.id.as_str()).map_err(failed)?;
+            let mut gone = Vec::new();
+            for entry in table.iter().map_err(failed)? {
+                let (id, value) = entry.map_err(failed)?;
+                if decode::<Family>(value.value()).is_ok_and(|f| f.expires <= now) {
+                    gone.push(id.value().to_string());
+                }
+            }
+            for id in &gone {
+                table.remove(id.as_str()).map_err(failed)?;
             }
             let mut table = txn.open_table(REFRESH).map_err(failed)?;
-            for (hash, value) in &refresh {
-                if RefreshRecord::parse(hash, value).is_none_or(|r| r.expires <= now) {
-                    table.remove(hash.as_str()).map_err(failed)?;
+            let mut gone = Vec::new();
+            for entry in table.iter().map_err(failed)? {
+                let (hash, value) = entry.map_err(failed)?;
+                if RefreshRecord::parse(hash.value(), value.value()).is_none_or(|r| r.expires <= now) {
+                    gone.push(hash.value().to_string());
                 }
+            }
+            for hash in &gone {
+                table.remove(hash.as_str()).map_err(failed)?;
             }
         }
         txn.commit().map_err(failed)?;
@@ -225,12 +274,14 @@ impl EmbeddedStore {
         txn.commit().map_err(failed)
     }
 
-    /// One atomic rotation of the refresh token `old` (a digest) into `new`.
-    pub fn rotate(&self, old: &str, new: &str, now: u64) -> Result<Rotation, String> {
+    /// One atomic rotation of the refresh token `old` (a digest) into `new`; a reuse kills
+    /// the family and stores its revocation `reuse` in the same transaction.
+    pub fn rotate(&self, old: &str, new: &str, now: u64, reuse: &Revocation) -> Result<Rotation, String> {
         let txn = self.db.begin_write().map_err(failed)?;
         let outcome = {
             let mut refresh = txn.open_table(REFRESH).map_err(failed)?;
             let mut families = txn.open_table(FAMILIES).map_err(failed)?;
+            let mut revocations = txn.open_table(REVOCATIONS).map_err(failed)?;
             let stored = refresh.get(old).map_err(failed)?.map(|v| v.value().to_string());
             let Some(record) = stored.and_then(|v| RefreshRecord::parse(old, &v)) else {
                 return Ok(Rotation::Invalid);
@@ -250,6 +301,9 @@ impl EmbeddedStore {
                 family.revoked = Some(now);
                 families
                     .insert(family.id.as_str(), encode(&family)?.as_str())
+                    .map_err(failed)?;
+                revocations
+                    .insert(reuse.id.as_str(), encode(reuse)?.as_str())
                     .map_err(failed)?;
                 Rotation::Reused(family.id)
             } else {
@@ -327,4 +381,42 @@ pub fn parse_usage(value: &str) -> (u64, u64, Option<String>) {
     let last = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
     let ip = parts.next().filter(|ip| !ip.is_empty()).map(str::to_owned);
     (count, last, ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EmbeddedStore;
+    use crate::auth::key_record::{HashAlg, KeyRecord};
+
+    #[test]
+    fn a_swap_writes_only_over_the_record_it_read() {
+        let store = EmbeddedStore::in_memory().unwrap_or_else(|e| unreachable!("{e}"));
+        let key = KeyRecord {
+            id: "key_1".into(),
+            name: None,
+            subject: "s".into(),
+            roles: vec![],
+            permissions: vec![],
+            hash: "00".repeat(32),
+            hash_alg: HashAlg::Sha256,
+            created: 1,
+            expires: None,
+            revoked: None,
+            grace_until: None,
+            replaced_by: None,
+        };
+        assert!(store.put_keys(std::slice::from_ref(&key)).is_ok());
+        let revoked = KeyRecord {
+            revoked: Some(5),
+            ..key.clone()
+        };
+        assert_eq!(store.swap_keys(&key, std::slice::from_ref(&revoked)), Ok(true));
+        // A rotation that read the key before the revocation must not write it back.
+        let rotated = KeyRecord {
+            grace_until: Some(9),
+            ..key.clone()
+        };
+        assert_eq!(store.swap_keys(&key, std::slice::from_ref(&rotated)), Ok(false));
+        assert_eq!(store.keys().ok().and_then(|k| k.first().cloned()), Some(revoked));
+    }
 }

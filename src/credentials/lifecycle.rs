@@ -25,6 +25,9 @@ pub enum CredError {
     Invalid { field: &'static str, message: String },
     /// No such key (404).
     NotFound,
+    /// The key changed while this call worked on it (a concurrent revoke or rotate): 409,
+    /// nothing written.
+    Conflict,
     /// The store could not be reached or written (503): nothing was changed.
     Store(StoreError),
     /// Signing failed (no signing key): a configuration matter.
@@ -36,6 +39,7 @@ impl std::fmt::Display for CredError {
         match self {
             Self::Invalid { field, message } => write!(f, "{field}: {message}"),
             Self::NotFound => f.write_str("not found"),
+            Self::Conflict => f.write_str("the key changed meanwhile; nothing was written, try again"),
             Self::Store(error) => error.fmt(f),
             Self::Signing(error) => write!(f, "cannot sign: {error}"),
         }
@@ -332,50 +336,51 @@ impl Credentials {
             return Err(RefreshError::Unavailable);
         }
         let old = family::digest(token);
-        let (next, next_hash) = family::new_refresh_token();
-        let issued = now();
-        let rotation = self
-            .store
-            .rotate(&old, &next_hash, issued)
-            .await
-            .map_err(|_| RefreshError::Unavailable)?;
-        let ip = client_ip.map(|ip| ip.to_string());
-        let family_id = match rotation {
-            Rotation::Rotated(id) => id,
-            Rotation::Invalid => return Err(RefreshError::InvalidGrant("refresh_unknown")),
-            Rotation::FamilyRevoked(_) => return Err(RefreshError::InvalidGrant("refresh_family_revoked")),
-            Rotation::Reused(id) => {
-                let expires = self
-                    .store
-                    .family(&id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map_or(issued + self.settings.refresh_ttl.as_secs(), |f| f.expires);
-                let revocation = Revocation::new(RevocationKind::Family, &id, issued, expires);
-                if let Err(error) = self.store.put_revocation(&revocation).await {
-                    tracing::error!(%error, family = %id, "refresh token reuse: the family is dead for refreshes but its access tokens could not be revoked");
-                }
-                self.live.revoke(revocation);
-                let mut event = AuditEvent::new("refresh_reuse", "deny", "refresh_reused");
-                event.key_id = Some(&id);
-                event.detail = Some("a retired refresh token was presented again: the whole family is revoked");
-                event.client_ip = client_ip;
-                self.audit.record(&event);
-                tracing::warn!(family = %id, ip = ?ip, "refresh token reuse: family revoked");
-                return Err(RefreshError::InvalidGrant("refresh_reused"));
-            }
+        // Everything that can fail is asked before the token is spent: a failure here leaves
+        // it as it was, so the client's retry is not taken for reuse.
+        let record = match self.store.refresh_record(&old).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(RefreshError::InvalidGrant("refresh_unknown")),
+            Err(_) => return Err(RefreshError::Unavailable),
         };
-        let family = match self.store.family(&family_id).await {
+        let family = match self.store.family(&record.family).await {
             Ok(Some(family)) => family,
             Ok(None) => return Err(RefreshError::InvalidGrant("refresh_unknown")),
             Err(_) => return Err(RefreshError::Unavailable),
         };
         // A family's own revocation (reuse, an operator) is decided by the rotation itself,
-        // atomically; a subject-wide one lives in the revocation set. A reuse racing this
-        // rotation revokes the new tokens after the fact, never the rotation that came first.
+        // atomically; a subject-wide one lives in the revocation set.
         if self.live.subject_revoked(&family.grant.subject, family.created) {
             return Err(RefreshError::InvalidGrant("refresh_family_revoked"));
+        }
+        if !jwt.can_sign() {
+            return Err(RefreshError::Signing("no configured key can sign".into()));
+        }
+        let issued = now();
+        // Kept until the last access token the family could have minted has expired.
+        let until = family.expires + self.settings.access_max_ttl.as_secs() + 60;
+        let reuse = Revocation::new(RevocationKind::Family, &family.id, issued, until);
+        let (next, next_hash) = family::new_refresh_token();
+        let rotation = self
+            .store
+            .rotate(&old, &next_hash, issued, &reuse)
+            .await
+            .map_err(|_| RefreshError::Unavailable)?;
+        match rotation {
+            Rotation::Rotated(_) => {}
+            Rotation::Invalid => return Err(RefreshError::InvalidGrant("refresh_unknown")),
+            Rotation::FamilyRevoked(_) => return Err(RefreshError::InvalidGrant("refresh_family_revoked")),
+            Rotation::Reused(id) => {
+                // Stored with the rotation and published: every replica refuses the family.
+                self.live.revoke(reuse);
+                let mut event = AuditEvent::new("refresh_reuse", "deny", "refresh_reused");
+                event.key_id = Some(&id);
+                event.detail = Some("a retired refresh token was presented again: the whole family is revoked");
+                event.client_ip = client_ip;
+                self.audit.record(&event);
+                tracing::warn!(family = %id, ip = ?client_ip, "refresh token reuse: family revoked");
+                return Err(RefreshError::InvalidGrant("refresh_reused"));
+            }
         }
         let access = jwt
             .issue_access(&family.grant, Some(&family.id), None)
@@ -466,9 +471,12 @@ impl Credentials {
 
     /// Revokes key `id` at once, on every replica.
     pub async fn revoke_key(&self, id: &str, actor: &str) -> Result<KeyView, CredError> {
-        let mut record = self.stored_key(id).await?;
+        let stored = self.stored_key(id).await?;
+        let mut record = stored.clone();
         record.revoked.get_or_insert(now());
-        self.store.put_key(&record).await?;
+        if !self.store.swap_keys(&stored, std::slice::from_ref(&record)).await? {
+            return Err(CredError::Conflict);
+        }
         self.live.put_key(record.clone());
         self.audit("api_key_revoked", "ok", Some(&record.subject), Some(&record.id), actor);
         Ok(self.view(&record, None, None))
@@ -477,12 +485,13 @@ impl Credentials {
     /// Rotates key `id`: a new key with the same grant and lifetime, valid at once; the old
     /// one stays valid for `grace` (0: ends now).
     pub async fn rotate_key(&self, id: &str, grace: Duration, actor: &str) -> Result<KeyView, CredError> {
-        let mut old = self.stored_key(id).await?;
+        let stored = self.stored_key(id).await?;
+        let mut old = stored.clone();
         let at = now();
-        if !old.valid_at(at) {
+        if !old.valid_at(at) || old.replaced_by.is_some() {
             return Err(CredError::Invalid {
                 field: "id",
-                message: "the key is revoked, expired or already rotated out".into(),
+                message: "the key is revoked, expired or already rotated".into(),
             });
         }
         if grace > self.settings.key_max_ttl {
@@ -507,8 +516,11 @@ impl Credentials {
         old.replaced_by = Some(record.id.clone());
         let until = at + grace.as_secs();
         old.grace_until = Some(old.expires.map_or(until, |e| e.min(until)));
-        // Both or neither: a new key nobody was told of, or an old one without its end.
-        self.store.put_keys(&[record.clone(), old.clone()]).await?;
+        // Both or neither (a new key nobody was told of, or an old one without its end), and
+        // only while the old key is as read: a revocation made meanwhile stands.
+        if !self.store.swap_keys(&stored, &[record.clone(), old.clone()]).await? {
+            return Err(CredError::Conflict);
+        }
         self.live.put_key(record.clone());
         self.live.put_key(old.clone());
         self.audit("api_key_rotated", "ok", Some(&record.subject), Some(&record.id), actor);

@@ -27,8 +27,10 @@ use crate::auth::key_record::KeyRecord;
 use crate::auth::revocation::Revocation;
 use crate::state::{RedisState, Unavailable};
 
-/// `KEYS` = refresh hash, dead-family hash; `ARGV` = old digest, new digest, now.
-/// `{0}` invalid, `{1, fam}` rotated, `{2, fam}` reuse (family killed now), `{3, fam}` dead.
+/// `KEYS` = refresh hash, dead-family hash, revocation hash, version key; `ARGV` = old digest,
+/// new digest, now, the family's revocation id and JSON. `{0}` invalid, `{1, fam}` rotated,
+/// `{2, fam, version}` reuse (the family is killed and its revocation stored in the same
+/// step, so no replica can miss it), `{3, fam}` already dead.
 const ROTATE: &str = r"
 local rt = redis.call('HGET', KEYS[1], ARGV[1])
 if not rt then return {0, ''} end
@@ -38,11 +40,38 @@ if redis.call('HEXISTS', KEYS[2], fam) == 1 then return {3, fam} end
 if tonumber(expires) <= tonumber(ARGV[3]) then return {0, fam} end
 if used ~= '0' then
   redis.call('HSET', KEYS[2], fam, ARGV[3])
-  return {2, fam}
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+  return {2, fam, redis.call('INCR', KEYS[4])}
 end
 redis.call('HSET', KEYS[1], ARGV[1], fam .. '|' .. ARGV[3] .. '|' .. expires)
 redis.call('HSET', KEYS[1], ARGV[2], fam .. '|0|' .. expires)
 return {1, fam}
+";
+
+/// `KEYS` = key hash, version key; `ARGV` = expected id, its expected JSON, then field, JSON
+/// pairs: written only while the stored record is still the one read (0: it changed), so a
+/// rotation cannot undo a revocation made meanwhile. Returns the new version.
+const SWAP: &str = r"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return redis.call('INCR', KEYS[2])
+";
+
+/// `KEYS` = revocation hash; `ARGV` = now, then ids: deletes each id whose stored record has
+/// expired by now (read inside the script: one revoked again meanwhile stays). Returns the
+/// number deleted.
+const PURGE: &str = r"
+local removed = 0
+for i = 2, #ARGV do
+  local stored = redis.call('HGET', KEYS[1], ARGV[i])
+  if stored and tonumber(cjson.decode(stored).expires) <= tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
 ";
 
 /// `KEYS` = record hash, version key; `ARGV` = field, JSON, field, JSON, … Stores them all at
@@ -70,7 +99,9 @@ pub struct Change {
 pub struct RedisStore {
     pub redis: Arc<RedisState>,
     put: Script,
+    swap: Script,
     rotate: Script,
+    purge: Script,
 }
 
 fn damaged(error: impl std::fmt::Display) -> Unavailable {
@@ -83,7 +114,9 @@ impl RedisStore {
         Self {
             redis,
             put: Script::from_lua(PUT),
+            swap: Script::from_lua(SWAP),
             rotate: Script::from_lua(ROTATE),
+            purge: Script::from_lua(PURGE),
         }
     }
 
@@ -105,8 +138,16 @@ impl RedisStore {
                 self.put.evalsha_with_reload(self.redis.pool().next(), keys, fields),
             )
             .await?;
-        let message = serde_json::to_string(&Change { v: version, ..change }).map_err(damaged)?;
-        // A lost publish costs a replica at most one poll period: it sees the version move.
+        self.publish(Change { v: version, ..change }).await;
+        Ok(version)
+    }
+
+    /// Tells every replica of a change (its version set). A lost publish costs a replica at
+    /// most one poll period: it sees the version move and resyncs.
+    async fn publish(&self, change: Change) {
+        let Ok(message) = serde_json::to_string(&change) else {
+            return;
+        };
         let _ = self
             .redis
             .call(
@@ -114,7 +155,45 @@ impl RedisStore {
                 self.redis.pool().next().publish::<i64, _, _>(self.channel(), message),
             )
             .await;
-        Ok(version)
+    }
+
+    /// Writes `records` only while the stored `expected` is unchanged; `false` when it changed.
+    pub async fn swap_keys(&self, expected: &KeyRecord, records: &[KeyRecord]) -> Result<bool, Unavailable> {
+        let mut args = vec![expected.id.clone(), serde_json::to_string(expected).map_err(damaged)?];
+        for record in records {
+            args.push(record.id.clone());
+            args.push(serde_json::to_string(record).map_err(damaged)?);
+        }
+        let keys = vec![self.k("keys"), self.k("version")];
+        let version: u64 = self
+            .redis
+            .call(
+                "credentials_swap",
+                self.swap.evalsha_with_reload(self.redis.pool().next(), keys, args),
+            )
+            .await?;
+        if version == 0 {
+            return Ok(false);
+        }
+        self.publish(Change {
+            v: version,
+            keys: records.to_vec(),
+            revocation: None,
+        })
+        .await;
+        Ok(true)
+    }
+
+    /// The refresh record stored under `hash`.
+    pub async fn refresh_record(&self, hash: &str) -> Result<Option<RefreshRecord>, Unavailable> {
+        let value: Option<String> = self
+            .redis
+            .call(
+                "credentials_refresh",
+                self.redis.pool().next().hget(self.k("refresh"), hash),
+            )
+            .await?;
+        Ok(value.and_then(|v| RefreshRecord::parse(hash, &v)))
     }
 
     /// Stores keys in one step (a rotation's new and old key together).
@@ -245,19 +324,42 @@ impl RedisStore {
             .await
     }
 
-    pub async fn rotate(&self, old: &str, new: &str, now: u64) -> Result<Rotation, Unavailable> {
-        let keys = vec![self.k("refresh"), self.k("dead")];
-        let args = vec![old.to_string(), new.to_string(), now.to_string()];
-        let (code, family): (i64, String) = self
+    pub async fn rotate(&self, old: &str, new: &str, now: u64, reuse: &Revocation) -> Result<Rotation, Unavailable> {
+        let keys = vec![
+            self.k("refresh"),
+            self.k("dead"),
+            self.k("revocations"),
+            self.k("version"),
+        ];
+        let json = serde_json::to_string(reuse).map_err(damaged)?;
+        let args = vec![
+            old.to_string(),
+            new.to_string(),
+            now.to_string(),
+            reuse.id.clone(),
+            json,
+        ];
+        let reply: Vec<fred::types::Value> = self
             .redis
             .call(
                 "credentials_rotate",
                 self.rotate.evalsha_with_reload(self.redis.pool().next(), keys, args),
             )
             .await?;
+        let code = reply.first().and_then(fred::types::Value::as_i64).unwrap_or(0);
+        let family = reply.get(1).and_then(fred::types::Value::as_string).unwrap_or_default();
         Ok(match code {
             1 => Rotation::Rotated(family),
-            2 => Rotation::Reused(family),
+            2 => {
+                let version = reply.get(2).and_then(fred::types::Value::as_u64).unwrap_or(0);
+                self.publish(Change {
+                    v: version,
+                    keys: Vec::new(),
+                    revocation: Some(reuse.clone()),
+                })
+                .await;
+                Rotation::Reused(family)
+            }
             3 => Rotation::FamilyRevoked(family),
             _ => Rotation::Invalid,
         })
@@ -266,20 +368,20 @@ impl RedisStore {
     /// Deletes revocations, families and refresh tokens that expired before `now`.
     pub async fn purge_expired(&self, now: u64) -> Result<usize, Unavailable> {
         let revocations = self.revocations().await?;
-        let expired: Vec<String> = revocations
-            .iter()
-            .filter(|r| r.expires <= now)
-            .map(|r| r.id.clone())
-            .collect();
+        let mut args = vec![now.to_string()];
+        args.extend(revocations.iter().filter(|r| r.expires <= now).map(|r| r.id.clone()));
         let pool = self.redis.pool();
-        if !expired.is_empty() {
+        let removed: u64 = if args.len() > 1 {
             self.redis
                 .call(
                     "credentials_purge",
-                    pool.next().hdel::<(), _, _>(self.k("revocations"), expired.clone()),
+                    self.purge
+                        .evalsha_with_reload(pool.next(), vec![self.k("revocations")], args),
                 )
-                .await?;
-        }
+                .await?
+        } else {
+            0
+        };
         let families: Vec<Family> = self.hash_values("families").await?;
         let gone: Vec<String> = families
             .iter()
@@ -312,7 +414,7 @@ impl RedisStore {
                 )
                 .await?;
         }
-        Ok(expired.len())
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
     /// Adds a batch of key uses to the shared statistics (one write per key).

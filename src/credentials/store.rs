@@ -38,7 +38,7 @@ impl From<crate::state::Unavailable> for StoreError {
 #[derive(Debug)]
 pub enum Store {
     Embedded(EmbeddedStore),
-    Redis(RedisStore),
+    Redis(Box<RedisStore>),
 }
 
 /// Runs an embedded call on the blocking pool (or inline without a runtime).
@@ -170,13 +170,36 @@ impl Store {
         }
     }
 
-    pub async fn rotate(&self, old: &str, new: &str, now: u64) -> Result<Rotation, StoreError> {
+    /// One atomic rotation; a reuse stores `reuse` (the family's revocation) in the same step.
+    pub async fn rotate(&self, old: &str, new: &str, now: u64, reuse: &Revocation) -> Result<Rotation, StoreError> {
         match self {
             Self::Embedded(s) => {
-                let (old, new) = (old.to_string(), new.to_string());
-                blocking(s, move |s| s.rotate(&old, &new, now)).await
+                let (old, new, reuse) = (old.to_string(), new.to_string(), reuse.clone());
+                blocking(s, move |s| s.rotate(&old, &new, now, &reuse)).await
             }
-            Self::Redis(s) => Ok(Box::pin(s.rotate(old, new, now)).await?),
+            Self::Redis(s) => Ok(Box::pin(s.rotate(old, new, now, reuse)).await?),
+        }
+    }
+
+    /// The refresh record stored under `hash`.
+    pub async fn refresh_record(&self, hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        match self {
+            Self::Embedded(s) => {
+                let hash = hash.to_string();
+                blocking(s, move |s| s.refresh_record(&hash)).await
+            }
+            Self::Redis(s) => Ok(Box::pin(s.refresh_record(hash)).await?),
+        }
+    }
+
+    /// Writes `records` only while the stored `expected` is unchanged; `false` when it changed.
+    pub async fn swap_keys(&self, expected: &KeyRecord, records: &[KeyRecord]) -> Result<bool, StoreError> {
+        match self {
+            Self::Embedded(s) => {
+                let (expected, records) = (expected.clone(), records.to_vec());
+                blocking(s, move |s| s.swap_keys(&expected, &records)).await
+            }
+            Self::Redis(s) => Ok(Box::pin(s.swap_keys(expected, records)).await?),
         }
     }
 

@@ -46,6 +46,13 @@ impl Seen {
     fn raise(&self, v: u64) {
         self.0.fetch_max(v, Ordering::Relaxed);
     }
+    /// After a full load: the version read *before* it. A change applied during the load may
+    /// have been replaced by the load's older view; leaving `seen` at the earlier version makes
+    /// the next poll see the difference and load again. Also follows a version that went back
+    /// (a Redis restored from an older file).
+    fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
 }
 
 /// Loads the copy (waiting up to `wait` for a shared store), then keeps it current until
@@ -90,7 +97,7 @@ pub async fn run(
                 let behind = version != seen.get();
                 if behind || last_full.elapsed() >= credentials.settings.resync_every {
                     if Box::pin(credentials.load()).await.is_ok() {
-                        seen.raise(version);
+                        seen.set(version);
                         last_full = Instant::now();
                     }
                 } else {

@@ -10,7 +10,9 @@ use crate::harness::{GatewayConfig, TestGateway, mock};
 async fn gateway(upstream: &mock::Mock) -> TestGateway {
     GatewayConfig::new(&upstream.url("/mcp"))
         .with_jwt()
-        .with_roles("[roles]\nuser = [\"weather:read\"]\nadmin = [\"*\"]\nkeymaster = [\"keys:manage\"]\n")
+        .with_roles(
+            "[roles]\nuser = [\"weather:read\"]\nadmin = [\"*\"]\nkeymaster = [\"keys:manage\", \"weather:read\"]\n",
+        )
         .with_tables("[auth.api_keys]\nmax_ttl = \"30d\"\ndefault_ttl = \"7d\"\n")
         .start()
         .await
@@ -73,6 +75,19 @@ async fn keys_are_created_used_rotated_with_grace_and_revoked() {
     .await;
     assert_eq!(status, 201, "{rotated}");
     assert_eq!(rotated["replaces"], id);
+    let (status, again) = admin(
+        &gateway,
+        "POST",
+        &format!("/admin/keys/{id}/rotate"),
+        Some(json!({ "grace": "2s" })),
+        ADMIN_TOKEN,
+    )
+    .await;
+    assert_eq!(
+        (status, again["field"].as_str()),
+        (400, Some("id")),
+        "a key rotates once: {again}"
+    );
     let new_key = rotated["key"].as_str().unwrap();
     assert_eq!(ping(&gateway, new_key).await.status, 200);
     assert_eq!(ping(&gateway, key).await.status, 200, "inside the grace");
@@ -241,8 +256,35 @@ async fn the_admin_api_takes_the_admin_token_or_a_credential_with_the_permission
     );
     let keymaster = issue(&gateway, "kim", &["keymaster"]).await;
     let token = keymaster["access_token"].as_str().unwrap();
-    let (status, _) = admin(&gateway, "POST", "/admin/keys", body(), token).await;
-    assert_eq!(status, 201, "keys:manage may manage keys");
+    let (status, made) = admin(&gateway, "POST", "/admin/keys", body(), token).await;
+    assert_eq!(status, 201, "keys:manage may manage keys: {made}");
+    // ... but hand out no more than it holds itself.
+    for (request, field) in [
+        (json!({ "subject": "svc:x", "roles": ["admin"] }), "roles[0]"),
+        (
+            json!({ "subject": "svc:x", "permissions": ["files:write"] }),
+            "permissions[0]",
+        ),
+    ] {
+        let (status, answer) = admin(&gateway, "POST", "/admin/keys", Some(request), token).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (403, Some("insufficient_permission")),
+            "{answer}"
+        );
+        assert_eq!(answer["field"], field);
+    }
+    let (_, root_key) = admin(
+        &gateway,
+        "POST",
+        "/admin/keys",
+        Some(json!({ "subject": "svc:root", "roles": ["admin"] })),
+        ADMIN_TOKEN,
+    )
+    .await;
+    let rotate = format!("/admin/keys/{}/rotate", root_key["id"].as_str().unwrap());
+    let (status, _) = admin(&gateway, "POST", &rotate, Some(json!({})), token).await;
+    assert_eq!(status, 403, "rotating an admin key would mint one");
     let (status, _) = admin(&gateway, "POST", "/admin/tokens", Some(json!({ "sub": "x" })), token).await;
     assert_eq!(status, 403, "but not issue tokens");
     let root = issue(&gateway, "root", &["admin"]).await;

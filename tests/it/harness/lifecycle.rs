@@ -21,6 +21,12 @@ pub async fn admin(gateway: &TestGateway, method: &str, path: &str, body: Option
         .body(Full::new(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default()))
         .unwrap();
     let answer = gateway.call(request).await;
+    if path.starts_with("/admin/") && path != "/admin/openapi.json" {
+        assert_eq!(
+            answer.headers["cache-control"], "no-store",
+            "{path}: answers may carry credentials"
+        );
+    }
     let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     (answer.status.as_u16(), value)
 }
