@@ -54,7 +54,10 @@ pub fn open(location: Location<'_>, settings: CredentialSettings, audit: AuditLo
         }
         Location::Redis(redis) => {
             let staleness = u64::try_from(settings.max_staleness.as_millis()).unwrap_or(u64::MAX);
-            (Store::Redis(Box::new(RedisStore::new(redis))), LiveCredentials::shared(staleness))
+            (
+                Store::Redis(Box::new(RedisStore::new(redis))),
+                LiveCredentials::shared(staleness),
+            )
         }
     };
     Ok(Credentials::new(store, Arc::new(live), settings, audit))
