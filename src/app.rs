@@ -59,31 +59,17 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     let reloader = Arc::new(Reloader::new(&config, path));
     let gateway = Arc::new(Gateway::new(&config, reloader)?);
     let (stop, stopped) = watch::channel(false);
-    // Revocations and dynamic keys are loaded before the first request; a shared store that
-    // cannot be read now leaves the copy stale (gateway-issued tokens fail closed) until the
-    // sync loop reaches it.
-    let credentials = Arc::clone(gateway.credentials());
-    credentials.wait_connected(std::time::Duration::from_secs(2)).await;
-    match tokio::time::timeout(std::time::Duration::from_secs(2), credentials.load()).await {
-        Ok(Ok(())) => {}
-        // The embedded copy is never stale: serving without it would accept revoked tokens.
-        Ok(Err(error)) if !credentials.shared() => {
-            return Err(std::io::Error::other(format!("credential store: {error}")));
-        }
-        Ok(Err(error)) => tracing::error!(%error, "credential store not loaded at start; retrying in the background"),
-        Err(_) if !credentials.shared() => {
-            return Err(std::io::Error::other("credential store: not loaded within 2 s"));
-        }
-        Err(_) => tracing::error!("credential store not loaded at start (timed out); retrying in the background"),
-    }
-    tokio::spawn(crate::credentials::sync::run(
-        credentials,
+    // Revocations and dynamic keys are in memory before the first request.
+    crate::credentials::sync::start(
+        Arc::clone(gateway.credentials()),
         crate::credentials::sync::SyncReport {
             metrics: Arc::clone(gateway.metrics()),
             audit: gateway.audit().clone(),
         },
         wait_for(stopped.clone()),
-    ));
+    )
+    .await
+    .map_err(std::io::Error::other)?;
     if let Some(settings) = &config.server.tls {
         gateway.reload_tls(false);
         tokio::spawn(watch_certificates(

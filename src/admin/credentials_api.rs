@@ -13,7 +13,6 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
-use subtle::ConstantTimeEq as _;
 
 use crate::auth::jwt::Grant;
 use crate::auth::revocation::RevocationKind;
@@ -174,19 +173,12 @@ async fn caller(
     headers: &HeaderMap,
     permission: &str,
 ) -> Result<Caller, Answer> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim_start());
-    if let (Some(token), Some(presented)) = (token, presented) {
-        if bool::from(presented.as_bytes().ct_eq(token.expose())) {
-            return Ok(Caller {
-                actor: "admin-token".into(),
-                bounded_by: None,
-            });
-        }
+    let presented = super::bearer::bearer(headers);
+    if super::bearer::is_admin_token(token, presented) {
+        return Ok(Caller {
+            actor: "admin-token".into(),
+            bounded_by: None,
+        });
     }
     let snapshot = gateway.reloader().snapshot();
     let has_credential = presented.is_some()

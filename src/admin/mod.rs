@@ -4,6 +4,7 @@
 //! a credential holding `admin:*` or the call's scoped permission), and admin calls are refused
 //! outright when neither is possible.
 
+mod bearer;
 mod credentials_api;
 mod routes;
 

@@ -9,7 +9,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 
 use crate::config::Secret;
@@ -140,14 +139,7 @@ fn refuse(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Opti
             )
         });
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim_start())
-        .unwrap_or_default();
-    if bool::from(presented.as_bytes().ct_eq(token.expose())) {
+    if super::bearer::is_admin_token(Some(token), super::bearer::bearer(headers)) {
         return None;
     }
     let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token", "admin token required");

@@ -137,7 +137,6 @@ impl Authenticator {
         live: &LiveCredentials,
         client_ip: Option<std::net::IpAddr>,
     ) -> Result<Arc<Principal>, AuthFailure> {
-        api_key::well_formed(key)?;
         let now = now();
         match api_key::find(&self.api_keys, key, now) {
             Ok(found) => {

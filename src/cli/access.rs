@@ -331,6 +331,14 @@ where
     }
 }
 
+/// Every `--role` must be defined in `[roles]` (a typo would grant nothing, silently).
+pub fn known_roles(config: &Config, roles: &[String]) -> Result<(), Failure> {
+    match roles.iter().find(|role| !config.roles.contains(role)) {
+        Some(role) => Err(Failure(format!("--role: `{role}` is not defined in [roles]"), 1)),
+        None => Ok(()),
+    }
+}
+
 /// Prints `value` as one JSON line (`--json`) or as `human` renders it.
 pub fn print(value: &serde_json::Value, json: bool, human: impl FnOnce(&serde_json::Value) -> String) {
     if json {

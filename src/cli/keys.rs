@@ -85,11 +85,7 @@ pub(super) fn run(command: KeysCommand, path: &Path) -> ExitCode {
             json,
             admin,
         } => access::run(path, &admin, async |config, access| {
-            for role in &roles {
-                if !config.roles.contains(role) {
-                    return Err(Failure(format!("--role: `{role}` is not defined in [roles]"), 1));
-                }
-            }
+            access::known_roles(config, &roles)?;
             let new = NewKey {
                 subject: subject.clone(),
                 roles: roles.clone(),

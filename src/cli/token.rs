@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::access::{self, Failure};
+use super::access;
 use super::{TokenCommand, load, write_err, write_out};
 use crate::auth::jwt::Grant;
 use crate::config;
@@ -29,11 +29,7 @@ pub(super) fn run(command: TokenCommand, path: &Path) -> ExitCode {
                 }
             };
             access::run(path, &admin, async |config, access| {
-                for role in &roles {
-                    if !config.roles.contains(role) {
-                        return Err(Failure(format!("--role: `{role}` is not defined in [roles]"), 1));
-                    }
-                }
+                access::known_roles(config, &roles)?;
                 let grant = Grant {
                     subject: sub.clone(),
                     username: username.clone(),

@@ -159,6 +159,13 @@ impl EmbeddedStore {
         txn.commit().map_err(failed)
     }
 
+    pub fn key(&self, id: &str) -> Result<Option<KeyRecord>, String> {
+        let txn = self.db.begin_read().map_err(failed)?;
+        let table = txn.open_table(KEYS).map_err(failed)?;
+        let value = table.get(id).map_err(failed)?;
+        value.map(|v| decode(v.value())).transpose()
+    }
+
     pub fn keys(&self) -> Result<Vec<KeyRecord>, String> {
         self.all(KEYS)?.iter().map(|(_, v)| decode(v)).collect()
     }
@@ -175,43 +182,15 @@ impl EmbeddedStore {
     /// inside the one write transaction (a revocation made again meanwhile stays).
     pub fn purge_expired(&self, now: u64) -> Result<usize, String> {
         let txn = self.db.begin_write().map_err(failed)?;
-        let mut removed = 0;
-        {
-            let mut table = txn.open_table(REVOCATIONS).map_err(failed)?;
-            let mut gone = Vec::new();
-            for entry in table.iter().map_err(failed)? {
-                let (id, value) = entry.map_err(failed)?;
-                if decode::<Revocation>(value.value()).is_ok_and(|r| r.expires <= now) {
-                    gone.push(id.value().to_string());
-                }
-            }
-            for id in &gone {
-                table.remove(id.as_str()).map_err(failed)?;
-            }
-            removed += gone.len();
-            let mut table = txn.open_table(FAMILIES).map_err(failed)?;
-            let mut gone = Vec::new();
-            for entry in table.iter().map_err(failed)? {
-                let (id, value) = entry.map_err(failed)?;
-                if decode::<Family>(value.value()).is_ok_and(|f| f.expires <= now) {
-                    gone.push(id.value().to_string());
-                }
-            }
-            for id in &gone {
-                table.remove(id.as_str()).map_err(failed)?;
-            }
-            let mut table = txn.open_table(REFRESH).map_err(failed)?;
-            let mut gone = Vec::new();
-            for entry in table.iter().map_err(failed)? {
-                let (hash, value) = entry.map_err(failed)?;
-                if RefreshRecord::parse(hash.value(), value.value()).is_none_or(|r| r.expires <= now) {
-                    gone.push(hash.value().to_string());
-                }
-            }
-            for hash in &gone {
-                table.remove(hash.as_str()).map_err(failed)?;
-            }
-        }
+        let removed = remove_where(&txn, REVOCATIONS, |_, v| {
+            decode::<Revocation>(v).is_ok_and(|r| r.expires <= now)
+        })?;
+        remove_where(&txn, FAMILIES, |_, v| {
+            decode::<Family>(v).is_ok_and(|f| f.expires <= now)
+        })?;
+        remove_where(&txn, REFRESH, |hash, v| {
+            RefreshRecord::parse(hash, v).is_none_or(|r| r.expires <= now)
+        })?;
         txn.commit().map_err(failed)?;
         Ok(removed)
     }
@@ -372,6 +351,27 @@ impl EmbeddedStore {
             .map(|(id, value)| (id, parse_usage(&value)))
             .collect())
     }
+}
+
+/// Removes the entries of `table` for which `gone(key, value)` holds, inside `txn`; returns
+/// how many.
+fn remove_where(
+    txn: &redb::WriteTransaction,
+    table: TableDefinition<'_, &str, &str>,
+    gone: impl Fn(&str, &str) -> bool,
+) -> Result<usize, String> {
+    let mut table = txn.open_table(table).map_err(failed)?;
+    let mut doomed = Vec::new();
+    for entry in table.iter().map_err(failed)? {
+        let (key, value) = entry.map_err(failed)?;
+        if gone(key.value(), value.value()) {
+            doomed.push(key.value().to_string());
+        }
+    }
+    for key in &doomed {
+        table.remove(key.as_str()).map_err(failed)?;
+    }
+    Ok(doomed.len())
 }
 
 /// `count|last|ip` → its parts.

@@ -4,13 +4,15 @@
 //! each replica's [`crate::auth::LiveCredentials`], kept current by `sync.rs` so the request
 //! path never waits on the store.
 //!
-//! `lifecycle.rs` holds the operations (`Credentials`), `store.rs` the backend switch over
+//! `lifecycle.rs` holds the operations (`Credentials`: tokens, refresh, revocations; `keys.rs`
+//! the dynamic keys), `store.rs` the backend switch over
 //! `embedded.rs` and `redis.rs`, `family.rs` the refresh records, `record.rs` + `backup.rs`
 //! export/import, `open.rs` how a gateway or the CLI opens it.
 
 mod backup;
 mod embedded;
 mod family;
+mod keys;
 mod lifecycle;
 mod open;
 mod record;
@@ -21,7 +23,8 @@ pub mod sync;
 
 pub use backup::Imported;
 pub use family::{Family, REFRESH_PREFIX, RefreshRecord};
-pub use lifecycle::{CredError, Credentials, KeyView, NewKey, RefreshError, RevocationView, TokenResponse, rfc3339};
+pub use keys::{KeyView, NewKey};
+pub use lifecycle::{CredError, Credentials, RefreshError, RevocationView, TokenResponse, rfc3339};
 pub use open::{Location, Unopened, open};
 pub use record::Record;
 pub use settings::CredentialSettings;

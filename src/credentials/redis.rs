@@ -239,6 +239,14 @@ impl RedisStore {
         all.values().map(|v| serde_json::from_str(v).map_err(damaged)).collect()
     }
 
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRecord>, Unavailable> {
+        let text: Option<String> = self
+            .redis
+            .call("credentials_key", self.redis.pool().next().hget(self.k("keys"), id))
+            .await?;
+        text.map(|t| serde_json::from_str(&t).map_err(damaged)).transpose()
+    }
+
     pub async fn keys(&self) -> Result<Vec<KeyRecord>, Unavailable> {
         self.hash_values("keys").await
     }

@@ -78,6 +78,17 @@ impl Store {
         }
     }
 
+    /// One key, read alone.
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        match self {
+            Self::Embedded(s) => {
+                let id = id.to_string();
+                blocking(s, move |s| s.key(&id)).await
+            }
+            Self::Redis(s) => Ok(Box::pin(s.key(id)).await?),
+        }
+    }
+
     pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         match self {
             Self::Embedded(s) => blocking(s, EmbeddedStore::keys).await,

@@ -46,24 +46,52 @@ impl Seen {
     fn raise(&self, v: u64) {
         self.0.fetch_max(v, Ordering::Relaxed);
     }
-    /// After a full load: the version read *before* it. A change applied during the load may
-    /// have been replaced by the load's older view; leaving `seen` at the earlier version makes
-    /// the next poll see the difference and load again. Also follows a version that went back
-    /// (a Redis restored from an older file).
+    /// After a full load: the version it returned (see [`Credentials::load`]); also follows a
+    /// version that went back (a Redis restored from an older file).
     fn set(&self, v: u64) {
         self.0.store(v, Ordering::Relaxed);
     }
 }
 
-/// Loads the copy (waiting up to `wait` for a shared store), then keeps it current until
-/// `stop` resolves.
-pub async fn run(
+/// Loads this replica's copy before the first request, then keeps it current in the
+/// background until `stop` resolves. An embedded store that cannot be read fails the start
+/// (its copy is never stale: serving without it would accept revoked tokens); a shared one
+/// that cannot be read now leaves the copy stale — gateway-issued tokens fail closed — until
+/// the loop reaches it.
+pub async fn start(
     credentials: Arc<Credentials>,
     report: SyncReport,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    credentials.wait_connected(Duration::from_secs(2)).await;
+    let loaded = match tokio::time::timeout(Duration::from_secs(2), credentials.load()).await {
+        Ok(Ok(version)) => Some(version),
+        Ok(Err(error)) if !credentials.shared() => return Err(format!("credential store: {error}")),
+        Err(_) if !credentials.shared() => return Err("credential store: not loaded within 2 s".into()),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "credential store not loaded at start; retrying in the background");
+            None
+        }
+        Err(_) => {
+            tracing::error!("credential store not loaded at start (timed out); retrying in the background");
+            None
+        }
+    };
+    let seen = Seen::default();
+    // Not loaded: a version no store has, so the first poll loads.
+    seen.set(loaded.unwrap_or(u64::MAX));
+    tokio::spawn(run(credentials, report, Arc::new(seen), stop));
+    Ok(())
+}
+
+/// Keeps the copy current until `stop` resolves.
+async fn run(
+    credentials: Arc<Credentials>,
+    report: SyncReport,
+    seen: Arc<Seen>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     tokio::pin!(stop);
-    let seen = Arc::new(Seen::default());
     let subscriber = match &credentials.store {
         Store::Redis(redis) => subscribe(&credentials, redis, &seen).await,
         Store::Embedded(_) => None,
@@ -96,8 +124,8 @@ pub async fn run(
             if let Ok(version) = Box::pin(redis.version()).await {
                 let behind = version != seen.get();
                 if behind || last_full.elapsed() >= credentials.settings.resync_every {
-                    if Box::pin(credentials.load()).await.is_ok() {
-                        seen.set(version);
+                    if let Ok(loaded) = Box::pin(credentials.load()).await {
+                        seen.set(loaded);
                         last_full = Instant::now();
                     }
                 } else {
@@ -208,7 +236,7 @@ async fn subscribe(
                 credentials.live().revoke(revocation);
             }
             // A gap (a change not heard of) leaves `seen` behind, so the next poll resyncs.
-            if change.v == seen.get() + 1 {
+            if seen.get().checked_add(1) == Some(change.v) {
                 seen.raise(change.v);
             }
         }
