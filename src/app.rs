@@ -32,6 +32,9 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         self.gateway.audit().flush();
+        if let Some(spans) = &self.gateway.spans {
+            spans.flush();
+        }
     }
 }
 
@@ -70,6 +73,21 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     )
     .await
     .map_err(std::io::Error::other)?;
+    if let Some(monitor) = gateway.monitor() {
+        let extras_of = Arc::clone(&gateway);
+        monitor.start(Arc::new(move || extras_of.dashboard_extras()));
+        // The last 8 days of the audit files are counted again in the background: reports
+        // are complete once it is done, requests are served meanwhile.
+        if let Some((files, upto)) = gateway.audit_history.clone() {
+            if !monitor.shared() {
+                let monitor = Arc::clone(monitor);
+                tokio::task::spawn_blocking(move || {
+                    let counted = monitor.rebuild(&files, upto);
+                    tracing::info!(counted, "audit aggregates rebuilt from the audit files");
+                });
+            }
+        }
+    }
     if let Some(settings) = &config.server.tls {
         gateway.reload_tls(false);
         tokio::spawn(watch_certificates(

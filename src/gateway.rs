@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditMonitor, SharedAggregates};
 use crate::config::{Config, Reloader, ServerConfig};
 use crate::credentials::{self, Credentials, Location};
 use crate::state::{Backend, Durable, RedisState, SessionStore};
+use crate::telemetry::spans::SpanExport;
+use crate::telemetry::trace::TraceSettings;
 use crate::telemetry::{AuditLog, Metrics};
 use crate::tls::{MtlsSettings, TlsServer};
 use crate::upstream::LegacyEndpoints;
@@ -17,7 +20,12 @@ fn state(
     config: &Config,
     metrics: &Arc<Metrics>,
     audit: &AuditLog,
-) -> std::io::Result<(SessionStore, crate::ratelimit::Limiter, Credentials)> {
+) -> std::io::Result<(
+    SessionStore,
+    crate::ratelimit::Limiter,
+    Credentials,
+    Option<Arc<RedisState>>,
+)> {
     let idle = config.server.timeouts.session_idle;
     let clock = Arc::new(crate::ratelimit::MonotonicClock::default());
     let mut limiter = crate::ratelimit::Limiter::new(config.rate_limits.max_buckets, clock);
@@ -36,7 +44,7 @@ fn state(
             let location = Location::Embedded(path.as_deref());
             let credentials = credentials::open(location, config.credentials.clone(), audit.clone())
                 .map_err(|e| std::io::Error::other(format!("credential store: {e}")))?;
-            (SessionStore::memory(idle, MAX_SESSIONS, durable), credentials)
+            (SessionStore::memory(idle, MAX_SESSIONS, durable), credentials, None)
         }
         Backend::Redis {
             url,
@@ -55,10 +63,17 @@ fn state(
             let location = Location::Redis(Arc::clone(&redis));
             let credentials = credentials::open(location, config.credentials.clone(), audit.clone())
                 .map_err(|e| std::io::Error::other(format!("credential store: {e}")))?;
-            (SessionStore::Redis { redis, idle }, credentials)
+            (
+                SessionStore::Redis {
+                    redis: Arc::clone(&redis),
+                    idle,
+                },
+                credentials,
+                Some(redis),
+            )
         }
     };
-    Ok((sessions.0, limiter, sessions.1))
+    Ok((sessions.0, limiter, sessions.1, sessions.2))
 }
 
 /// Most live sessions bound at once (each binding is about 100 bytes).
@@ -82,6 +97,14 @@ pub struct Gateway {
     pub(crate) credentials: Arc<Credentials>,
     /// Minute of the last certificate-expiry refresh.
     expiry_minute: std::sync::atomic::AtomicU64,
+    /// The aggregates' running side: reports, dashboard ticks, live findings (`None`: audit off).
+    pub(crate) monitor: Option<Arc<AuditMonitor>>,
+    /// The audit files written before this start (to rebuild the aggregates from).
+    pub(crate) audit_history: Option<(Vec<std::path::PathBuf>, u64)>,
+    /// `[telemetry]`.
+    pub(crate) trace: TraceSettings,
+    /// Span export (`None` unless `[telemetry] otlp_endpoint` is set).
+    pub(crate) spans: Option<SpanExport>,
 }
 
 impl Gateway {
@@ -92,9 +115,25 @@ impl Gateway {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
-        let audit = AuditLog::start(&config.audit.sink)?;
-        let (sessions, limiter, credentials) = state(config, &metrics, &audit)?;
+        let shared = matches!(config.state.backend, Backend::Redis { .. });
+        let opened = crate::audit::open_log(&config.audit, true, shared)?;
+        let audit = opened.log;
+        audit.count_drops_in(metrics.audit_dropped());
+        let (sessions, limiter, credentials, redis) = state(config, &metrics, &audit)?;
+        let monitor = opened.aggregates.map(|aggregates| {
+            AuditMonitor::new(
+                aggregates,
+                redis.map(SharedAggregates::new),
+                audit.clone(),
+                Arc::clone(&metrics),
+            )
+        });
+        let spans = SpanExport::new(&config.telemetry).map_err(std::io::Error::other)?;
         Ok(Self {
+            monitor,
+            audit_history: opened.history,
+            trace: config.telemetry.clone(),
+            spans,
             tls,
             mtls: config.mtls.clone(),
             expiry_minute: std::sync::atomic::AtomicU64::new(0),
@@ -127,6 +166,53 @@ impl Gateway {
     /// The audit writer.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The audit aggregates' running side (`None` when audit is off).
+    pub fn monitor(&self) -> Option<&Arc<AuditMonitor>> {
+        self.monitor.as_ref()
+    }
+
+    /// What the dashboard shows of the gateway itself: sessions, streams, connections and
+    /// each upstream's health as the last minute of audit events tells it.
+    pub fn dashboard_extras(&self) -> serde_json::Value {
+        let snapshot = self.reloader.snapshot();
+        let now = crate::audit::aggregates::unix_now() / 60;
+        let health = self
+            .monitor
+            .as_ref()
+            .map(|m| m.aggregates().window(now.saturating_sub(1)))
+            .unwrap_or_default();
+        let totals = health.totals(now.saturating_sub(1), now + 1);
+        let upstreams: Vec<serde_json::Value> = snapshot
+            .upstreams()
+            .iter()
+            .map(|u| {
+                let count = |kind: &str| {
+                    totals
+                        .get(crate::audit::classify::field(kind, &[&u.route]).as_str())
+                        .map_or(0, |s| s.count)
+                };
+                let (ok, failed) = (
+                    count(crate::audit::classify::UPSTREAM_OK),
+                    count(crate::audit::classify::UPSTREAM_FAILED),
+                );
+                serde_json::json!({
+                    "name": u.name.as_ref(),
+                    "route": u.route,
+                    "healthy": failed == 0 || ok > failed,
+                    "detail": format!("{ok} answered, {failed} failed in the last 2 minutes"),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "active": {
+                "sessions": self.sessions.local_count(),
+                "streams": self.metrics.active_streams().get(),
+                "connections": self.metrics.open_connections().get(),
+            },
+            "upstreams": upstreams,
+        })
     }
 
     /// The TLS listener state, when `[server.tls]` is set.

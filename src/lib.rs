@@ -18,7 +18,8 @@
 //! error.rs      `Reject`: every refusal, with its status, JSON-RPC code and reason
 //! ratelimit/    token buckets (embedded or through the state store)
 //! credentials/  issued tokens, refresh families, dynamic API keys, revocations: store + sync
-//! auth/         principals: JWTs, API keys, external issuers, certificate identities
+//! auth/ audit/   principals: JWTs, API keys, external issuers, certificate identities;
+//!               the hash-chained audit log, its verify, aggregates, report and findings
 //! mcp/ tls/ state/ telemetry/
 //!               leaves: JSON-RPC/SSE on the wire; TLS files and listener config; the state
 //!               store (embedded redb or Redis); logs, audit, metrics
@@ -47,6 +48,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod cli;

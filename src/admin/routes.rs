@@ -23,19 +23,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let token = Arc::new(token);
+    // Ends the dashboards' event streams when the listener stops.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
+            () = &mut shutdown => {
+                let _ = stopping.send(true);
+                return;
+            }
         };
         let Ok((stream, _peer)) = accepted else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
-        let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
-        let service = service_fn(move |request| {
-            let (gateway, token) = (Arc::clone(&gateway), Arc::clone(&token));
+        let (gateway, token, stopped) = (Arc::clone(&gateway), Arc::clone(&token), stopped.clone());
+        let service = service_fn(move |request: Request<Incoming>| {
+            let (gateway, token, stopped) = (Arc::clone(&gateway), Arc::clone(&token), stopped.clone());
             async move {
                 // A reload reads and parses files: it runs on the blocking pool, not on a
                 // thread that serves requests.
@@ -51,6 +56,37 @@ pub async fn serve(
                 if super::credentials_api::handles(request.uri().path()) {
                     return Ok(super::credentials_api::handle(gateway, token, request).await);
                 }
+                let path = request.uri().path().to_string();
+                if super::dashboard::handles(&path) {
+                    let answer =
+                        super::dashboard::handle(&gateway, token.as_ref().as_ref(), &path, request.headers(), stopped);
+                    return Ok(answer.await);
+                }
+                if path == "/admin/audit" && request.method() == Method::GET {
+                    let query = request.uri().query().map(str::to_string);
+                    let answer = super::audit_api::report(
+                        &gateway,
+                        token.as_ref().as_ref(),
+                        request.headers(),
+                        query.as_deref(),
+                    );
+                    return Ok(answer.await);
+                }
+                if path == super::mcp_server::PATH {
+                    let (parts, body) = request.into_parts();
+                    let bytes = match read_limited(body, 64 * 1024).await {
+                        Some(bytes) => bytes,
+                        None => return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "at most 64 KiB")),
+                    };
+                    let answer = super::mcp_server::handle(
+                        &gateway,
+                        token.as_ref().as_ref(),
+                        &parts.method,
+                        &parts.headers,
+                        &bytes,
+                    );
+                    return Ok(answer.await);
+                }
                 Ok::<_, std::convert::Infallible>(route(&gateway, token.as_ref().as_ref(), &request))
             }
         });
@@ -63,6 +99,14 @@ pub async fn serve(
             let _ = builder.serve_connection(TokioIo::new(stream), service).await;
         });
     }
+}
+
+/// The body, unless it is larger than `limit` (or breaks off).
+async fn read_limited(body: Incoming, limit: usize) -> Option<Bytes> {
+    use http_body_util::BodyExt as _;
+    let limited = http_body_util::Limited::new(body, limit);
+    let collected = tokio::time::timeout(std::time::Duration::from_secs(10), limited.collect()).await;
+    collected.ok()?.ok().map(http_body_util::Collected::to_bytes)
 }
 
 fn route(gateway: &Gateway, token: Option<&Secret>, request: &Request<Incoming>) -> Response<GatewayBody> {

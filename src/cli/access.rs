@@ -13,7 +13,7 @@ use crate::auth::revocation::RevocationKind;
 use crate::config::Config;
 use crate::credentials::{self, CredError, Credentials, Location, NewKey, RevocationView, Unopened};
 use crate::state::{Backend, RedisState};
-use crate::telemetry::{AuditLog, AuditSink};
+use crate::telemetry::AuditSink;
 
 /// `--admin-url` / `--admin-token`, shared by every lifecycle command.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -65,11 +65,16 @@ impl Access {
         if let Some(url) = &admin.admin_url {
             return Ok(via_admin(url.trim_end_matches('/').to_string()));
         }
-        let sink = match &config.audit.sink {
-            AuditSink::Stdout => AuditSink::Stderr,
-            other => other.clone(),
-        };
-        let audit = AuditLog::start(&sink).map_err(|e| Failure(format!("audit sink: {e}"), 2))?;
+        // The command's own audit events: on standard error for `stdout` (standard output is
+        // its answer); into the same hash chain as the gateway's for `file` (the chain writer
+        // locks around each batch).
+        let mut settings = config.audit.clone();
+        if settings.sink == AuditSink::Stdout {
+            settings.sink = AuditSink::Stderr;
+        }
+        let audit = crate::audit::open_log(&settings, false, false)
+            .map_err(|e| Failure(format!("audit sink: {e}"), 2))?
+            .log;
         let local_admin = format!("http://{}", config.admin.listen);
         let location = match &config.state.backend {
             Backend::Embedded { path: None } if admin.memory_ok => {
@@ -106,7 +111,7 @@ impl Access {
     }
 
     /// Calls the admin API: `method path` with `body`; the JSON answer, or its error.
-    async fn call(
+    pub async fn call(
         url: &str,
         token: Option<&str>,
         method: http::Method,

@@ -4,6 +4,7 @@
 //! through a running gateway's admin API). The library never imports this folder.
 
 mod access;
+mod audit;
 mod check;
 mod config_schema;
 mod dev;
@@ -70,6 +71,11 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         admin: access::AdminArgs,
+    },
+    /// The audit trail: check the hash chain, or the security report.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Backups of the credential store (JSON lines; keys stay hashed).
     State {
@@ -221,6 +227,35 @@ pub enum ConfigCommand {
 }
 
 /// Runs the parsed command; returns the process exit code (0 ok, 1 config/usage, 2 runtime).
+/// `portcullis audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit files (default: the config's log and its rotations);
+    /// exit 1 at the first edited, missing, reordered or truncated event.
+    Verify {
+        /// Files to check (any order); default: `[audit].path` and its rotated files.
+        files: Vec<std::path::PathBuf>,
+        /// The chain head to compare the end with (default: `<log>.head`).
+        #[arg(long)]
+        head: Option<std::path::PathBuf>,
+        /// One JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The security audit report: totals, top offenders, denied tools, rate-limit violations
+    /// and unusual patterns.
+    Report {
+        /// `1h`, `24h` or `7d`.
+        #[arg(long, default_value = "24h")]
+        range: String,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: access::AdminArgs,
+    },
+}
+
 pub fn execute(cli: Cli) -> ExitCode {
     logging::init(cli.log_format);
     let path = config::resolve_path(cli.config);
@@ -231,6 +266,12 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Token { command } => token::run(command, &path),
         Command::Keys { command } => keys::run(command, &path),
         Command::Revoke { target, json, admin } => revoke::run(target, json, &admin, &path),
+        Command::Audit {
+            command: AuditCommand::Verify { files, head, json },
+        } => audit::verify(files, head, json, &path),
+        Command::Audit {
+            command: AuditCommand::Report { range, json, admin },
+        } => audit::report(&range, json, &admin, &path),
         Command::State {
             command: StateCommand::Export { out },
         } => state::export(out, &path),

@@ -1,6 +1,7 @@
 //! Configuration: `gateway.toml` → [`RawConfig`] (serde, unknown keys rejected) → [`Config`]
 //! (validated, typed). Errors always name the TOML key path. Reload lives in `reload.rs`.
 
+mod audit;
 mod auth;
 mod credentials;
 mod duration;

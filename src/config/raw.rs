@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// Where rate-limit buckets and session bindings live (static).
     #[serde(default)]
     pub state: RawState,
+    /// Trace context and span export (static).
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
 }
 
 /// `[state]`
@@ -623,10 +626,25 @@ fn default_auth() -> String {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAudit {
-    /// `"stdout"`, `"file"` (JSON lines at `path`) or `"off"`.
+    /// `"stdout"`, `"file"` (hash-chained JSON lines at `path`) or `"off"`.
     pub sink: String,
-    /// File for `sink = "file"`.
+    /// File for `sink = "file"`; rotated files are `<path>.<first seq>`, the chain head
+    /// `<path>.head`.
     pub path: Option<String>,
+    /// Key of the chain's HMAC-SHA256 (e.g. `"${PORTCULLIS_AUDIT_KEY}"`, 32+ bytes): without it
+    /// the links are plain SHA-256, which whoever can write the log can recompute.
+    pub hmac_key: Option<String>,
+    /// Rotate the active file at this many bytes.
+    pub rotate_bytes: u64,
+    /// Rotate it at this age (`"1d"`); unset: by size only.
+    pub rotate_every: Option<String>,
+    /// Bytes of events waiting for the writer, at most.
+    pub queue_bytes: u64,
+    /// A full queue: `"drop"` (count the event, mark the gap in the chain) or `"block"` (the
+    /// request waits: nothing is ever lost).
+    pub on_full: String,
+    /// When an access pattern becomes a finding.
+    pub anomalies: RawAnomalies,
 }
 
 impl Default for RawAudit {
@@ -634,6 +652,66 @@ impl Default for RawAudit {
         Self {
             sink: "stdout".into(),
             path: None,
+            hmac_key: None,
+            rotate_bytes: 100 * 1024 * 1024,
+            rotate_every: None,
+            queue_bytes: 64 * 1024 * 1024,
+            on_full: "drop".into(),
+            anomalies: RawAnomalies::default(),
+        }
+    }
+}
+
+/// `[audit.anomalies]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAnomalies {
+    /// `auth_brute_force`: failed authentications from one IP within the range.
+    pub brute_force_failures: u64,
+    /// `tool_enumeration`: distinct tools, resources or prompts one principal was denied.
+    pub enumeration_targets: u64,
+    /// `rate_spike`: a principal's requests in an hour above this multiple of its 7-day median hour...
+    pub rate_spike_factor: f64,
+    /// ...and at least this many in that hour...
+    pub rate_spike_min_requests: u64,
+    /// ...with at least this many active hours in the 7 days before.
+    pub rate_spike_min_history_hours: u64,
+    /// `off_hours_admin`: admin activity in this UTC window (`"22:00-06:00"`; `""`: never).
+    pub off_hours: String,
+}
+
+impl Default for RawAnomalies {
+    fn default() -> Self {
+        Self {
+            brute_force_failures: 10,
+            enumeration_targets: 5,
+            rate_spike_factor: 5.0,
+            rate_spike_min_requests: 50,
+            rate_spike_min_history_hours: 3,
+            off_hours: "22:00-06:00".into(),
+        }
+    }
+}
+
+/// `[telemetry]`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTelemetry {
+    /// Whose W3C `traceparent` is continued: `"authenticated"` callers, `"never"` (every
+    /// request starts a trace) or `"always"`.
+    pub trust_traceparent: String,
+    /// OTLP/HTTP (JSON) traces endpoint, e.g. `"http://127.0.0.1:4318/v1/traces"`; unset: no export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl Default for RawTelemetry {
+    fn default() -> Self {
+        Self {
+            trust_traceparent: "authenticated".into(),
+            otlp_endpoint: None,
+            service_name: "portcullis".into(),
         }
     }
 }

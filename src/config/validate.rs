@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +12,9 @@ use ipnet::IpNet;
 
 use super::ConfigError;
 use super::duration::parse_duration;
-use super::raw::{RawAdmin, RawAudit, RawConfig, RawServer, RawTimeouts, RawUpstream};
+use super::raw::{RawAdmin, RawConfig, RawServer, RawTimeouts, RawUpstream};
 use super::tls::{mtls, server_tls, upstream_tls};
 use crate::mcp::methods::MethodAllowList;
-use crate::telemetry::AuditSink;
 use crate::tls::{MtlsSettings, TlsSettings};
 use crate::upstream::{RouteAuth, Upstream};
 use rustls::pki_types::ServerName;
@@ -44,6 +42,8 @@ pub struct Config {
     pub state: crate::state::StateSettings,
     /// Lifetimes and bounds of issued credentials (static).
     pub credentials: crate::credentials::CredentialSettings,
+    /// `[telemetry]`: trace context and span export (static).
+    pub telemetry: crate::telemetry::trace::TraceSettings,
 }
 
 /// `[server]`, validated.
@@ -110,10 +110,7 @@ pub struct AdminConfig {
 }
 
 /// `[audit]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditConfig {
-    pub sink: AuditSink,
-}
+pub type AuditConfig = crate::audit::AuditSettings;
 
 impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
@@ -153,7 +150,8 @@ impl TryFrom<RawConfig> for Config {
             }
             upstreams.push(Arc::new(upstream));
         }
-        let audit = audit(raw.audit)?;
+        let telemetry = super::audit::telemetry(&raw.telemetry)?;
+        let audit = super::audit::audit(raw.audit)?;
         let mtls = raw.auth.mtls.map(|m| mtls(m, has_client_ca)).transpose()?;
         Ok(Config {
             server,
@@ -166,6 +164,7 @@ impl TryFrom<RawConfig> for Config {
             rate_limits: Arc::new(rate_limits),
             state,
             credentials,
+            telemetry,
         })
     }
 }
@@ -499,23 +498,4 @@ fn methods(raw: Option<&[String]>, policy: &crate::authz::Policy, key: &str) -> 
         known_only: raw.is_some() || !matches!(policy.default, crate::authz::DefaultRule::Allow),
         extra: raw.unwrap_or_default().to_vec(),
     })
-}
-
-fn audit(raw: RawAudit) -> Result<AuditConfig, ConfigError> {
-    let sink = match (raw.sink.as_str(), raw.path) {
-        ("stdout", None) => AuditSink::Stdout,
-        ("off", None) => AuditSink::Off,
-        ("file", Some(path)) if !path.is_empty() => AuditSink::File(PathBuf::from(path)),
-        ("file", _) => return Err(ConfigError::at("audit.path", "required when sink = \"file\"")),
-        ("stdout" | "off", Some(_)) => {
-            return Err(ConfigError::at("audit.path", "only allowed with sink = \"file\""));
-        }
-        (other, _) => {
-            return Err(ConfigError::at(
-                "audit.sink",
-                format!("`{other}` is not one of \"stdout\", \"file\", \"off\""),
-            ));
-        }
-    };
-    Ok(AuditConfig { sink })
 }

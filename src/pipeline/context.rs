@@ -3,7 +3,7 @@
 //! waited) still writes the event, with the outcome `client_disconnected`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Method, StatusCode};
 
@@ -13,6 +13,8 @@ use crate::mcp::RequestId;
 use crate::server::ConnInfo;
 use crate::telemetry::AuditEvent;
 use crate::telemetry::metrics::method_label;
+use crate::telemetry::spans::RequestSpan;
+use crate::telemetry::trace::TraceContext;
 use crate::upstream::Upstream;
 
 /// Per-request facts gathered by the stages.
@@ -32,13 +34,20 @@ pub struct RequestContext {
     pub session: Option<String>,
     /// The body is a JSON-RPC batch: no single id can carry a refusal.
     pub batch: bool,
+    /// The gateway's span (set before forwarding).
+    pub trace: Option<TraceContext>,
+    /// Wall-clock start and stage marks, kept only while spans are exported.
+    marks: Option<(SystemTime, Vec<(&'static str, SystemTime)>)>,
     finished: bool,
 }
 
 impl RequestContext {
     /// Starts the context of a request from `peer`.
     pub fn new(gateway: Arc<Gateway>, conn: Arc<ConnInfo>, method: Method) -> Self {
+        let marks = gateway.spans.is_some().then(|| (SystemTime::now(), Vec::new()));
         Self {
+            trace: None,
+            marks,
             gateway,
             started: Instant::now(),
             request_id: new_request_id(),
@@ -53,6 +62,13 @@ impl RequestContext {
             session: None,
             batch: false,
             finished: false,
+        }
+    }
+
+    /// Notes that the stage `name` is done (a span event; free when spans are off).
+    pub fn mark(&mut self, name: &'static str) {
+        if let Some((_, marks)) = &mut self.marks {
+            marks.push((name, SystemTime::now()));
         }
     }
 
@@ -83,7 +99,33 @@ impl RequestContext {
         event.status = status;
         event.duration_ms = Some((seconds * 1e6).round() / 1e3);
         event.detail = detail;
+        let trace_id = self.trace.as_ref().map(TraceContext::trace_id_hex);
+        event.trace_id = trace_id.as_deref();
         self.gateway.audit.record(&event);
+        if let (Some(spans), Some((start, marks))) = (&self.gateway.spans, &self.marks) {
+            let fresh;
+            let trace = match &self.trace {
+                Some(trace) => trace,
+                None => {
+                    fresh = TraceContext::start(&http::HeaderMap::new(), false);
+                    &fresh
+                }
+            };
+            spans.record(&RequestSpan {
+                trace,
+                start: *start,
+                end: SystemTime::now(),
+                route: event.route,
+                http_method: self.method.as_str(),
+                jsonrpc_method: event.jsonrpc_method,
+                target: event.target,
+                subject: event.subject,
+                status,
+                reason,
+                request_id: &self.request_id,
+                stages: marks,
+            });
+        }
     }
 }
 

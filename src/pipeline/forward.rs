@@ -11,6 +11,7 @@ use super::context::RequestContext;
 use crate::config::{Route, ServerConfig, Snapshot};
 use crate::error::Reject;
 use crate::gateway::Gateway;
+use crate::telemetry::trace::{TraceContext, TrustTraceparent};
 use crate::upstream::{self, ForwardedFor, Lease, Upstream};
 
 /// What the upstream is told about the client: the `X-Forwarded-*` values the gateway owns.
@@ -33,10 +34,22 @@ pub(super) fn forwarded_for(
         host: Some(server.public_host.clone()),
         proto: if ctx.conn.tls { "https" } else { "http" },
         api_key_header: snapshot.auth.api_key_header.clone(),
+        trace: ctx.trace.as_ref().map(|t| (t.traceparent(), t.state.clone())),
     }
 }
 
 impl Gateway {
+    /// The gateway's span of this request: the caller's trace continued when
+    /// `[telemetry] trust_traceparent` trusts it, a new trace otherwise.
+    pub(super) fn start_trace(&self, headers: &http::HeaderMap, principal: &crate::auth::Principal) -> TraceContext {
+        let trusted = match self.trace.trust {
+            TrustTraceparent::Always => true,
+            TrustTraceparent::Never => false,
+            TrustTraceparent::Authenticated => principal.method != crate::auth::AuthMethod::None,
+        };
+        TraceContext::start(headers, trusted)
+    }
+
     /// Sends the request and waits for the answer's head; a 1xx answer is refused (502). The
     /// client's headers move into the upstream request (`parts` keeps none).
     pub(super) async fn forward(

@@ -104,6 +104,7 @@ impl Gateway {
         let principal = self
             .authenticate(&snapshot, &upstream, request.headers(), client_ip, ctx)
             .await?;
+        ctx.mark("authenticated");
 
         // 4. Read the body within its bounds; GET and DELETE carry none.
         let (mut parts, bytes) = read_body::read_body(request, &self.server, ctx).await?;
@@ -137,10 +138,13 @@ impl Gateway {
 
         // 9. Forward the exact checked bytes, never retried; then bind or unbind the session
         //    the answer starts or ends. The client's headers move into the upstream request.
+        ctx.trace = Some(self.start_trace(&parts.headers, &principal));
+        ctx.mark("checked");
         let forwarded = forward::forwarded_for(&self.server, chain, ctx, &snapshot, &upstream);
         let (response, lease) = self
             .forward(route, &mut parts, legacy_target, bytes, &forwarded, ctx)
             .await?;
+        ctx.mark("upstream_answered");
         self.after_response(
             &parts.method,
             asks.initialize,

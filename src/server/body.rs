@@ -18,12 +18,19 @@ pub enum GatewayBody {
     Full(Option<Bytes>),
     /// An upstream body streamed through.
     Proxy(Box<ProxyBody>),
+    /// Chunks a task of the gateway sends (the dashboard's event stream); ends when it stops.
+    Feed(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 impl GatewayBody {
     /// A complete body.
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         Self::Full(Some(bytes.into()))
+    }
+
+    /// A body streamed from `feed`.
+    pub fn feed(feed: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        Self::Feed(feed)
     }
 
     /// An empty body.
@@ -40,6 +47,7 @@ impl Body for GatewayBody {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
             Self::Proxy(proxy) => Pin::new(proxy.as_mut()).poll_frame(cx),
+            Self::Feed(feed) => feed.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -47,6 +55,7 @@ impl Body for GatewayBody {
         match self {
             Self::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
             Self::Proxy(proxy) => proxy.is_end_stream(),
+            Self::Feed(_) => false,
         }
     }
 
@@ -54,6 +63,7 @@ impl Body for GatewayBody {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Proxy(proxy) => proxy.size_hint(),
+            Self::Feed(_) => SizeHint::default(),
         }
     }
 }

@@ -42,6 +42,19 @@ impl SessionStore {
         Self::Memory(MemorySessions::new(idle, max_sessions, durable))
     }
 
+    /// Sessions bound in this process (`None` for Redis: the fleet's are not counted).
+    pub fn local_count(&self) -> Option<usize> {
+        match self {
+            Self::Memory(m) => Some(
+                m.bindings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len(),
+            ),
+            Self::Redis { .. } => None,
+        }
+    }
+
     fn key_name(redis: &RedisState, key: SessionKey) -> String {
         redis.key(&format!("s:{}", key.hex()))
     }

@@ -1,12 +1,14 @@
 //! Audit events: one JSON line per request (and per config reload), written by a dedicated
-//! thread so the request path only serializes into a buffer. Events are never dropped: the
-//! buffer is written every 20 ms and flushed on shutdown.
+//! thread so the request path only serializes into a bounded buffer. The buffer is written
+//! every 20 ms and flushed on shutdown; when it is full, `[audit].on_full` decides whether the
+//! request waits or the event is dropped, counted and marked by a gap event in the log.
 
 use std::cell::RefCell;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,6 +64,12 @@ pub struct AuditEvent<'a> {
     pub duration_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
+    /// W3C trace id of the request (to find its spans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<&'a str>,
+    /// Events dropped before a gap marker (`audit_gap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
 }
 
 impl AuditEvent<'_> {
@@ -86,6 +94,47 @@ impl AuditEvent<'_> {
             status: None,
             duration_ms: None,
             detail: None,
+            trace_id: None,
+            lost: None,
+        }
+    }
+}
+
+/// What the writer thread hands each batch of JSON lines to: a stream (`stdout`, `stderr`) or
+/// the hash-chained file of `crate::audit`.
+pub trait AuditWriter: Send {
+    /// Writes `batch` (whole JSON lines). `lost` events were dropped before it because the
+    /// queue was full: the writer records that gap, never hides it.
+    fn write_batch(&mut self, batch: &[u8], lost: u64) -> std::io::Result<()>;
+}
+
+/// Sees every batch after it is written (the aggregates and the live dashboard feed).
+pub trait AuditObserver: Send + Sync + std::fmt::Debug {
+    /// `batch` holds whole JSON lines, as recorded (before any chaining).
+    fn observe(&self, batch: &[u8]);
+}
+
+/// What `record` does when the queue is full (the sink is slower than the traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFull {
+    /// The recording request waits for room: no event is ever lost.
+    Block,
+    /// The event is dropped and counted; the chain gets a gap marker with the count.
+    Drop,
+}
+
+/// The bounded queue between the request path and the writer thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub max_bytes: usize,
+    pub on_full: OnFull,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            on_full: OnFull::Drop,
         }
     }
 }
@@ -101,11 +150,18 @@ pub struct AuditLog {
 #[derive(Debug)]
 struct Shared {
     pending: Mutex<Vec<u8>>,
+    /// Signalled when the writer took the pending buffer (room for blocked recorders).
+    room: Condvar,
+    queue: QueueSettings,
     writer: std::thread::Thread,
     /// Completed flush rounds, for [`AuditLog::flush`].
     flushed: Mutex<u64>,
-    /// Events lost to a stalled sink.
-    lost: std::sync::atomic::AtomicU64,
+    /// Events dropped since the writer last wrote a gap marker.
+    lost: AtomicU64,
+    /// Events dropped since start.
+    dropped: AtomicU64,
+    /// The metric that counts them too.
+    dropped_metric: std::sync::OnceLock<prometheus_client::metrics::counter::Counter>,
     flushed_signal: Condvar,
 }
 
@@ -113,32 +169,57 @@ struct Shared {
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// A buffer this large is written at once rather than at the next tick.
 const WAKE_AT_BYTES: usize = 256 * 1024;
-/// Past this, the sink has stalled (full disk, blocked stdout): events are counted as lost
-/// and logged instead of growing memory without bound.
-const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+
+/// JSON lines on a stream; a gap is one plain `audit_gap` line.
+struct StreamWriter(BufWriter<Box<dyn Write + Send>>);
+
+impl AuditWriter for StreamWriter {
+    fn write_batch(&mut self, batch: &[u8], lost: u64) -> std::io::Result<()> {
+        if lost > 0 {
+            let mut gap = AuditEvent::new("audit_gap", "error", "queue_full");
+            let detail = format!("{lost} events dropped: the audit queue was full");
+            gap.detail = Some(&detail);
+            serde_json::to_writer(&mut self.0, &gap)?;
+            self.0.write_all(b"\n")?;
+        }
+        self.0.write_all(batch)?;
+        self.0.flush()
+    }
+}
 
 impl AuditLog {
-    /// Starts the writer for `sink`.
+    /// Starts the writer for a stream sink (`stdout`, `stderr`) or none (`off`). The file
+    /// sink is hash-chained: `crate::audit::open_log` starts it.
     pub fn start(sink: &AuditSink) -> std::io::Result<Self> {
-        let writer: Box<dyn Write + Send> = match sink {
-            AuditSink::Off => return Ok(Self { shared: None }),
-            AuditSink::Stdout => Box::new(std::io::stdout()),
-            AuditSink::Stderr => Box::new(std::io::stderr()),
-            AuditSink::File(path) => Box::new(open_append(path)?),
-        };
+        match stream_writer(sink)? {
+            Some(writer) => Self::start_with(writer, None, QueueSettings::default()),
+            None => Ok(Self { shared: None }),
+        }
+    }
+
+    /// Starts the writer thread over `writer`, showing every batch to `observer`.
+    pub fn start_with(
+        writer: Box<dyn AuditWriter>,
+        observer: Option<Arc<dyn AuditObserver>>,
+        queue: QueueSettings,
+    ) -> std::io::Result<Self> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Arc<Shared>>();
         let handle = std::thread::Builder::new()
             .name("portcullis-audit".into())
             .spawn(move || {
                 if let Ok(shared) = ready_rx.recv() {
-                    write_loop(writer, &shared);
+                    write_loop(writer, observer.as_deref(), &shared);
                 }
             })?;
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            room: Condvar::new(),
+            queue,
             writer: handle.thread().clone(),
             flushed: Mutex::new(0),
-            lost: std::sync::atomic::AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            dropped_metric: std::sync::OnceLock::new(),
             flushed_signal: Condvar::new(),
         });
         ready_tx
@@ -147,17 +228,49 @@ impl AuditLog {
         Ok(Self { shared: Some(shared) })
     }
 
+    /// Whether events go anywhere.
+    pub fn enabled(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Events dropped because the queue was full, since start.
+    pub fn dropped(&self) -> u64 {
+        self.shared.as_ref().map_or(0, |s| s.dropped.load(Ordering::Relaxed))
+    }
+
+    /// Counts dropped events in `counter` too (`portcullis_audit_dropped_events_total`).
+    pub fn count_drops_in(&self, counter: prometheus_client::metrics::counter::Counter) {
+        if let Some(shared) = &self.shared {
+            let _ = shared.dropped_metric.set(counter);
+        }
+    }
+
     /// Queues one event.
     pub fn record(&self, event: &AuditEvent<'_>) {
         let Some(shared) = &self.shared else { return };
         let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if pending.len() >= MAX_PENDING_BYTES {
-            drop(pending);
-            let lost = shared.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if lost.is_power_of_two() {
-                tracing::error!(lost, "audit sink stalled: events are being lost");
+        while pending.len() >= shared.queue.max_bytes {
+            if shared.queue.on_full == OnFull::Drop {
+                drop(pending);
+                shared.lost.fetch_add(1, Ordering::Relaxed);
+                let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(metric) = shared.dropped_metric.get() {
+                    metric.inc();
+                }
+                if dropped.is_power_of_two() {
+                    tracing::error!(
+                        dropped,
+                        "audit queue full: events are being dropped (gap markers in the log)"
+                    );
+                }
+                return;
             }
-            return;
+            shared.writer.unpark();
+            pending = shared
+                .room
+                .wait_timeout(pending, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         if let Err(error) = serde_json::to_writer(&mut *pending, event) {
             tracing::error!(%error, "audit event not serializable");
@@ -184,12 +297,26 @@ impl AuditLog {
     }
 }
 
+/// The plain writer of a stream sink (a `File` sink opened this way is not chained); `None`
+/// for `off`.
+pub fn stream_writer(sink: &AuditSink) -> std::io::Result<Option<Box<dyn AuditWriter>>> {
+    let stream: Box<dyn Write + Send> = match sink {
+        AuditSink::Off => return Ok(None),
+        AuditSink::Stdout => Box::new(std::io::stdout()),
+        AuditSink::Stderr => Box::new(std::io::stderr()),
+        AuditSink::File(path) => Box::new(open_append(path)?),
+    };
+    Ok(Some(Box::new(StreamWriter(BufWriter::with_capacity(
+        64 * 1024,
+        stream,
+    )))))
+}
+
 fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-fn write_loop(writer: Box<dyn Write + Send>, shared: &Shared) {
-    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+fn write_loop(mut writer: Box<dyn AuditWriter>, observer: Option<&dyn AuditObserver>, shared: &Shared) {
     let mut batch = Vec::with_capacity(64 * 1024);
     loop {
         std::thread::park_timeout(FLUSH_EVERY);
@@ -197,9 +324,14 @@ fn write_loop(writer: Box<dyn Write + Send>, shared: &Shared) {
             let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
             std::mem::swap(&mut *pending, &mut batch);
         }
-        if !batch.is_empty() {
-            if let Err(error) = out.write_all(&batch).and_then(|()| out.flush()) {
+        shared.room.notify_all();
+        let lost = shared.lost.swap(0, Ordering::Relaxed);
+        if !batch.is_empty() || lost > 0 {
+            if let Err(error) = writer.write_batch(&batch, lost) {
                 tracing::error!(%error, "audit write failed");
+            }
+            if let Some(observer) = observer {
+                observer.observe(&batch);
             }
             batch.clear();
         }
@@ -256,9 +388,42 @@ pub fn format_rfc3339(secs: u64, millis: u32) -> String {
     )
 }
 
+/// Seconds since the epoch of a UTC `YYYY-MM-DDTHH:MM:SS[.fff]Z` timestamp (what
+/// [`format_rfc3339`] writes); `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 || bytes[4] != b'-' || bytes[10] != b'T' || !text.ends_with('Z') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days-from-civil (H. Hinnant's algorithm), the inverse of `format_rfc3339`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_rfc3339;
+    use super::{format_rfc3339, parse_rfc3339};
+
+    #[test]
+    fn parses_what_it_formats() {
+        for secs in [0, 951_782_400, 1_795_650_000, 1_796_659_261] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(secs, 123)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
 
     #[test]
     fn cached_second_keeps_millis_exact() {

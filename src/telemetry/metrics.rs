@@ -48,7 +48,15 @@ pub struct Metrics {
     tls_reloads: Family<ResultLabels, Counter>,
     cert_expiry: Family<CertLabels, Gauge>,
     state_fallbacks: Family<ModeLabels, Counter>,
+    audit_dropped: Counter,
+    anomalies: Family<KindLabels, Counter>,
     unmatched: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    /// A finding's `kind` (a fixed set).
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -126,6 +134,18 @@ impl Metrics {
             "Rate-limit decisions made while the state backend was unreachable, by on_unavailable mode",
             state_fallbacks.clone(),
         );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_dropped_events",
+            "Audit events dropped because the queue was full (each gap is marked in the chain)",
+            audit_dropped.clone(),
+        );
+        let anomalies = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "audit_anomalies",
+            "Unusual access patterns raised by the live detector, by kind",
+            anomalies.clone(),
+        );
         let api_keys_expiring = Gauge::default();
         registry.register(
             "api_key_expiring",
@@ -142,6 +162,8 @@ impl Metrics {
             api_keys_expiring,
             credentials_stale,
             state_fallbacks,
+            audit_dropped,
+            anomalies,
             registry,
             requests,
             latency,
@@ -212,6 +234,16 @@ impl Metrics {
     }
 
     /// Sets the number of dynamic keys expiring within 14 days.
+    /// The counter of dropped audit events (handed to the audit writer).
+    pub fn audit_dropped(&self) -> Counter {
+        self.audit_dropped.clone()
+    }
+
+    /// Counts a raised finding.
+    pub fn anomaly(&self, kind: &'static str) {
+        self.anomalies.get_or_create(&KindLabels { kind }).inc();
+    }
+
     pub fn api_keys_expiring(&self, count: i64) {
         self.api_keys_expiring.set(count);
     }

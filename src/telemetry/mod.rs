@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod logging;
 pub mod metrics;
+pub mod spans;
+pub mod trace;
 
 pub use audit::{AuditEvent, AuditLog, AuditSink};
 pub use metrics::Metrics;

@@ -25,7 +25,7 @@ const CREDENTIALS: [&str; 3] = ["authorization", "cookie", "x-api-key"];
 /// Client headers the gateway sets itself or withholds: framing, and every header some
 /// upstream framework reads as "who the client is" or "which URL it asked for". Any
 /// `x-forwarded-*` header is withheld as well (see `is_gateway_owned`).
-const GATEWAY_OWNED: [&str; 10] = [
+const GATEWAY_OWNED: [&str; 12] = [
     "host",
     "content-length",
     "expect",
@@ -36,6 +36,9 @@ const GATEWAY_OWNED: [&str; 10] = [
     "x-original-url",
     "x-rewrite-url",
     "x-request-id",
+    // The trace context is the gateway's: the caller's is continued only when trusted.
+    "traceparent",
+    "tracestate",
 ];
 
 /// Client headers some upstream framework or auth proxy convention reads as "who the caller
@@ -97,6 +100,8 @@ pub struct ForwardedFor {
     /// The caller as the gateway authenticated it, for routes with `identity_headers`:
     /// (subject, authentication method, roles).
     pub identity: Option<(String, &'static str, String)>,
+    /// `traceparent` (the gateway's span as parent) and the caller's `tracestate`.
+    pub trace: Option<(HeaderValue, Option<HeaderValue>)>,
 }
 
 /// A header value for text that may hold anything: visible ASCII as is, every other byte
@@ -169,6 +174,12 @@ pub fn request_headers(client: HeaderMap, upstream: &Upstream, forwarded: &Forwa
             HeaderValue::from_static(method),
         );
         out.insert(HeaderName::from_static("x-portcullis-roles"), header_text(roles));
+    }
+    if let Some((parent, state)) = &forwarded.trace {
+        out.insert(HeaderName::from_static("traceparent"), parent.clone());
+        if let Some(state) = state {
+            out.insert(HeaderName::from_static("tracestate"), state.clone());
+        }
     }
     for (name, value) in &upstream.headers {
         out.insert(name.clone(), value.clone());

@@ -4,6 +4,7 @@
 //! SDK peers (`upstreams`), certificates (`certs`) and TLS peers (`tls`), Redis (`redis`), the
 //! binary (`process`).
 
+pub mod audit;
 pub mod caller;
 pub mod certs;
 pub mod go_decode;
@@ -107,6 +108,7 @@ pub struct GatewayConfig {
     tls: Option<String>,
     roles: String,
     tables: String,
+    audit: String,
 }
 
 impl GatewayConfig {
@@ -121,7 +123,15 @@ impl GatewayConfig {
             tls: None,
             roles: OPEN_POLICY.to_string(),
             tables: String::new(),
+            audit: String::new(),
         }
+    }
+
+    /// Extra keys inside `[audit]` (rotation, HMAC key, queue).
+    pub fn with_audit_keys(mut self, keys: &str) -> Self {
+        self.audit.push_str(keys);
+        self.audit.push('\n');
+        self
     }
 
     /// The gateway's folder (for certificates, state files, the config itself).
@@ -198,10 +208,11 @@ impl GatewayConfig {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n{server}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"admin-token-0123456789\"\n\n\
              [[upstreams]]\nname = \"test\"\nroute = \"/mcp\"\nurl = \"{}\"\nauth = \"{auth}\"\n{default}{}\n\n\
-             [audit]\nsink = \"file\"\npath = \"{}\"\n\n{}{}",
+             [audit]\nsink = \"file\"\npath = \"{}\"\n{}\n{}{}",
             self.upstream_url,
             self.upstream,
             audit.display(),
+            self.audit,
             self.roles,
             self.tables
         )

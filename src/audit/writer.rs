@@ -1,0 +1,216 @@
+//! `ChainWriter`: the `file` sink. Appends each batch as chained lines, rotates by size and
+//! age with the chain running on across files, and records the head after every batch. Each
+//! batch runs under an exclusive lock on `<log>.lock` and starts from the head on disk, so the
+//! gateway and a CLI command can append to one chain without forking it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead as _, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::chain::{self, GENESIS, Mac};
+use super::head::{self, Head};
+use super::rotation;
+use super::settings::ChainSettings;
+use crate::telemetry::{AuditEvent, audit::AuditWriter};
+
+/// The hash-chained file sink.
+#[derive(Debug)]
+pub struct ChainWriter {
+    log: PathBuf,
+    head_path: PathBuf,
+    lock_path: PathBuf,
+    mac: Mac,
+    rotate_bytes: u64,
+    rotate_every: Option<Duration>,
+    out: Vec<u8>,
+}
+
+impl ChainWriter {
+    /// Prepares the sink at `settings.path`: the folder must exist and the files be writable
+    /// (checked now, so a bad path fails the start, not the first request). A log left by an
+    /// unchained writer is set aside as `<log>.unchained.<unix time>`.
+    pub fn open(settings: &ChainSettings) -> io::Result<Self> {
+        let writer = Self {
+            log: settings.path.clone(),
+            head_path: head::head_path(&settings.path),
+            lock_path: rotation::lock_path(&settings.path),
+            mac: Mac::new(settings.hmac_key.as_deref()),
+            rotate_bytes: settings.rotate_bytes.max(1),
+            rotate_every: settings.rotate_every,
+            out: Vec::with_capacity(64 * 1024),
+        };
+        let lock = writer.lock()?;
+        if head::read(&writer.head_path)?.is_none() {
+            if let Some(last) = last_line(&writer.log)? {
+                if chain::unseal(&writer.mac, &last).is_err() {
+                    let aside = format!("{}.unchained.{}", writer.log.display(), unix_now());
+                    tracing::warn!(log = %writer.log.display(), aside, "audit log has no chain head and does not end in a chained event: set aside");
+                    std::fs::rename(&writer.log, &aside)?;
+                }
+            }
+        }
+        OpenOptions::new().create(true).append(true).open(&writer.log)?;
+        drop(lock);
+        Ok(writer)
+    }
+
+    /// The head on disk, or the one a fresh chain starts from.
+    pub fn head(&self) -> io::Result<Head> {
+        self.resume()
+    }
+
+    fn lock(&self) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)?;
+        file.lock()?;
+        Ok(file)
+    }
+
+    /// The head to continue from: the recorded one, reconciled with the active file (a crash
+    /// between writing lines and the head leaves the file ahead; a rotation can leave it gone).
+    fn resume(&self) -> io::Result<Head> {
+        let recorded = head::read(&self.head_path)?;
+        let len = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let mut head = match recorded {
+            Some(head) => head,
+            None => Head {
+                seq: 0,
+                hash: GENESIS.to_string(),
+                file_first_seq: 1,
+                file_started: unix_now(),
+                file_bytes: 0,
+                mac: self.mac.kind().to_string(),
+            },
+        };
+        if len > head.file_bytes {
+            if let Some(last) = last_line(&self.log)? {
+                if let Ok(link) = chain::unseal(&self.mac, &last) {
+                    if link.seq > head.seq {
+                        head.seq = link.seq;
+                        head.hash = link.hash;
+                    }
+                }
+            }
+            head.file_bytes = len;
+        } else if len == 0 && head.file_bytes > 0 {
+            // Rotated (or removed) since: the chain goes on in a new file.
+            head.file_first_seq = head.seq + 1;
+            head.file_bytes = 0;
+            head.file_started = unix_now();
+        } else {
+            // A file cut short keeps the recorded head: verify reports the missing end.
+            head.file_bytes = len;
+        }
+        Ok(head)
+    }
+
+    fn rotation_due(&self, head: &Head, now: u64) -> bool {
+        head.file_bytes > 0
+            && (head.file_bytes >= self.rotate_bytes
+                || self
+                    .rotate_every
+                    .is_some_and(|every| now.saturating_sub(head.file_started) >= every.as_secs().max(1)))
+    }
+
+    fn write_locked(&mut self, batch: &[u8], lost: u64) -> io::Result<()> {
+        let mut head = self.resume()?;
+        let now = unix_now();
+        let mut file = self.append(&mut head)?;
+        self.out.clear();
+        if lost > 0 {
+            let mut gap = AuditEvent::new("audit_gap", "error", "queue_full");
+            let detail = format!("{lost} events dropped: the audit queue was full");
+            gap.detail = Some(&detail);
+            gap.lost = Some(lost);
+            let event = serde_json::to_vec(&gap).map_err(io::Error::other)?;
+            self.link(&mut head, &event);
+        }
+        for event in batch.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+            if self.rotation_due(&head, now) {
+                file.write_all(&self.out)?;
+                self.out.clear();
+                drop(file);
+                std::fs::rename(&self.log, rotation::rotated_name(&self.log, head.file_first_seq))?;
+                head.file_first_seq = head.seq + 1;
+                head.file_bytes = 0;
+                head.file_started = now;
+                file = self.append(&mut head)?;
+            }
+            self.link(&mut head, event);
+        }
+        file.write_all(&self.out)?;
+        self.out.clear();
+        head.mac = self.mac.kind().to_string();
+        head::write(&self.head_path, &head)
+    }
+
+    fn link(&mut self, head: &mut Head, event: &[u8]) {
+        let before = self.out.len();
+        head.seq += 1;
+        head.hash = chain::seal(&self.mac, head.seq, &head.hash, event, &mut self.out);
+        head.file_bytes += (self.out.len() - before) as u64;
+    }
+
+    /// The active file for appending; a last line cut short by a crash gets its newline, so
+    /// the next event starts a line of its own (verify reports the cut one).
+    fn append(&self, head: &mut Head) -> io::Result<File> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.log)?;
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+                head.file_bytes = len + 1;
+            }
+        }
+        Ok(file)
+    }
+}
+
+impl AuditWriter for ChainWriter {
+    fn write_batch(&mut self, batch: &[u8], lost: u64) -> io::Result<()> {
+        let lock = self.lock()?;
+        let written = self.write_locked(batch, lost);
+        drop(lock);
+        written
+    }
+}
+
+/// The last non-empty line of the file at `path` (read from its end), if any.
+pub fn last_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let len = file.metadata()?.len();
+    let mut window = 4096u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        io::BufReader::new(&mut file).read_until(0, &mut tail)?;
+        let trimmed = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        if let Some(at) = trimmed.iter().rposition(|b| *b == b'\n') {
+            return Ok(Some(trimmed[at + 1..].to_vec()));
+        }
+        if start == 0 {
+            return Ok((!trimmed.is_empty()).then(|| trimmed.to_vec()));
+        }
+        window *= 4;
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
