@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the real MCP software the interop tests drive (Python `mcp`,
-# the TypeScript SDK, server-everything) into tests/interop/, then runs every Rust test.
+# the TypeScript SDK, server-everything) into tests/interop/ and the browser of the dashboard
+# test (tests/browser/), then runs every Rust test.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,4 +14,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
 bash scripts/setup-interop.sh
+# The dashboard test drives headless Chromium (Debian chromium + chromium-driver, Selenium).
+bash scripts/setup-browser.sh
 cargo test --all-targets "$@"

@@ -56,17 +56,20 @@ impl std::fmt::Display for Broken {
 
 struct Walk<'a> {
     mac: &'a Mac,
+    pruned: bool,
     last: Option<(u64, String)>,
     verified: Verified,
 }
 
 /// Checks `files` (any order: they are put in chain order by their first event) and, when
-/// given, that the log ends where `head` says it does.
-pub fn verify(files: &[PathBuf], head: Option<&Head>, mac: &Mac) -> Result<Verified, Broken> {
+/// given, that the log ends where `head` says it does. The log must start at seq 1 unless
+/// `pruned` (the oldest files were deleted on purpose).
+pub fn verify(files: &[PathBuf], head: Option<&Head>, mac: &Mac, pruned: bool) -> Result<Verified, Broken> {
     let mut ordered: Vec<(u64, &PathBuf)> = files.iter().map(|f| (first_seq(f, mac), f)).collect();
     ordered.sort_by_key(|(seq, _)| *seq);
     let mut walk = Walk {
         mac,
+        pruned,
         last: None,
         verified: Verified {
             events: 0,
@@ -197,6 +200,18 @@ impl Walk<'_> {
                             "the first event does not start the chain".into(),
                         ));
                     }
+                    if link.seq != 1 && !self.pruned {
+                        return Err(broken(
+                            number,
+                            Some(link.seq),
+                            "missing",
+                            format!(
+                                "the log starts at seq {}: events 1..={} are missing (pass --pruned if the oldest files were deleted on purpose)",
+                                link.seq,
+                                link.seq - 1
+                            ),
+                        ));
+                    }
                     if link.seq != 1 {
                         self.verified.warnings.push(format!(
                             "the log starts at seq {}: earlier events (removed by retention?) were not checked",
@@ -262,5 +277,112 @@ fn first_seq(path: &Path, mac: &Mac) -> u64 {
         Ok(link) => link.seq,
         Err(LinkError::HashMismatch { seq: Some(seq) }) => seq,
         Err(_) => u64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::chain::{GENESIS, Mac, seal};
+    use super::super::head::Head;
+    use super::verify;
+
+    /// A chained log of `events` in files of `per_file` events, with its head.
+    fn log(dir: &std::path::Path, events: &[String], per_file: usize, mac: &Mac) -> (Vec<std::path::PathBuf>, Head) {
+        let mut files = Vec::new();
+        let mut prev = GENESIS.to_string();
+        for (index, chunk) in events.chunks(per_file).enumerate() {
+            let mut out = Vec::new();
+            for (offset, event) in chunk.iter().enumerate() {
+                let seq = (index * per_file + offset + 1) as u64;
+                prev = seal(mac, seq, &prev, event.as_bytes(), &mut out);
+            }
+            let path = dir.join(format!("audit.jsonl.{:012}", index * per_file + 1));
+            std::fs::write(&path, out).unwrap_or_default();
+            files.push(path);
+        }
+        let head = Head {
+            seq: events.len() as u64,
+            hash: prev,
+            file_first_seq: 1,
+            file_started: 0,
+            file_bytes: 0,
+            mac: mac.kind().into(),
+        };
+        (files, head)
+    }
+
+    fn lines(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn write(path: &std::path::Path, lines: &[String]) {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(path, text).unwrap_or_default();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// An untouched chain verifies; any one tampering (edit a byte of a value, delete a
+        /// line, swap two lines, cut the end, remove a file) is found.
+        #[test]
+        fn any_single_tampering_is_found(
+            subjects in proptest::collection::vec("[a-z]{1,8}", 3..40),
+            per_file in 1usize..8,
+            op in 0u8..5,
+            pick in any::<prop::sample::Index>(),
+            keyed in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mac = Mac::new(keyed.then_some(b"property-test-key".as_slice()));
+            let events: Vec<String> = subjects
+                .iter()
+                .map(|s| format!(r#"{{"time":"2026-12-07T10:00:00.000Z","event":"request","subject":"{s}","decision":"allow","reason":"ok"}}"#))
+                .collect();
+            let (mut files, head) = log(dir.path(), &events, per_file, &mac);
+            prop_assert!(verify(&files, Some(&head), &mac, false).is_ok());
+            let file = files[pick.index(files.len())].clone();
+            let mut content = lines(&file);
+            let at = pick.index(content.len());
+            match op {
+                0 => {
+                    let edited = content[at].replacen("\"subject\":\"", "\"subject\":\"x", 1);
+                    content[at] = edited;
+                    write(&file, &content);
+                }
+                1 => {
+                    content.remove(at);
+                    write(&file, &content);
+                }
+                2 => {
+                    if content.len() < 2 {
+                        return Ok(());
+                    }
+                    let other = (at + 1) % content.len();
+                    content.swap(at, other);
+                    write(&file, &content);
+                }
+                3 => {
+                    let last = files.last().cloned().unwrap_or_default();
+                    let mut tail = lines(&last);
+                    tail.pop();
+                    write(&last, &tail);
+                }
+                _ => {
+                    if files.len() < 2 {
+                        return Ok(());
+                    }
+                    let removed = files.remove(pick.index(files.len()));
+                    std::fs::remove_file(removed).unwrap_or_default();
+                }
+            }
+            prop_assert!(verify(&files, Some(&head), &mac, false).is_err(), "op {} went unnoticed", op);
+        }
     }
 }

@@ -214,3 +214,87 @@ pub fn last_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::chain::Mac;
+    use super::super::settings::ChainSettings;
+    use super::super::{head, rotation, verify};
+    use super::ChainWriter;
+    use crate::telemetry::audit::{AuditWriter as _, OnFull, QueueSettings};
+    use crate::telemetry::{AuditEvent, AuditLog};
+
+    fn settings(dir: &std::path::Path) -> ChainSettings {
+        ChainSettings {
+            path: dir.join("audit.jsonl"),
+            hmac_key: None,
+            rotate_bytes: 1 << 20,
+            rotate_every: None,
+        }
+    }
+
+    #[test]
+    fn dropped_events_leave_a_counted_gap_marker_in_the_chain() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| std::process::abort());
+        let settings = settings(dir.path());
+        let mut writer = ChainWriter::open(&settings).unwrap_or_else(|_| std::process::abort());
+        let event = br#"{"time":"2026-12-07T10:00:00.000Z","event":"request","decision":"allow","reason":"ok"}"#;
+        assert!(writer.write_batch(&[event.as_slice(), b"\n"].concat(), 0).is_ok());
+        assert!(writer.write_batch(&[event.as_slice(), b"\n"].concat(), 7).is_ok());
+        let files = rotation::rotation_set(&settings.path).unwrap_or_default();
+        let recorded = head::read(&head::head_path(&settings.path)).ok().flatten();
+        let verified = verify::verify(&files, recorded.as_ref(), &Mac::new(None), false);
+        let verified = verified.map(|v| (v.events, v.gap_markers, v.lost_events));
+        assert_eq!(verified, Ok((3, 1, 7)));
+    }
+
+    /// A writer that stalls on its first batch.
+    struct Slow(ChainWriter, bool);
+
+    impl crate::telemetry::audit::AuditWriter for Slow {
+        fn write_batch(&mut self, batch: &[u8], lost: u64) -> std::io::Result<()> {
+            if !self.1 {
+                self.1 = true;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            self.0.write_batch(batch, lost)
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_counts_and_marks_or_blocks_and_keeps_everything() {
+        for on_full in [OnFull::Drop, OnFull::Block] {
+            let dir = tempfile::tempdir().unwrap_or_else(|_| std::process::abort());
+            let settings = settings(dir.path());
+            let writer = ChainWriter::open(&settings).unwrap_or_else(|_| std::process::abort());
+            let queue = QueueSettings {
+                max_bytes: 2048,
+                on_full,
+            };
+            let log = AuditLog::start_with(Box::new(Slow(writer, false)), None, queue)
+                .unwrap_or_else(|_| std::process::abort());
+            for _ in 0..200 {
+                log.record(&AuditEvent::new("request", "allow", "ok"));
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            log.flush();
+            log.flush();
+            let files = rotation::rotation_set(&settings.path).unwrap_or_default();
+            let recorded = head::read(&head::head_path(&settings.path)).ok().flatten();
+            let verified = verify::verify(&files, recorded.as_ref(), &Mac::new(None), false);
+            let Ok(verified) = verified else {
+                unreachable!("the chain verifies: {verified:?}")
+            };
+            match on_full {
+                OnFull::Drop => {
+                    assert!(log.dropped() > 0, "the stalled writer made the queue overflow");
+                    assert_eq!(verified.lost_events, log.dropped());
+                    assert_eq!(verified.events - verified.gap_markers + log.dropped(), 200);
+                }
+                OnFull::Block => {
+                    assert_eq!((log.dropped(), verified.gap_markers, verified.events), (0, 0, 200));
+                }
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::state::{Backend, RedisState};
 use crate::telemetry::AuditSink;
 
 /// `audit verify`.
-pub fn verify(files: Vec<PathBuf>, head_file: Option<PathBuf>, json: bool, path: &Path) -> ExitCode {
+pub fn verify(files: Vec<PathBuf>, head_file: Option<PathBuf>, pruned: bool, json: bool, path: &Path) -> ExitCode {
     // The config gives the log's path and HMAC key; explicit files need neither.
     let config = if files.is_empty() || path.exists() {
         match load(path) {
@@ -58,7 +58,7 @@ pub fn verify(files: Vec<PathBuf>, head_file: Option<PathBuf>, json: bool, path:
         write_err("audit verify: the log is HMAC-chained: run it with the config that holds [audit].hmac_key");
         return ExitCode::from(1);
     }
-    match verify::verify(&files, recorded.as_ref(), &mac) {
+    match verify::verify(&files, recorded.as_ref(), &mac, pruned) {
         Ok(verified) => {
             if json {
                 write_out(&serde_json::json!({ "ok": true, "verified": verified }).to_string());

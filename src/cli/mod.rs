@@ -238,6 +238,9 @@ pub enum AuditCommand {
         /// The chain head to compare the end with (default: `<log>.head`).
         #[arg(long)]
         head: Option<std::path::PathBuf>,
+        /// The oldest files were deleted on purpose: accept a log that starts after seq 1.
+        #[arg(long)]
+        pruned: bool,
         /// One JSON line instead of text.
         #[arg(long)]
         json: bool,
@@ -267,8 +270,14 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Keys { command } => keys::run(command, &path),
         Command::Revoke { target, json, admin } => revoke::run(target, json, &admin, &path),
         Command::Audit {
-            command: AuditCommand::Verify { files, head, json },
-        } => audit::verify(files, head, json, &path),
+            command:
+                AuditCommand::Verify {
+                    files,
+                    head,
+                    pruned,
+                    json,
+                },
+        } => audit::verify(files, head, pruned, json, &path),
         Command::Audit {
             command: AuditCommand::Report { range, json, admin },
         } => audit::report(&range, json, &admin, &path),

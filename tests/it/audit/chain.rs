@@ -62,7 +62,7 @@ fn copy_set(files: &[PathBuf], log: &Path) -> (tempfile::TempDir, Vec<PathBuf>, 
 
 fn check(files: &[PathBuf], head_path: &Path, mac: &Mac) -> Result<verify::Verified, verify::Broken> {
     let recorded = head::read(head_path).unwrap();
-    verify::verify(files, recorded.as_ref(), mac)
+    verify::verify(files, recorded.as_ref(), mac, false)
 }
 
 fn rewrite(path: &Path, change: impl FnOnce(&mut Vec<String>)) {

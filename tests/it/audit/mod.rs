@@ -4,4 +4,7 @@
 //! and OTLP spans (`tracing`).
 
 mod chain;
+mod dashboard;
+mod mcp;
 mod report;
+mod tracing;
