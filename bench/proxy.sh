@@ -768,8 +768,8 @@ auth = "$route_auth"
 $policy_toml
 
 [audit]
-sink = "file"
-path = "$dir/audit.jsonl"
+${PC_AUDIT_TOML:-sink = "file"
+path = "$dir/audit.jsonl"}
 EOF
         [[ -n "$auth_toml" ]] && printf '\n%s\n' "$auth_toml"
     } >"$dir/gateway.toml"
@@ -794,6 +794,14 @@ pc_pids() { local n="$1$PC_SUFFIX"; [[ -n "${PC_PID[$n]:-}" ]] && echo "${PC_PID
 
 front_portcullis_setup() { start_portcullis portcullis "$P_PC" "$P_PC_ADMIN" 0; }
 front_portcullis_pids() { pc_pids portcullis; }
+# The `portcullis` front with no audit at all (`sink = "off"`: no chain, no aggregates), the
+# baseline of the audit trail's cost (bench/audit.sh).
+front_pc_audit_off_setup() {
+    local port admin
+    read -r port admin <<<"$(free_ports 2)"
+    PC_AUDIT_TOML='sink = "off"' start_portcullis pc_audit_off "$port" "$admin" 0
+}
+front_pc_audit_off_pids() { pc_pids pc_audit_off; }
 
 front_portcullis_tls_setup() {
     make_tls_cert

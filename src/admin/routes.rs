@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use super::viewer::error;
 use crate::config::Secret;
 use crate::gateway::Gateway;
 use crate::server::{GatewayBody, json_response};
@@ -191,11 +192,6 @@ fn refuse(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Opti
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     Some(response)
-}
-
-fn error(status: StatusCode, code: &str, description: &str) -> Response<GatewayBody> {
-    let body = serde_json::json!({ "error": code, "error_description": description });
-    json_response(status, Bytes::from(body.to_string()))
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<GatewayBody> {

@@ -99,20 +99,38 @@ impl Aggregates {
 
     /// The buckets starting at or after `from` (Unix minute) and the pairs.
     pub fn window(&self, from: u64) -> Window {
+        self.window_with(from, 0, |_| true)
+    }
+
+    /// The buckets from minute `from` with, before minute `full_from`, only the fields `keep`
+    /// accepts (the live detector needs the last hour whole but only the per-principal
+    /// counts of the week before: no copy of every field of 8 days every few seconds).
+    pub fn window_with(&self, from: u64, full_from: u64, keep: impl Fn(&str) -> bool) -> Window {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let select = |start: u64, counts: &Counts| -> Counts {
+            if start >= full_from {
+                counts.clone()
+            } else {
+                counts
+                    .iter()
+                    .filter(|(f, _)| keep(f))
+                    .map(|(f, c)| (f.clone(), *c))
+                    .collect()
+            }
+        };
         let mut buckets: Vec<Bucket> = inner
             .hours
             .range(from / 60 * 60..)
             .map(|(start, counts)| Bucket {
                 start: *start,
                 minutes: 60,
-                counts: counts.clone(),
+                counts: select(*start, counts),
             })
             .collect();
         buckets.extend(inner.minutes.range(from..).map(|(start, counts)| Bucket {
             start: *start,
             minutes: 1,
-            counts: counts.clone(),
+            counts: select(*start, counts),
         }));
         let pairs = inner
             .pairs
@@ -124,6 +142,18 @@ impl Aggregates {
             })
             .collect();
         Window { buckets, pairs }
+    }
+
+    /// Every field summed over the minutes from `from` (one bucket; the dashboard's totals).
+    pub fn merged(&self, from: u64) -> Counts {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Counts::new();
+        for counts in inner.minutes.range(from..).map(|(_, c)| c) {
+            for (field, count) in counts {
+                bump(&mut out, field, *count);
+            }
+        }
+        out
     }
 
     /// Takes the live counters since the last call.
@@ -210,7 +240,12 @@ impl Tick {
     fn add(&mut self, outcome: Outcome, line: &Line<'_>, raw: &[u8]) {
         if outcome.request {
             self.requests += 1;
-            *self.decisions.entry(line.reason.to_string()).or_default() += 1;
+            match self.decisions.get_mut(line.reason.as_ref()) {
+                Some(count) => *count += 1,
+                None => {
+                    self.decisions.insert(line.reason.to_string(), 1);
+                }
+            }
             if outcome.allowed {
                 self.allowed += 1;
             } else {

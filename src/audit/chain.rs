@@ -9,6 +9,8 @@ use hmac::{Hmac, Mac as _};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::telemetry::trace::hex;
+
 /// `prev_hash` of the first event of a log.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -137,16 +139,6 @@ pub fn unseal(mac: &Mac, line: &[u8]) -> Result<Link, LinkError> {
         lost: fields.lost,
         time: fields.time,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    out
 }
 
 #[cfg(test)]

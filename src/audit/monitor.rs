@@ -21,6 +21,11 @@ use crate::telemetry::{AuditEvent, AuditLog, Metrics};
 const HISTORY: usize = 300;
 /// How often the live detector looks at the last hour.
 const DETECT_EVERY: u64 = 3;
+/// What the detector keeps of buckets older than the last hour: the per-principal counts
+/// (rate-spike baselines) and the pairs.
+fn baseline_field(field: &str) -> bool {
+    super::classify::parts(field).0 == super::classify::REQUESTS_BY_PRINCIPAL
+}
 /// A finding raised again after this many seconds if it persists.
 const RAISE_AGAIN: u64 = 3600;
 
@@ -174,8 +179,20 @@ impl AuditMonitor {
                 Err(_) => return,
             }
         } else {
-            let window = self.aggregates.window(Range::Hour.reads_from(now / 60));
-            findings(&window, self.aggregates.settings(), now / 60, 60)
+            let aggregates = Arc::clone(&self.aggregates);
+            let computed = tokio::task::spawn_blocking(move || {
+                let minute = now / 60;
+                let window = aggregates.window_with(
+                    Range::Hour.reads_from(minute),
+                    minute.saturating_sub(60),
+                    baseline_field,
+                );
+                findings(&window, aggregates.settings(), minute, 60)
+            });
+            match computed.await {
+                Ok(found) => found,
+                Err(_) => return,
+            }
         };
         let mut raise = Vec::new();
         {
@@ -210,15 +227,14 @@ impl AuditMonitor {
     fn tick(&self, extras: &Extras) {
         let tick = self.aggregates.take_tick();
         let now = unix_now();
-        let window = self.aggregates.window(now / 60 - 59);
-        let totals = window.totals(now / 60 - 59, now / 60 + 1);
-        let count = |field: &str| totals.get(field).map_or(0, |s| s.count);
+        let totals = self.aggregates.merged(now / 60 - 59);
+        let count = |field: &str| totals.get(field).copied().unwrap_or(0);
         let top = |kind: &str, key: &str| {
             let mut rows: Vec<(&str, u64)> = totals
                 .iter()
-                .filter_map(|(field, stat)| {
+                .filter_map(|(field, count)| {
                     let (k, parts) = super::classify::parts(field);
-                    (k == kind).then(|| parts.first().map(|p| (*p, stat.count))).flatten()
+                    (k == kind).then(|| parts.first().map(|p| (*p, *count))).flatten()
                 })
                 .collect();
             rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));

@@ -108,7 +108,18 @@ pub fn summary(config: &Config, path: &std::path::Path) -> String {
     }
     let audit = match &config.audit.sink {
         AuditSink::Stdout => "stdout".to_string(),
-        AuditSink::File(path) => format!("file {}", path.display()),
+        AuditSink::File(path) => {
+            let keyed = config.audit.chain.as_ref().is_some_and(|c| c.hmac_key.is_some());
+            format!(
+                "file {} (hash-chained, {})",
+                path.display(),
+                if keyed {
+                    "HMAC-SHA256"
+                } else {
+                    "SHA-256: set audit.hmac_key so a writer cannot recompute it"
+                }
+            )
+        }
         AuditSink::Off => "off".to_string(),
         AuditSink::Stderr => "stderr".to_string(),
     };

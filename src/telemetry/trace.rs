@@ -72,7 +72,13 @@ impl TraceContext {
 
     /// The `traceparent` the upstream gets: same trace, the gateway's span as parent.
     pub fn traceparent(&self) -> HeaderValue {
-        let text = format!("00-{}-{}-{:02x}", hex(&self.trace_id), hex(&self.span_id), self.flags);
+        let mut text = String::with_capacity(55);
+        text.push_str("00-");
+        text.push_str(&hex(&self.trace_id));
+        text.push('-');
+        text.push_str(&hex(&self.span_id));
+        text.push('-');
+        text.push_str(&hex(&[self.flags]));
         HeaderValue::from_str(&text)
             .unwrap_or_else(|_| HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-00"))
     }
@@ -121,8 +127,15 @@ fn nonzero_span() -> [u8; 8] {
     rand::random::<u64>().max(1).to_be_bytes()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `bytes` as lowercase hex digits.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 #[cfg(test)]

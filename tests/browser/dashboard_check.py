@@ -150,8 +150,13 @@ class Check:
 
         # 3. right token, live updates
         self.submit_token(a.token)
-        self.wait("#dashboard to be displayed after the right token", lambda: self.displayed("#dashboard"),
-                  a.timeout)
+        try:
+            self.wait("#dashboard to be displayed after the right token", lambda: self.displayed("#dashboard"),
+                      a.timeout)
+        except CheckFailed as e:
+            if self.displayed("#login-error"):
+                e = CheckFailed(f"{e}; the page says: {d.find_element(By.ID, 'login-error').text}")
+            raise e from None
         if a.token in d.current_url:
             raise CheckFailed("the token appears in the page URL")
         seen = []

@@ -104,7 +104,8 @@
     if (my !== gen) return;
     clearTimeout(staleTimer);
     if (resp.status === 401 || resp.status === 403) {
-      signOut('The token was refused (HTTP ' + resp.status + '). Check it and try again.');
+      signOut(resp.status === 401 ? 'The token was refused (HTTP 401). Check it and try again.'
+        : 'The token was refused (HTTP 403): it may not view the dashboard (scope metrics:view).');
       return;
     }
     if (!resp.ok || !resp.body) { scheduleReconnect('HTTP ' + resp.status); return; }

@@ -189,3 +189,46 @@ async fn an_hmac_chain_cannot_be_recomputed_without_the_key_and_the_chain_surviv
     assert!(report["verified"]["events"].as_u64().unwrap() > 400, "{report}");
     drop(upstream);
 }
+
+#[tokio::test]
+async fn no_credential_cookie_or_argument_value_reaches_the_audit_log() {
+    let upstream = mock::start(mock::ok_json).await;
+    let gateway = GatewayConfig::new(&upstream.url("/mcp")).with_jwt().start().await;
+    let alice = crate::harness::token("alice", &["user"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_weather","arguments":{"password":"SECRET-ARGUMENT-VALUE"}}}"#;
+    let answer = gateway
+        .post_with(
+            &alice,
+            body,
+            &[
+                ("cookie", "session=SECRET-COOKIE-VALUE"),
+                ("x-api-key", "mcp_SECRET-API-KEY"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        answer.text()
+    );
+    let answer = gateway
+        .post_with(&alice, body, &[("cookie", "session=SECRET-COOKIE-VALUE")], false)
+        .await;
+    assert_eq!(answer.status, 200);
+    let refused = gateway.post_with("SECRET-BAD-TOKEN", body, &[], false).await;
+    assert_eq!(refused.status, 401);
+    gateway.running.gateway.audit().flush();
+    let log = std::fs::read_to_string(gateway.audit_path()).unwrap();
+    assert!(log.lines().count() >= 3, "{log}");
+    for secret in [
+        "SECRET-ARGUMENT-VALUE",
+        "SECRET-COOKIE-VALUE",
+        "SECRET-API-KEY",
+        "SECRET-BAD-TOKEN",
+        alice.as_str(),
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the audit log");
+    }
+}

@@ -24,35 +24,41 @@ fn browser_python() -> PathBuf {
 const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_weather","arguments":{}}}"#;
 const DENIED: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}"#;
 
-/// Traffic until `stop`: allowed and denied calls, an XSS probe in a subject, and after a few
-/// seconds a brute-force burst from one address.
+/// Traffic until `stop`, at about 12 000 requests a minute (six callers, one request per
+/// 30 ms each): allowed and denied calls, an XSS probe in a subject, and after a few seconds
+/// a brute-force burst from one address.
 async fn drive(gateway: &TestGateway, stop: &tokio::sync::watch::Receiver<bool>) -> u64 {
     let alice = token("alice", &["user"]);
     let probe = token("<img src=x onerror=alert(1)>", &["user"]);
-    let mut sent = 0u64;
-    for round in 0..900u64 {
-        if *stop.borrow() {
-            break;
+    let caller = |lane: u64| {
+        let (alice, probe, stop) = (alice.clone(), probe.clone(), stop.clone());
+        async move {
+            let mut sent = 0u64;
+            for round in 0..4000u64 {
+                if *stop.borrow() {
+                    break;
+                }
+                let answer = match (lane, round % 5) {
+                    (0, 0) => gateway.post_with(&probe, CALL, &[], false).await,
+                    (1, 0) => gateway.post_with(&alice, DENIED, &[], false).await,
+                    (2, _) if (150..180).contains(&round) => {
+                        let answer = gateway
+                            .post_with("stolen-token", CALL, &[("x-forwarded-for", "198.51.100.7")], false)
+                            .await;
+                        assert_eq!(answer.status, 401);
+                        answer
+                    }
+                    _ => gateway.post_with(&alice, CALL, &[], false).await,
+                };
+                assert!(answer.status == 200 || answer.status == 401, "{}", answer.status);
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            sent
         }
-        for _ in 0..(1 + round % 4) {
-            assert_eq!(gateway.post_with(&alice, CALL, &[], false).await.status, 200);
-            sent += 1;
-        }
-        if round % 3 == 0 {
-            gateway.post_with(&alice, DENIED, &[], false).await;
-            gateway.post_with(&probe, CALL, &[], false).await;
-            sent += 2;
-        }
-        if (40..70).contains(&round) {
-            let answer = gateway
-                .post_with("stolen-token", CALL, &[("x-forwarded-for", "198.51.100.7")], false)
-                .await;
-            assert_eq!(answer.status, 401);
-            sent += 1;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    sent
+    };
+    let (a, b, c, d, e, f) = tokio::join!(caller(0), caller(1), caller(2), caller(3), caller(4), caller(5));
+    a + b + c + d + e + f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
