@@ -78,14 +78,14 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
         monitor.start(Arc::new(move || extras_of.dashboard_extras()));
         // The last 8 days of the audit files are counted again in the background: reports
         // are complete once it is done, requests are served meanwhile.
-        if let Some((files, upto)) = gateway.audit_history.clone() {
-            if !monitor.shared() {
-                let monitor = Arc::clone(monitor);
-                tokio::task::spawn_blocking(move || {
-                    let counted = monitor.rebuild(&files, upto);
-                    tracing::info!(counted, "audit aggregates rebuilt from the audit files");
-                });
-            }
+        if let Some((files, upto)) = gateway.audit_history.clone()
+            && !monitor.shared()
+        {
+            let monitor = Arc::clone(monitor);
+            tokio::task::spawn_blocking(move || {
+                let counted = monitor.rebuild(&files, upto);
+                tracing::info!(counted, "audit aggregates rebuilt from the audit files");
+            });
         }
     }
     if let Some(settings) = &config.server.tls {

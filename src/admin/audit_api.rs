@@ -10,19 +10,13 @@ use crate::config::Secret;
 use crate::gateway::Gateway;
 use crate::server::{GatewayBody, json_response};
 
-/// The range a query asks for (`24h` when none).
-pub fn range_of(query: Option<&str>) -> Result<Range, Response<GatewayBody>> {
+/// The range a query asks for (`24h` when none); `None` for anything else.
+pub fn range_of(query: Option<&str>) -> Option<Range> {
     let asked = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "range")
         .map(|(_, v)| v.into_owned());
     let asked = asked.as_deref().unwrap_or("24h");
-    Range::parse(asked).ok_or_else(|| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "invalid_range",
-            "range must be one of 1h, 24h, 7d",
-        )
-    })
+    Range::parse(asked)
 }
 
 /// Answers the report call.
@@ -39,9 +33,12 @@ pub async fn report(
         }
         Ok((Some(_), _)) => {}
     }
-    let range = match range_of(query) {
-        Ok(range) => range,
-        Err(refused) => return refused,
+    let Some(range) = range_of(query) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+            "range must be one of 1h, 24h, 7d",
+        );
     };
     let Some(monitor) = gateway.monitor() else {
         return error(

@@ -163,10 +163,10 @@ pub fn classify(line: &Line<'_>, settings: &AnomalySettings) -> Option<Facts> {
                 _ => None,
             };
             let minute_of_day = u32::try_from(unix % 86_400 / 60).unwrap_or(0);
-            if let Some(actor) = actor {
-                if settings.off_hours_at(minute_of_day) {
-                    fields.push(field(OFF_HOURS_ADMIN, &[actor, event]));
-                }
+            if let Some(actor) = actor
+                && settings.off_hours_at(minute_of_day)
+            {
+                fields.push(field(OFF_HOURS_ADMIN, &[actor, event]));
             }
         }
     }

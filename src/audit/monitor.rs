@@ -140,10 +140,10 @@ impl AuditMonitor {
             loop {
                 every.tick().await;
                 seconds += 1;
-                if seconds % DETECT_EVERY == 0 {
+                if seconds.is_multiple_of(DETECT_EVERY) {
                     monitor.detect().await;
                 }
-                if seconds % 60 == 0 {
+                if seconds.is_multiple_of(60) {
                     monitor.aggregates.roll(unix_now());
                 }
                 monitor.push().await;

@@ -37,10 +37,11 @@ pub fn rotation_set(log: &Path) -> io::Result<Vec<PathBuf>> {
         let Some(suffix) = name.strip_prefix(base).and_then(|rest| rest.strip_prefix('.')) else {
             continue;
         };
-        if suffix.len() == 12 && suffix.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(seq) = suffix.parse::<u64>() {
-                rotated.push((seq, entry.path()));
-            }
+        if suffix.len() == 12
+            && suffix.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(seq) = suffix.parse::<u64>()
+        {
+            rotated.push((seq, entry.path()));
         }
     }
     rotated.sort();

@@ -41,14 +41,13 @@ impl ChainWriter {
             out: Vec::with_capacity(64 * 1024),
         };
         let lock = writer.lock()?;
-        if head::read(&writer.head_path)?.is_none() {
-            if let Some(last) = last_line(&writer.log)? {
-                if chain::unseal(&writer.mac, &last).is_err() {
-                    let aside = format!("{}.unchained.{}", writer.log.display(), unix_now());
-                    tracing::warn!(log = %writer.log.display(), aside, "audit log has no chain head and does not end in a chained event: set aside");
-                    std::fs::rename(&writer.log, &aside)?;
-                }
-            }
+        if head::read(&writer.head_path)?.is_none()
+            && let Some(last) = last_line(&writer.log)?
+            && chain::unseal(&writer.mac, &last).is_err()
+        {
+            let aside = format!("{}.unchained.{}", writer.log.display(), unix_now());
+            tracing::warn!(log = %writer.log.display(), aside, "audit log has no chain head and does not end in a chained event: set aside");
+            std::fs::rename(&writer.log, &aside)?;
         }
         OpenOptions::new().create(true).append(true).open(&writer.log)?;
         drop(lock);
@@ -87,13 +86,12 @@ impl ChainWriter {
             },
         };
         if len > head.file_bytes {
-            if let Some(last) = last_line(&self.log)? {
-                if let Ok(link) = chain::unseal(&self.mac, &last) {
-                    if link.seq > head.seq {
-                        head.seq = link.seq;
-                        head.hash = link.hash;
-                    }
-                }
+            if let Some(last) = last_line(&self.log)?
+                && let Ok(link) = chain::unseal(&self.mac, &last)
+                && link.seq > head.seq
+            {
+                head.seq = link.seq;
+                head.hash = link.hash;
             }
             head.file_bytes = len;
         } else if len == 0 && head.file_bytes > 0 {

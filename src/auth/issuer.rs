@@ -219,10 +219,10 @@ impl Issuer {
         kid: Option<&str>,
         typ: Option<&str>,
     ) -> Result<(Principal, u64), AuthFailure> {
-        if let Some(required) = &self.settings.token_typ {
-            if typ.is_none_or(|typ| !typ.eq_ignore_ascii_case(required)) {
-                return Err(AuthFailure::WrongTokenType);
-            }
+        if let Some(required) = &self.settings.token_typ
+            && typ.is_none_or(|typ| !typ.eq_ignore_ascii_case(required))
+        {
+            return Err(AuthFailure::WrongTokenType);
         }
         self.refresh(false).await;
         let (alg, key) = match self.lookup(kid) {

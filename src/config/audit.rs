@@ -146,13 +146,13 @@ pub fn telemetry(raw: &RawTelemetry) -> Result<TraceSettings, ConfigError> {
             ));
         }
     };
-    if let Some(endpoint) = &raw.otlp_endpoint {
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(ConfigError::at(
-                "telemetry.otlp_endpoint",
-                "must be an http:// or https:// URL",
-            ));
-        }
+    if let Some(endpoint) = &raw.otlp_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        return Err(ConfigError::at(
+            "telemetry.otlp_endpoint",
+            "must be an http:// or https:// URL",
+        ));
     }
     if raw.service_name.is_empty() {
         return Err(ConfigError::at("telemetry.service_name", "must not be empty"));

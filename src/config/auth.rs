@@ -60,13 +60,13 @@ fn issuer_settings(raw: &RawIssuer, at: &str, leeway: std::time::Duration) -> Re
         ("jwks_url", &raw.jwks_url),
         ("introspection_url", &raw.introspection_url),
     ] {
-        if let Some(url) = url {
-            if !crate::auth::fetch::secure_or_loopback(url) {
-                return Err(ConfigError::at(
-                    format!("{at}.{name}"),
-                    "must be https:// (plain http only to a loopback address)",
-                ));
-            }
+        if let Some(url) = url
+            && !crate::auth::fetch::secure_or_loopback(url)
+        {
+            return Err(ConfigError::at(
+                format!("{at}.{name}"),
+                "must be https:// (plain http only to a loopback address)",
+            ));
         }
     }
     if raw.discovery && !crate::auth::fetch::secure_or_loopback(&raw.issuer) {

@@ -50,10 +50,10 @@ impl Credentials {
                 continue;
             }
             let parsed: Line = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", index + 1))?;
-            if let Line::Key(key) = &parsed {
-                if key.digest().is_none() {
-                    return Err(format!("line {}: hash must be 64 hex digits", index + 1));
-                }
+            if let Line::Key(key) = &parsed
+                && key.digest().is_none()
+            {
+                return Err(format!("line {}: hash must be 64 hex digits", index + 1));
             }
             lines.push(parsed);
         }

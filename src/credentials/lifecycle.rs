@@ -243,16 +243,16 @@ impl Credentials {
         check_subject("sub", &grant.subject)?;
         check_names("roles", &grant.roles)?;
         check_names("permissions", &grant.permissions)?;
-        if let Some(ttl) = ttl {
-            if ttl > self.settings.access_max_ttl || ttl.is_zero() {
-                return Err(CredError::Invalid {
-                    field: "ttl",
-                    message: format!(
-                        "must be greater than 0 and at most {}s (auth.jwt.max_ttl)",
-                        self.settings.access_max_ttl.as_secs()
-                    ),
-                });
-            }
+        if let Some(ttl) = ttl
+            && (ttl > self.settings.access_max_ttl || ttl.is_zero())
+        {
+            return Err(CredError::Invalid {
+                field: "ttl",
+                message: format!(
+                    "must be greater than 0 and at most {}s (auth.jwt.max_ttl)",
+                    self.settings.access_max_ttl.as_secs()
+                ),
+            });
         }
         let issued = now();
         let family = Family {

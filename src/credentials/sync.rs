@@ -149,10 +149,10 @@ async fn run(
         if last_usage.elapsed() >= Duration::from_secs(1) {
             last_usage = Instant::now();
             let batch = credentials.live().take_usage();
-            if !batch.is_empty() {
-                if let Err(error) = Box::pin(credentials.store.add_usage(batch)).await {
-                    tracing::warn!(%error, "key usage statistics not written");
-                }
+            if !batch.is_empty()
+                && let Err(error) = Box::pin(credentials.store.add_usage(batch)).await
+            {
+                tracing::warn!(%error, "key usage statistics not written");
             }
         }
         if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {

@@ -182,10 +182,10 @@ fn message(bytes: &[u8]) -> Result<Message<'_>, EnvelopeError> {
                 .ok_or_else(|| EnvelopeError::Invalid("`id` must be a string or an integer".into()))?,
         ),
     };
-    if let Some(params) = envelope.params {
-        if !params.get().starts_with('{') {
-            return Err(EnvelopeError::Invalid("`params` must be an object".into()));
-        }
+    if let Some(params) = envelope.params
+        && !params.get().starts_with('{')
+    {
+        return Err(EnvelopeError::Invalid("`params` must be an object".into()));
     }
     let kind = match (&envelope.method, envelope.result, envelope.error) {
         (Some(_), None, None) => {

@@ -157,11 +157,11 @@ fn parse_body<'b>(
             return Err(invalid("clients must not send responses in protocol 2026-07-28"));
         }
         mirror.check(message, &call).map_err(|e| Reject::HeaderMismatch(e.0))?;
-        if let McpCall::ToolCall { name, .. } = &call {
-            if let Some(mirrored) = upstream.param_headers.of(name) {
-                mcp::params::check(headers, &mirrored, message.params, mirror.modern)
-                    .map_err(|e| Reject::HeaderMismatch(e.0))?;
-            }
+        if let McpCall::ToolCall { name, .. } = &call
+            && let Some(mirrored) = upstream.param_headers.of(name)
+        {
+            mcp::params::check(headers, &mirrored, message.params, mirror.modern)
+                .map_err(|e| Reject::HeaderMismatch(e.0))?;
         }
         calls.push(call);
     }

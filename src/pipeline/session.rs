@@ -40,20 +40,21 @@ impl Gateway {
     ) {
         let (store, route) = (&self.sessions, upstream.route.as_str());
         let status = response.status();
-        if let Some(key) = key {
-            if status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()) {
-                // Unreachable store: the binding expires there on its own.
-                let _ = store.unbind(key).await;
-            }
+        if let Some(key) = key
+            && (status == StatusCode::NOT_FOUND || (*method == Method::DELETE && status.is_success()))
+        {
+            // Unreachable store: the binding expires there on its own.
+            let _ = store.unbind(key).await;
         }
-        if initialize && status.is_success() {
-            if let Some(id) = response.headers().get("mcp-session-id") {
-                match store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(route, "session not bound"),
-                    // Not bound: its requests will get 404 and the client starts a new session.
-                    Err(_) => tracing::warn!(route, "session not bound: state store unavailable"),
-                }
+        if initialize
+            && status.is_success()
+            && let Some(id) = response.headers().get("mcp-session-id")
+        {
+            match store.bind(SessionKey::new(route, id.as_bytes()), owner).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(route, "session not bound"),
+                // Not bound: its requests will get 404 and the client starts a new session.
+                Err(_) => tracing::warn!(route, "session not bound: state store unavailable"),
             }
         }
     }

@@ -187,11 +187,12 @@ impl MemorySessions {
         }
         // A live id bound to someone else is never moved: an upstream that hands out an id twice
         // must not let the second caller into the first one's session.
-        if let Some(existing) = bindings.get(&key) {
-            if *existing.owner != *owner && now.duration_since(existing.last_seen) < self.idle {
-                tracing::warn!("upstream reused a live session id for another principal; not rebound");
-                return false;
-            }
+        if let Some(existing) = bindings.get(&key)
+            && *existing.owner != *owner
+            && now.duration_since(existing.last_seen) < self.idle
+        {
+            tracing::warn!("upstream reused a live session id for another principal; not rebound");
+            return false;
         }
         let persisted_ms = unix_ms();
         bindings.insert(

@@ -60,12 +60,12 @@ pub struct Lease {
 impl Lease {
     /// Returns the connection to the pool (its response must have been read to the end).
     pub fn release(mut self) {
-        if let Some(sender) = self.sender.take() {
-            if !sender.send.is_closed() {
-                let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-                if idle.len() < MAX_IDLE {
-                    idle.push(sender);
-                }
+        if let Some(sender) = self.sender.take()
+            && !sender.send.is_closed()
+        {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(sender);
             }
         }
     }

@@ -128,10 +128,10 @@ pub type OnFailure = Box<dyn FnOnce(&'static str) + Send>;
 impl Drop for ProxyBody {
     /// A body read to its end returns its connection to the pool; any other takes it down.
     fn drop(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            if self.upstream_finished || self.upstream.is_end_stream() {
-                lease.release();
-            }
+        if let Some(lease) = self.lease.take()
+            && (self.upstream_finished || self.upstream.is_end_stream())
+        {
+            lease.release();
         }
     }
 }
@@ -451,10 +451,10 @@ impl Body for ProxyBody {
             if this.idle.poll_expired(cx) {
                 return this.fail("stream_idle");
             }
-            if let Some(state) = this.sse.as_mut() {
-                if state.keepalive.poll_expired(cx) {
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(sse::KEEPALIVE)))));
-                }
+            if let Some(state) = this.sse.as_mut()
+                && state.keepalive.poll_expired(cx)
+            {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(sse::KEEPALIVE)))));
             }
             return Poll::Pending;
         }

@@ -146,16 +146,14 @@ fn answer(store: &Mutex<Store>, message: &Value, modern: bool) -> Option<Value> 
             );
         }
     };
-    if modern {
-        if let Some(object) = result.as_object_mut() {
-            object.insert("resultType".into(), json!("complete"));
-            object.insert("ttlMs".into(), json!(0));
-            object.insert("cacheScope".into(), json!("private"));
-            object.insert(
-                "_meta".into(),
-                json!({ "io.modelcontextprotocol/serverInfo": server_info }),
-            );
-        }
+    if modern && let Some(object) = result.as_object_mut() {
+        object.insert("resultType".into(), json!("complete"));
+        object.insert("ttlMs".into(), json!(0));
+        object.insert("cacheScope".into(), json!("private"));
+        object.insert(
+            "_meta".into(),
+            json!({ "io.modelcontextprotocol/serverInfo": server_info }),
+        );
     }
     Some(json!({ "jsonrpc": "2.0", "id": id, "result": result }))
 }

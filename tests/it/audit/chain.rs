@@ -207,12 +207,7 @@ async fn no_credential_cookie_or_argument_value_reaches_the_audit_log() {
             false,
         )
         .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        answer.text()
-    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
     let answer = gateway
         .post_with(&alice, body, &[("cookie", "session=SECRET-COOKIE-VALUE")], false)
         .await;

@@ -67,10 +67,10 @@ pub async fn ready(admin_port: u16) -> bool {
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     let url: http::Uri = format!("http://127.0.0.1:{admin_port}/readyz").parse().unwrap();
     for _ in 0..100 {
-        if let Ok(response) = client.get(url.clone()).await {
-            if response.status() == StatusCode::OK {
-                return true;
-            }
+        if let Ok(response) = client.get(url.clone()).await
+            && response.status() == StatusCode::OK
+        {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
