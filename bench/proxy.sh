@@ -749,6 +749,10 @@ start_portcullis() {   # NAME PORT ADMIN_PORT TLS [AUTH_TOML [POLICY_TOML]]
     fi
     PC_PORT="$port"
     PC_EXE[$name]="$bin"
+    # Audit to a (hash-chained) file unless the front says otherwise (pc_audit_off).
+    local audit_toml="${PC_AUDIT_TOML:-}"
+    [[ -n "$audit_toml" ]] || audit_toml="sink = \"file\"
+path = \"$dir/audit.jsonl\""
     mkdir -p "$dir"
     {
         printf '[server]\nlisten = "127.0.0.1:%s"\nworker_threads = %s\n\n' "$port" "$PC_THREADS"
@@ -768,8 +772,7 @@ auth = "$route_auth"
 $policy_toml
 
 [audit]
-${PC_AUDIT_TOML:-sink = "file"
-path = "$dir/audit.jsonl"}
+$audit_toml
 EOF
         [[ -n "$auth_toml" ]] && printf '\n%s\n' "$auth_toml"
     } >"$dir/gateway.toml"

@@ -75,7 +75,10 @@ pub async fn start(mut config: Config, path: Option<PathBuf>) -> std::io::Result
     .map_err(std::io::Error::other)?;
     if let Some(monitor) = gateway.monitor() {
         let extras_of = Arc::clone(&gateway);
-        monitor.start(Arc::new(move || extras_of.dashboard_extras()));
+        monitor.start(
+            Arc::new(move || extras_of.dashboard_extras()),
+            wait_for(stopped.clone()),
+        );
         // The last 8 days of the audit files are counted again in the background: reports
         // are complete once it is done, requests are served meanwhile.
         if let Some((files, upto)) = gateway.audit_history.clone()

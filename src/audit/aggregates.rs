@@ -43,7 +43,9 @@ pub struct Tick {
 struct Inner {
     minutes: BTreeMap<u64, Counts>,
     hours: BTreeMap<u64, Counts>,
-    pairs: HashMap<(Box<str>, IpAddr), u64>,
+    /// Subject → the IPs it was seen from, with the first time.
+    pairs: HashMap<Box<str>, Vec<(IpAddr, u64)>>,
+    pair_count: usize,
     tick: Tick,
     /// Deltas not yet pushed to Redis (`None` when not shared).
     outbox: Option<Outbox>,
@@ -52,7 +54,8 @@ struct Inner {
 /// What is waiting to be mirrored into Redis.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    pub counts: HashMap<(u64, Box<str>), u64>,
+    /// Minute → field deltas.
+    pub counts: HashMap<u64, Counts>,
     pub pairs: Vec<Pair>,
 }
 
@@ -81,20 +84,35 @@ impl Aggregates {
     }
 
     /// Counts one JSON line (as recorded, or chained); `live`: also into the dashboard feed
-    /// (not for a rebuild). Shared aggregates also queue it for Redis. `now`: Unix seconds. Returns false for a line that is not an event.
+    /// (not for a rebuild). Shared aggregates also queue it for Redis. `now`: Unix seconds.
+    /// Returns false for a line that is not an event.
     pub fn add_line(&self, line: &[u8], live: bool, now: u64) -> bool {
-        let Ok(parsed) = serde_json::from_slice::<Line<'_>>(line) else {
-            return false;
-        };
-        let Some(facts) = classify(&parsed, &self.settings) else {
-            return false;
-        };
+        self.add_lines(&[line], live, now) == 1
+    }
+
+    /// Counts `lines` under one lock; the newest [`RECENT`] also go to the live feed when
+    /// `live`. Returns how many were events.
+    pub fn add_lines(&self, lines: &[&[u8]], live: bool, now: u64) -> usize {
+        let mut facts = Facts::default();
+        let mut counted = 0;
+        let recent_from = lines.len().saturating_sub(RECENT);
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.add(&facts, now);
-        if live {
-            inner.tick.add(facts.outcome, &parsed, line);
+        for (index, line) in lines.iter().enumerate() {
+            let Ok(parsed) = serde_json::from_slice::<Line<'_>>(line) else {
+                continue;
+            };
+            if !classify(&parsed, &self.settings, &mut facts) {
+                continue;
+            }
+            counted += 1;
+            inner.add(&facts, parsed.subject.as_deref(), now);
+            if live {
+                inner
+                    .tick
+                    .add(facts.outcome, &parsed, (index >= recent_from).then_some(*line));
+            }
         }
-        true
+        counted
     }
 
     /// The buckets starting at or after `from` (Unix minute) and the pairs.
@@ -135,10 +153,12 @@ impl Aggregates {
         let pairs = inner
             .pairs
             .iter()
-            .map(|((subject, ip), first_seen)| Pair {
-                subject: subject.to_string(),
-                ip: *ip,
-                first_seen: *first_seen,
+            .flat_map(|(subject, seen)| {
+                seen.iter().map(|(ip, first_seen)| Pair {
+                    subject: subject.to_string(),
+                    ip: *ip,
+                    first_seen: *first_seen,
+                })
             })
             .collect();
         Window { buckets, pairs }
@@ -182,21 +202,25 @@ impl Aggregates {
         let horizon = now_minute.saturating_sub(HORIZON);
         inner.hours = inner.hours.split_off(&(horizon / 60 * 60));
         let oldest = horizon * 60;
-        inner.pairs.retain(|_, first| *first >= oldest);
+        let mut kept = 0;
+        inner.pairs.retain(|_, seen| {
+            seen.retain(|(_, first)| *first >= oldest);
+            kept += seen.len();
+            !seen.is_empty()
+        });
+        inner.pair_count = kept;
     }
 }
 
 impl AuditObserver for Aggregates {
     fn observe(&self, batch: &[u8]) {
-        let now = unix_now();
-        for line in batch.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            self.add_line(line, true, now);
-        }
+        let lines: Vec<&[u8]> = batch.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        self.add_lines(&lines, true, unix_now());
     }
 }
 
 impl Inner {
-    fn add(&mut self, facts: &Facts, now: u64) {
+    fn add(&mut self, facts: &Facts, subject: Option<&str>, now: u64) {
         let minute = facts.unix / 60;
         if minute + HORIZON < now / 60 {
             return;
@@ -207,37 +231,43 @@ impl Inner {
         } else {
             self.hours.entry(minute / 60 * 60).or_default()
         };
-        for field in &facts.fields {
+        for field in facts.fields() {
             bump(counts, field, 1);
         }
         if let Some(outbox) = self.outbox.as_mut() {
-            for field in &facts.fields {
-                *outbox.counts.entry((minute, field.as_str().into())).or_default() += 1;
+            let counts = outbox.counts.entry(minute).or_default();
+            for field in facts.fields() {
+                bump(counts, field, 1);
             }
         }
-        if let Some((subject, ip)) = &facts.pair {
-            let key = (subject.as_str().into(), *ip);
-            let known = self.pairs.len();
-            match self.pairs.get_mut(&key) {
-                Some(first) => *first = (*first).min(facts.unix),
-                None if known < MAX_PAIRS => {
-                    self.pairs.insert(key, facts.unix);
-                    if let Some(outbox) = self.outbox.as_mut() {
-                        outbox.pairs.push(Pair {
-                            subject: subject.clone(),
-                            ip: *ip,
-                            first_seen: facts.unix,
-                        });
-                    }
+        let (Some(ip), Some(subject)) = (facts.pair, subject) else {
+            return;
+        };
+        let known = match self.pairs.get_mut(subject) {
+            Some(known) => known,
+            None if self.pair_count < MAX_PAIRS => self.pairs.entry(subject.into()).or_default(),
+            None => return,
+        };
+        match known.iter_mut().find(|(seen, _)| *seen == ip) {
+            Some((_, first)) => *first = (*first).min(facts.unix),
+            None if self.pair_count < MAX_PAIRS => {
+                known.push((ip, facts.unix));
+                self.pair_count += 1;
+                if let Some(outbox) = self.outbox.as_mut() {
+                    outbox.pairs.push(Pair {
+                        subject: subject.to_string(),
+                        ip,
+                        first_seen: facts.unix,
+                    });
                 }
-                None => {}
             }
+            None => {}
         }
     }
 }
 
 impl Tick {
-    fn add(&mut self, outcome: Outcome, line: &Line<'_>, raw: &[u8]) {
+    fn add(&mut self, outcome: Outcome, line: &Line<'_>, raw: Option<&[u8]>) {
         if outcome.request {
             self.requests += 1;
             match self.decisions.get_mut(line.reason.as_ref()) {
@@ -254,6 +284,7 @@ impl Tick {
         }
         self.auth_failures += u64::from(outcome.auth_failure);
         self.rate_limited += u64::from(outcome.rate_limited);
+        let Some(raw) = raw else { return };
         if let Some(raw) = std::str::from_utf8(raw)
             .ok()
             .and_then(|s| RawValue::from_string(s.to_owned()).ok())

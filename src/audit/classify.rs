@@ -69,25 +69,51 @@ pub struct Outcome {
     pub rate_limited: bool,
 }
 
-/// One event's contribution.
+/// One event's contribution (a buffer reused from event to event: no allocation per field).
 #[derive(Debug, Default)]
 pub struct Facts {
     /// Unix seconds of the event.
     pub unix: u64,
-    pub fields: Vec<String>,
-    /// An authenticated (subject, client IP) pair.
-    pub pair: Option<(String, IpAddr)>,
+    /// The field names, separated by newlines.
+    fields: String,
+    /// The client IP of an authenticated request (its subject is the line's).
+    pub pair: Option<IpAddr>,
     pub outcome: Outcome,
+}
+
+impl Facts {
+    fn clear(&mut self) {
+        self.unix = 0;
+        self.fields.clear();
+        self.pair = None;
+        self.outcome = Outcome::default();
+    }
+
+    fn push(&mut self, kind: &str, parts: &[&str]) {
+        if !self.fields.is_empty() {
+            self.fields.push('\n');
+        }
+        write_field(&mut self.fields, kind, parts);
+    }
+
+    /// The field names.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.fields.split('\n').filter(|f| !f.is_empty())
+    }
+}
+
+fn write_field(out: &mut String, kind: &str, parts: &[&str]) {
+    out.push_str(kind);
+    for part in parts {
+        out.push(SEP);
+        out.extend(part.chars().map(|c| if c == SEP || c == '\n' { '?' } else { c }));
+    }
 }
 
 /// A field name from its kind and parts.
 pub fn field(kind: &str, parts: &[&str]) -> String {
     let mut out = String::with_capacity(kind.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
-    out.push_str(kind);
-    for part in parts {
-        out.push(SEP);
-        out.extend(part.chars().map(|c| if c == SEP { '?' } else { c }));
-    }
+    write_field(&mut out, kind, parts);
     out
 }
 
@@ -98,63 +124,63 @@ pub fn parts(field: &str) -> (&str, Vec<&str>) {
     (kind, split.collect())
 }
 
-/// What `line` counts towards; `None` when it carries no usable time.
-pub fn classify(line: &Line<'_>, settings: &AnomalySettings) -> Option<Facts> {
-    let unix = parse_rfc3339(line.time.as_deref()?)?;
-    let mut facts = Facts {
-        unix,
-        ..Facts::default()
+/// Fills `facts` with what `line` counts towards; false when it carries no usable time.
+pub fn classify(line: &Line<'_>, settings: &AnomalySettings, facts: &mut Facts) -> bool {
+    facts.clear();
+    let Some(unix) = line.time.as_deref().and_then(parse_rfc3339) else {
+        return false;
     };
-    let ip = line.client_ip.or(line.peer_ip).map(|ip| ip.to_string());
-    let ip = ip.as_deref().unwrap_or("-");
+    facts.unix = unix;
+    let client = line.client_ip.or(line.peer_ip);
+    // Formatted only for the fields that name it (auth failures, rate limits).
+    let ip_text = || client.map_or_else(|| "-".to_string(), |ip| ip.to_string());
     let reason = line.reason.as_ref();
-    let fields = &mut facts.fields;
     match line.event.as_ref() {
         "request" => {
             facts.outcome.request = true;
-            fields.push(REQUESTS.into());
-            fields.push(field(BY_REASON, &[reason]));
+            facts.push(REQUESTS, &[]);
+            facts.push(BY_REASON, &[reason]);
             if let Some(subject) = &line.subject {
-                fields.push(field(REQUESTS_BY_PRINCIPAL, &[subject]));
-                if let Some(ip) = line.client_ip.or(line.peer_ip) {
-                    facts.pair = Some((subject.to_string(), ip));
-                }
+                facts.push(REQUESTS_BY_PRINCIPAL, &[subject]);
+                facts.pair = client;
             }
             if reason == "ok" {
                 facts.outcome.allowed = true;
-                fields.push(ALLOWED.into());
+                facts.push(ALLOWED, &[]);
                 if let Some(target) = &line.target {
-                    fields.push(field(CALLS_BY_TOOL, &[target]));
+                    facts.push(CALLS_BY_TOOL, &[target]);
                 }
             } else if line.status == Some(401) {
+                let ip = ip_text();
                 facts.outcome.auth_failure = true;
-                fields.push(AUTH_FAILURES.into());
-                fields.push(field(AUTH_FAILURES_BY_IP, &[ip]));
-                fields.push(field(AUTH_FAILURES_BY_REASON, &[reason]));
+                facts.push(AUTH_FAILURES, &[]);
+                facts.push(AUTH_FAILURES_BY_IP, &[&ip]);
+                facts.push(AUTH_FAILURES_BY_REASON, &[reason]);
                 if reason == "revoked" {
-                    fields.push(field(REVOKED_USE, &[ip]));
+                    facts.push(REVOKED_USE, &[&ip]);
                 }
             } else if matches!(reason, "policy_denied" | "insufficient_scope") {
                 facts.outcome.denial = true;
                 let subject = line.subject.as_deref().unwrap_or("-");
-                fields.push(DENIALS.into());
-                fields.push(field(DENIALS_BY_PRINCIPAL, &[subject]));
-                fields.push(field(DENIED_TOOL, &[subject, line.target.as_deref().unwrap_or("-")]));
+                facts.push(DENIALS, &[]);
+                facts.push(DENIALS_BY_PRINCIPAL, &[subject]);
+                facts.push(DENIED_TOOL, &[subject, line.target.as_deref().unwrap_or("-")]);
             } else if reason.starts_with("rate_limited") || reason == "auth_failure_block" {
                 facts.outcome.rate_limited = true;
-                fields.push(RATE_LIMITED.into());
-                fields.push(field(RATE_LIMITED_BY_DIMENSION, &[reason]));
-                fields.push(field(RATE_LIMITED_BY_WHO, &[line.subject.as_deref().unwrap_or(ip)]));
+                let ip = ip_text();
+                facts.push(RATE_LIMITED, &[]);
+                facts.push(RATE_LIMITED_BY_DIMENSION, &[reason]);
+                facts.push(RATE_LIMITED_BY_WHO, &[line.subject.as_deref().unwrap_or(&ip)]);
             }
             if let Some(route) = &line.route {
                 if matches!(reason, "upstream_unavailable" | "upstream_timeout") {
-                    fields.push(field(UPSTREAM_FAILED, &[route]));
+                    facts.push(UPSTREAM_FAILED, &[route]);
                 } else if line.status.is_some_and(|s| s < 500) && reason == "ok" {
-                    fields.push(field(UPSTREAM_OK, &[route]));
+                    facts.push(UPSTREAM_OK, &[route]);
                 }
             }
         }
-        "refresh_reuse" => fields.push(field(REFRESH_REUSE, &[line.subject.as_deref().unwrap_or("-")])),
+        "refresh_reuse" => facts.push(REFRESH_REUSE, &[line.subject.as_deref().unwrap_or("-")]),
         event => {
             let actor = match (event, &line.detail) {
                 ("admin_call", _) if line.decision == "allow" => line.subject.as_deref(),
@@ -166,9 +192,9 @@ pub fn classify(line: &Line<'_>, settings: &AnomalySettings) -> Option<Facts> {
             if let Some(actor) = actor
                 && settings.off_hours_at(minute_of_day)
             {
-                fields.push(field(OFF_HOURS_ADMIN, &[actor, event]));
+                facts.push(OFF_HOURS_ADMIN, &[actor, event]);
             }
         }
     }
-    Some(facts)
+    true
 }

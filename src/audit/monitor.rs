@@ -129,16 +129,24 @@ impl AuditMonitor {
         )
     }
 
-    /// Starts the background loop: ticks every second, findings every few seconds, the
-    /// roll-up every minute.
-    pub fn start(self: &Arc<Self>, extras: Extras) {
+    /// Starts the background loop until `stop`: ticks every second, findings every few
+    /// seconds, the roll-up every minute.
+    pub fn start(self: &Arc<Self>, extras: Extras, stop: impl std::future::Future<Output = ()> + Send + 'static) {
         let monitor = Arc::clone(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut seconds = 0u64;
+            tokio::pin!(stop);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = &mut stop => {
+                        // What waits for Redis goes out before the end.
+                        monitor.push().await;
+                        return;
+                    }
+                }
                 seconds += 1;
                 if seconds.is_multiple_of(DETECT_EVERY) {
                     monitor.detect().await;
@@ -156,16 +164,20 @@ impl AuditMonitor {
         let Some(shared) = &self.shared else { return };
         let mut outbox = self.aggregates.take_outbox();
         if let Some(carry) = self.state.lock().unwrap_or_else(PoisonError::into_inner).carry.take() {
-            for (key, count) in carry.counts {
-                *outbox.counts.entry(key).or_default() += count;
+            for (minute, counts) in carry.counts {
+                let into = outbox.counts.entry(minute).or_default();
+                for (field, count) in counts {
+                    super::aggregates::bump(into, &field, count);
+                }
             }
             outbox.pairs.extend(carry.pairs);
         }
         if let Err(unsent) = shared.push(outbox).await {
-            // Kept for the next second (bounded: a long outage keeps the newest minute only).
+            // Kept for the next second (bounded: a long outage keeps the newest hour only).
             let mut unsent = unsent;
-            if unsent.counts.len() > 100_000 {
-                unsent.counts.clear();
+            if unsent.counts.len() > 60 {
+                let newest = unsent.counts.keys().copied().max().unwrap_or_default();
+                unsent.counts.retain(|minute, _| minute + 60 > newest);
             }
             self.state.lock().unwrap_or_else(PoisonError::into_inner).carry = Some(unsent);
         }
@@ -244,14 +256,16 @@ impl AuditMonitor {
                 .collect::<Vec<_>>()
         };
         let fresh = std::mem::take(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner).fresh);
-        let mut data = json!({
-            "time": crate::telemetry::audit::format_rfc3339(now, 0),
+        let point = json!({
             "unix_ms": now * 1000,
             "requests": tick.requests,
             "allowed": tick.allowed,
             "denied": tick.denied,
             "auth_failures": tick.auth_failures,
             "rate_limited": tick.rate_limited,
+        });
+        let mut data = json!({
+            "time": crate::telemetry::audit::format_rfc3339(now, 0),
             "decisions": tick.decisions,
             "totals_1h": {
                 "requests": count(super::classify::REQUESTS),
@@ -268,19 +282,15 @@ impl AuditMonitor {
         if let (Some(object), serde_json::Value::Object(more)) = (data.as_object_mut(), extras()) {
             object.extend(more);
         }
+        if let (Some(object), Some(counts)) = (data.as_object_mut(), point.as_object()) {
+            object.extend(counts.clone());
+        }
         {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.history.len() == HISTORY {
                 state.history.pop_front();
             }
-            state.history.push_back(json!({
-                "unix_ms": now * 1000,
-                "requests": tick.requests,
-                "allowed": tick.allowed,
-                "denied": tick.denied,
-                "auth_failures": tick.auth_failures,
-                "rate_limited": tick.rate_limited,
-            }));
+            state.history.push_back(point);
         }
         let _ = self.ticks.send(Arc::from(data.to_string()));
     }

@@ -40,12 +40,14 @@ impl SharedAggregates {
         let client = self.redis.pool().next();
         let pipe = client.pipeline();
         let mut touched: HashMap<String, i64> = HashMap::new();
-        for ((minute, field), count) in &outbox.counts {
-            let count = i64::try_from(*count).unwrap_or(i64::MAX);
+        for (minute, counts) in &outbox.counts {
             let minute_key = self.minute_key(*minute);
             let hour_key = self.hour_key(minute / 60 * 60);
-            let _: Result<(), _> = pipe.hincrby::<(), _, _>(&minute_key, field.as_ref(), count).await;
-            let _: Result<(), _> = pipe.hincrby::<(), _, _>(&hour_key, field.as_ref(), count).await;
+            for (field, count) in counts {
+                let count = i64::try_from(*count).unwrap_or(i64::MAX);
+                let _: Result<(), _> = pipe.hincrby::<(), _, _>(&minute_key, field.as_ref(), count).await;
+                let _: Result<(), _> = pipe.hincrby::<(), _, _>(&hour_key, field.as_ref(), count).await;
+            }
             touched.insert(minute_key, 25 * 3600);
             touched.insert(hour_key, 8 * 24 * 3600);
         }

@@ -682,12 +682,13 @@ pub struct RawAnomalies {
 
 impl Default for RawAnomalies {
     fn default() -> Self {
+        let defaults = crate::audit::AnomalySettings::default();
         Self {
-            brute_force_failures: 10,
-            enumeration_targets: 5,
-            rate_spike_factor: 5.0,
-            rate_spike_min_requests: 50,
-            rate_spike_min_history_hours: 3,
+            brute_force_failures: defaults.brute_force_failures,
+            enumeration_targets: defaults.enumeration_targets,
+            rate_spike_factor: defaults.rate_spike_factor,
+            rate_spike_min_requests: defaults.rate_spike_min_requests,
+            rate_spike_min_history_hours: defaults.rate_spike_min_history_hours,
             off_hours: "22:00-06:00".into(),
         }
     }

@@ -46,6 +46,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from py_client import describe, parse_headers  # the same MCP_HEADERS / -H rules and error text
+
 MODES = ("legacy", "2026-07-28", "auto")
 TOOL = "get_security_audit"
 PROG = "admin_mcp_client"
@@ -57,22 +59,6 @@ TRANSPORT_CODES = (-32000, -32001, -32700)
 
 class ProtocolFailure(Exception):
     """tools/call did not get a genuine JSON-RPC answer from the server."""
-
-
-def parse_headers(extra: list[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    raw = os.environ.get("MCP_HEADERS", "").strip()
-    if raw:
-        obj = json.loads(raw)
-        if not isinstance(obj, dict):
-            raise ValueError("MCP_HEADERS must be a JSON object")
-        headers.update({str(k): str(v) for k, v in obj.items()})
-    for h in extra:
-        name, sep, value = h.partition(":")
-        if not sep or not name.strip():
-            raise ValueError(f"bad header {h!r}, expected 'Name: value'")
-        headers[name.strip()] = value.strip()
-    return headers
 
 
 def rpc_method(request: Any) -> str | None:
@@ -168,15 +154,6 @@ async def run(url: str, mode: str, headers: dict[str, str], time_range: str) -> 
         # streamable_http_client leaves a caller-provided httpx client open.
         await http.aclose()
     return out
-
-
-def describe(e: BaseException) -> str:
-    if isinstance(e, BaseExceptionGroup):
-        return "; ".join(f"{type(x).__name__}: {describe(x)}" for x in e.exceptions)
-    err = getattr(e, "error", None)  # MCPError carries the JSON-RPC ErrorData
-    if err is not None and hasattr(err, "code"):
-        return f"{e} [code {err.code}: {err.message}; data={err.data!r}]"
-    return str(e) or repr(e)
 
 
 def main(argv: list[str]) -> int:

@@ -73,11 +73,16 @@ async fn attack(brute: &TestGateway, sweep: &TestGateway, spike: &TestGateway) {
     }
 }
 
-/// Alice's quiet past: 10 requests in each of 4 hours, 26 to 70 hours ago, from 127.0.0.1.
+/// Alice's quiet past: 10 requests in each of 4 clock hours, 26 to 70 hours back, from
+/// 127.0.0.1 (each hour's within its first minutes, so it lands in one hour bucket).
 fn history() -> Vec<String> {
+    let now = portcullis::audit::aggregates::unix_now();
     [70u64, 50, 30, 26]
         .iter()
-        .flat_map(|hours| (0..10).map(move |n| past_request("alice", "127.0.0.1", hours * 3600 + n * 30, "ok", 200)))
+        .flat_map(|hours| {
+            let start = (now / 3600 - hours) * 3600 + 60;
+            (0..10).map(move |n| past_request("alice", "127.0.0.1", now - (start + n * 30), "ok", 200))
+        })
         .collect()
 }
 
