@@ -805,6 +805,14 @@ front_pc_audit_off_setup() {
     PC_AUDIT_TOML='sink = "off"' start_portcullis pc_audit_off "$port" "$admin" 0
 }
 front_pc_audit_off_pids() { pc_pids pc_audit_off; }
+# The `portcullis` front auditing as before the audit trail: plain JSON lines on standard
+# output (into its log file), no chain, no aggregates.
+front_pc_audit_plain_setup() {
+    local port admin
+    read -r port admin <<<"$(free_ports 2)"
+    PC_AUDIT_TOML=$'sink = "stdout"\naggregate = false' start_portcullis pc_audit_plain "$port" "$admin" 0
+}
+front_pc_audit_plain_pids() { pc_pids pc_audit_plain; }
 
 front_portcullis_tls_setup() {
     make_tls_cert

@@ -24,7 +24,7 @@ pub struct OpenedLog {
 /// Opens the log of `settings`; `aggregate`: feed aggregates (the gateway; a CLI call does
 /// not), `shared`: they mirror into Redis.
 pub fn open_log(settings: &AuditSettings, aggregate: bool, shared: bool) -> std::io::Result<OpenedLog> {
-    let aggregates = (aggregate && settings.sink != AuditSink::Off)
+    let aggregates = (aggregate && settings.aggregate && settings.sink != AuditSink::Off)
         .then(|| Arc::new(Aggregates::new(settings.anomalies.clone(), shared)));
     let observer = aggregates.clone().map(|a| a as Arc<dyn AuditObserver>);
     let mut history = None;

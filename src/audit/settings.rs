@@ -74,5 +74,7 @@ pub struct AuditSettings {
     /// The chain of the `file` sink.
     pub chain: Option<ChainSettings>,
     pub queue: crate::telemetry::audit::QueueSettings,
+    /// Feed the aggregates (report, findings, dashboard); off, only the log is written.
+    pub aggregate: bool,
     pub anomalies: AnomalySettings,
 }

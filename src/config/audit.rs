@@ -82,6 +82,7 @@ pub fn audit(raw: RawAudit) -> Result<AuditSettings, ConfigError> {
             max_bytes: usize::try_from(raw.queue_bytes).unwrap_or(usize::MAX),
             on_full,
         },
+        aggregate: raw.aggregate,
         anomalies: anomalies(&raw.anomalies)?,
     })
 }

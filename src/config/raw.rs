@@ -643,6 +643,8 @@ pub struct RawAudit {
     /// A full queue: `"drop"` (count the event, mark the gap in the chain) or `"block"` (the
     /// request waits: nothing is ever lost).
     pub on_full: String,
+    /// Count every event into the per-minute aggregates (report, findings, dashboard).
+    pub aggregate: bool,
     /// When an access pattern becomes a finding.
     pub anomalies: RawAnomalies,
 }
@@ -657,6 +659,7 @@ impl Default for RawAudit {
             rotate_every: None,
             queue_bytes: 64 * 1024 * 1024,
             on_full: "drop".into(),
+            aggregate: true,
             anomalies: RawAnomalies::default(),
         }
     }
