@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use fred::interfaces::{HashesInterface as _, KeysInterface as _};
 
-use super::aggregates::{MINUTE_HORIZON, Outbox};
+use super::aggregates::Outbox;
+
+/// Minutes read minute by minute from Redis; older ones come from the hour hashes.
+const MINUTE_READS: u64 = 120;
 use super::classify::SEP;
 use super::window::{Bucket, Pair, Window};
 use crate::state::{RedisState, Unavailable};
@@ -68,10 +71,11 @@ impl SharedAggregates {
         }
     }
 
-    /// The fleet's buckets from minute `from` to `now` (minute buckets for the last day,
-    /// hour buckets before) and its pairs.
+    /// The fleet's buckets from minute `from` to `now` (minute buckets for the last two
+    /// hours, hour buckets before: a report or a detector pass reads at most a few hundred
+    /// hashes, not a day of minutes) and its pairs.
     pub async fn window(&self, from: u64, now: u64) -> Result<Window, Unavailable> {
-        let minute_start = now.saturating_sub(MINUTE_HORIZON).max(from);
+        let minute_start = now.saturating_sub(MINUTE_READS).max(from);
         let client = self.redis.pool().next();
         let pipe = client.pipeline();
         let mut layout: Vec<(u64, u64)> = Vec::new();

@@ -136,7 +136,11 @@ async fn an_attack_replayed_through_the_gateway_shows_in_every_range_with_its_ev
     let issued = crate::harness::lifecycle::issue(&gateway, "bob", &["user"]).await;
     assert!(issued["access_token"].is_string(), "{issued}");
 
-    let hour = report_until(admin, "1h", |r| r["totals"]["requests"].as_u64() >= Some(82)).await;
+    // The admin events come after the attack: wait for them too.
+    let hour = report_until(admin, "1h", |r| {
+        r["totals"]["requests"].as_u64() >= Some(82) && !findings(r, "off_hours_admin").is_empty()
+    })
+    .await;
     assert_eq!(hour["range"], "1h");
     assert_eq!(hour["source"], "embedded");
     assert_eq!(
