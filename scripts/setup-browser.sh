@@ -28,16 +28,9 @@ done
 log() { echo "setup-browser: $*" >&2; }
 
 # Serialise concurrent runs (apt and pip both dislike being run twice at once).
-if command -v flock >/dev/null; then
-  lock="${TMPDIR:-/tmp}/portcullis-setup-browser-$(printf '%s' "$DIR" | sha256sum | cut -c1-16).lock"
-  exec 9>"$lock"
-  flock 9
-fi
-
-hash_of() { # hash of the given files' contents plus extra strings
-  { for f in "$@"; do if [ -f "$f" ]; then cat "$f"; else printf '%s\n' "$f"; fi; done; } \
-    | sha256sum | cut -d' ' -f1
-}
+# shellcheck source=scripts/setup-lib.sh
+source "$ROOT/scripts/setup-lib.sh"
+setup_lock setup-browser "$DIR"
 
 # ---------------------------------------------------------------- browser + driver
 setup_browser() {

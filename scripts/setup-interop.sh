@@ -31,16 +31,9 @@ done
 log() { echo "setup-interop: $*" >&2; }
 
 # Serialise concurrent runs (e.g. several test binaries bootstrapping at once).
-if command -v flock >/dev/null; then
-  lock="${TMPDIR:-/tmp}/portcullis-setup-interop-$(printf '%s' "$DIR" | sha256sum | cut -c1-16).lock"
-  exec 9>"$lock"
-  flock 9
-fi
-
-hash_of() { # hash of the given files' contents plus extra strings
-  { for f in "$@"; do if [ -f "$f" ]; then cat "$f"; else printf '%s\n' "$f"; fi; done; } \
-    | sha256sum | cut -d' ' -f1
-}
+# shellcheck source=scripts/setup-lib.sh
+source "$ROOT/scripts/setup-lib.sh"
+setup_lock setup-interop "$DIR"
 
 # ---------------------------------------------------------------- Python side
 setup_python() {

@@ -187,11 +187,7 @@ fn refuse(token: Option<&Secret>, headers: &HeaderMap, admin_only: bool) -> Opti
     if super::bearer::is_admin_token(Some(token), super::bearer::bearer(headers)) {
         return None;
     }
-    let mut response = error(StatusCode::UNAUTHORIZED, "invalid_token", "admin token required");
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    Some(response)
+    Some(super::viewer::unauthorized("admin token required"))
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<GatewayBody> {

@@ -320,16 +320,32 @@ pub fn rebuild_into(aggregates: &Aggregates, files: &[PathBuf], upto: u64) -> u6
         let Ok(handle) = std::fs::File::open(file) else {
             continue;
         };
+        // Counted a thousand lines at a time (one lock each), up to `upto`.
+        let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(1000);
+        let mut done = false;
         for line in std::io::BufReader::new(handle).split(b'\n') {
             let Ok(line) = line else { break };
             if seq_of(&line).is_some_and(|seq| seq > upto) {
-                return counted;
+                done = true;
+                break;
             }
-            if aggregates.add_line(&line, false, now) {
-                counted += 1;
+            chunk.push(line);
+            if chunk.len() == 1000 {
+                counted += add_chunk(aggregates, &mut chunk, now);
             }
         }
+        counted += add_chunk(aggregates, &mut chunk, now);
+        if done {
+            break;
+        }
     }
+    counted
+}
+
+fn add_chunk(aggregates: &Aggregates, chunk: &mut Vec<Vec<u8>>, now: u64) -> u64 {
+    let lines: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+    let counted = aggregates.add_lines(&lines, false, now) as u64;
+    chunk.clear();
     counted
 }
 

@@ -190,39 +190,52 @@ pub fn build(window: &Window, settings: &AnomalySettings, range: Range, now: u64
 impl Report {
     /// The report as text for a terminal (and the MCP tool's text content).
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        let t = &self.totals;
-        let _ = writeln!(
-            out,
-            "Security audit, last {} ({} .. {}, {})",
-            self.range, self.from, self.to, self.source
-        );
-        let _ = writeln!(
-            out,
-            "requests {}  allowed {}  auth failures {}  denials {}  rate limited {}",
-            t.requests, t.allowed, t.auth_failures, t.denials, t.rate_limited
-        );
-        let list = |out: &mut String, title: &str, rows: &[serde_json::Value]| {
-            if !rows.is_empty() {
-                let _ = writeln!(out, "{title}:");
-                for row in rows {
-                    let _ = writeln!(out, "  {}", compact(row));
-                }
-            }
-        };
-        list(&mut out, "top offending IPs", &self.top_offending_ips);
-        list(&mut out, "top principals", &self.top_principals);
-        list(&mut out, "denied tools", &self.denied_tools);
-        let _ = writeln!(out, "findings: {}", self.findings.len());
-        for finding in &self.findings {
-            let _ = writeln!(out, "  [{}] {}: {}", finding.severity, finding.kind, finding.summary);
-            let _ = writeln!(out, "      {}", compact(&finding.evidence));
-        }
-        for warning in &self.warnings {
-            let _ = writeln!(out, "warning: {warning}");
-        }
-        out
+        text_of(&serde_json::to_value(self).unwrap_or_default())
     }
+}
+
+/// A report's JSON (from this process, or a gateway's `/admin/audit`) as text.
+pub fn text_of(report: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let field = |key: &str| report[key].as_str().unwrap_or_default().to_string();
+    let t = &report["totals"];
+    let _ = writeln!(
+        out,
+        "Security audit, last {} ({} .. {}, {})",
+        field("range"),
+        field("from"),
+        field("to"),
+        field("source")
+    );
+    let _ = writeln!(
+        out,
+        "requests {}  allowed {}  auth failures {}  denials {}  rate limited {}",
+        t["requests"], t["allowed"], t["auth_failures"], t["denials"], t["rate_limited"]
+    );
+    for (title, key) in [
+        ("top offending IPs", "top_offending_ips"),
+        ("top principals", "top_principals"),
+        ("denied tools", "denied_tools"),
+    ] {
+        let rows = report[key].as_array().map(Vec::as_slice).unwrap_or_default();
+        if !rows.is_empty() {
+            let _ = writeln!(out, "{title}:");
+            for row in rows {
+                let _ = writeln!(out, "  {}", compact(row));
+            }
+        }
+    }
+    let findings = report["findings"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let _ = writeln!(out, "findings: {}", findings.len());
+    for finding in findings {
+        let text = |key: &str| finding[key].as_str().unwrap_or_default().to_string();
+        let _ = writeln!(out, "  [{}] {}: {}", text("severity"), text("kind"), text("summary"));
+        let _ = writeln!(out, "      {}", compact(&finding["evidence"]));
+    }
+    for warning in report["warnings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let _ = writeln!(out, "warning: {}", warning.as_str().unwrap_or_default());
+    }
+    out
 }
 
 fn compact(value: &serde_json::Value) -> String {

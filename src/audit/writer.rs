@@ -12,7 +12,7 @@ use super::chain::{self, GENESIS, Mac};
 use super::head::{self, Head};
 use super::rotation;
 use super::settings::ChainSettings;
-use crate::telemetry::{AuditEvent, audit::AuditWriter};
+use crate::telemetry::audit::AuditWriter;
 
 /// The hash-chained file sink.
 #[derive(Debug)]
@@ -120,12 +120,7 @@ impl ChainWriter {
         let mut file = self.append(&mut head)?;
         self.out.clear();
         if lost > 0 {
-            let mut gap = AuditEvent::new("audit_gap", "error", "queue_full");
-            let detail = format!("{lost} events dropped: the audit queue was full");
-            gap.detail = Some(&detail);
-            gap.lost = Some(lost);
-            let event = serde_json::to_vec(&gap).map_err(io::Error::other)?;
-            self.link(&mut head, &event);
+            self.link(&mut head, &crate::telemetry::audit::gap_event(lost));
         }
         for event in batch.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
             if self.rotation_due(&head, now) {

@@ -164,10 +164,7 @@ pub fn report(range: &str, json: bool, admin: &AdminArgs, path: &Path) -> ExitCo
             if json {
                 write_out(&value.to_string());
             } else {
-                match serde_json::from_value::<ReportText>(value.clone()) {
-                    Ok(text) => write_out(&text.render()),
-                    Err(_) => write_out(&value.to_string()),
-                }
+                write_out(&report::text_of(&value));
             }
             ExitCode::SUCCESS
         }
@@ -175,46 +172,5 @@ pub fn report(range: &str, json: bool, admin: &AdminArgs, path: &Path) -> ExitCo
             write_err(&message);
             ExitCode::from(code)
         }
-    }
-}
-
-/// Enough of a report (from any source) to print it as text.
-#[derive(serde::Deserialize)]
-struct ReportText {
-    range: String,
-    from: String,
-    to: String,
-    source: String,
-    totals: serde_json::Value,
-    findings: Vec<serde_json::Value>,
-    #[serde(default)]
-    top_offending_ips: Vec<serde_json::Value>,
-    #[serde(default)]
-    denied_tools: Vec<serde_json::Value>,
-}
-
-impl ReportText {
-    fn render(&self) -> String {
-        let mut out = format!(
-            "Security audit, last {} ({} .. {}, {})\ntotals: {}\n",
-            self.range, self.from, self.to, self.source, self.totals
-        );
-        for ip in &self.top_offending_ips {
-            out.push_str(&format!("offending ip: {ip}\n"));
-        }
-        for tool in &self.denied_tools {
-            out.push_str(&format!("denied tool: {tool}\n"));
-        }
-        out.push_str(&format!("findings: {}\n", self.findings.len()));
-        for finding in &self.findings {
-            out.push_str(&format!(
-                "  [{}] {}: {}\n      evidence: {}\n",
-                finding["severity"].as_str().unwrap_or_default(),
-                finding["kind"].as_str().unwrap_or_default(),
-                finding["summary"].as_str().unwrap_or_default(),
-                finding["evidence"]
-            ));
-        }
-        out
     }
 }

@@ -176,15 +176,21 @@ struct StreamWriter(BufWriter<Box<dyn Write + Send>>);
 impl AuditWriter for StreamWriter {
     fn write_batch(&mut self, batch: &[u8], lost: u64) -> std::io::Result<()> {
         if lost > 0 {
-            let mut gap = AuditEvent::new("audit_gap", "error", "queue_full");
-            let detail = format!("{lost} events dropped: the audit queue was full");
-            gap.detail = Some(&detail);
-            serde_json::to_writer(&mut self.0, &gap)?;
+            self.0.write_all(&gap_event(lost))?;
             self.0.write_all(b"\n")?;
         }
         self.0.write_all(batch)?;
         self.0.flush()
     }
+}
+
+/// The `audit_gap` event (one JSON object) standing for `lost` dropped events.
+pub fn gap_event(lost: u64) -> Vec<u8> {
+    let mut gap = AuditEvent::new("audit_gap", "error", "queue_full");
+    let detail = format!("{lost} events dropped: the audit queue was full");
+    gap.detail = Some(&detail);
+    gap.lost = Some(lost);
+    serde_json::to_vec(&gap).unwrap_or_default()
 }
 
 impl AuditLog {

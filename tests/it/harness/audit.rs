@@ -18,25 +18,9 @@ pub const POLICY: &str = "default = \"deny\"\n[upstreams.tools]\nget_weather = \
 
 /// `GET /admin/audit?range=RANGE` with `token`: (status, body).
 pub async fn report(admin_url: &str, range: &str, token: Option<&str>) -> (u16, Value) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let mut request = http::Request::get(format!("{admin_url}/admin/audit?range={range}"));
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.request(request.body(http_body_util::Full::default()).unwrap()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let status = response.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
+    super::lifecycle::request("GET", &format!("{admin_url}/admin/audit?range={range}"), &headers, "").await
 }
 
 /// The findings of `kind` in a report.

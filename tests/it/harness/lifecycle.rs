@@ -88,11 +88,14 @@ pub async fn ping(gateway: &TestGateway, credential: &str) -> Answer {
 
 /// `POST path` on `127.0.0.1:port` (a gateway running as a child process); (status, JSON).
 pub async fn post_port(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    request("POST", &format!("http://127.0.0.1:{port}{path}"), headers, body).await
+}
+
+/// `method url` with `headers` and `body`; (status, JSON or null).
+pub async fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
     let client =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = Request::builder()
-        .method("POST")
-        .uri(format!("http://127.0.0.1:{port}{path}"));
+    let mut request = Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
